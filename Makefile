@@ -1,0 +1,78 @@
+# Log enrichment on Kafka + Airflow + MLflow. `make help` lists the targets.
+# Every recipe sources scripts/env.sh: the local stack's ports, folders and connections.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+UV_VERSION := 0.13.9
+VENV := .venv
+BIN := $(VENV)/bin
+ENV := . scripts/env.sh &&
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: help install up kafka-up kafka-down setup airflow-init demo test test-fast lint \
+        typecheck airflow mlflow-ui down clean lock
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+install: $(STAMP) ## create .venv and install pinned dependencies + this project (editable)
+
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (set PYTHON=...)"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/uv pip install -q --python $(BIN)/python -r requirements-dev.txt -c constraints.txt -e .
+	@touch $@
+
+kafka-up: ## start the local Kafka broker (KRaft, 127.0.0.1:$KAFKA_PORT); harmless if running
+	scripts/kafka.sh start
+
+kafka-down: ## stop the local Kafka broker
+	scripts/kafka.sh stop
+
+airflow-init: $(STAMP) ## migrate Airflow's SQLite metadata DB under var/airflow
+	$(ENV) mkdir -p "$$AIRFLOW_HOME" && airflow db migrate >"$$AIRFLOW_HOME/db-migrate.log" 2>&1 \
+	  || { tail -n 40 "$$AIRFLOW_HOME/db-migrate.log"; exit 1; }
+
+setup: $(STAMP) kafka-up airflow-init ## topics + MLflow experiment (idempotent)
+	$(ENV) $(BIN)/enrich setup
+
+up: setup ## everything the demo and tests need, started and prepared
+
+demo: up ## load sample logs, run the pipeline end to end, print what it did
+	$(ENV) $(BIN)/python scripts/demo.py
+
+test: up lint typecheck ## lint, type-check, then the whole suite against the real stack
+	$(ENV) $(BIN)/pytest $(PYTEST_ARGS)
+
+test-fast: $(STAMP) ## unit tests only (no broker, MLflow or Airflow)
+	$(ENV) $(BIN)/pytest -m "not integration" $(PYTEST_ARGS)
+
+lint: $(STAMP) ## ruff check + ruff format --check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP) ## mypy over plugins/enrich, dags and tests
+	$(ENV) $(BIN)/mypy
+
+airflow: up ## Airflow UI + scheduler (airflow standalone) on http://127.0.0.1:$AIRFLOW__API__PORT
+	@$(ENV) echo "Airflow UI: http://127.0.0.1:$$AIRFLOW__API__PORT  user admin, password in" \
+	  "$$AIRFLOW_HOME/simple_auth_manager_passwords.json.generated"
+	$(ENV) airflow standalone
+
+mlflow-ui: $(STAMP) ## MLflow UI on http://127.0.0.1:$MLFLOW_PORT
+	$(ENV) mlflow ui --backend-store-uri "$$MLFLOW_TRACKING_URI" \
+	  --default-artifact-root "$$ENRICH_MLFLOW_ARTIFACT_ROOT" --host 127.0.0.1 --port "$$MLFLOW_PORT"
+
+down: ## stop the broker (Airflow/MLflow UIs stop with Ctrl-C)
+	scripts/kafka.sh stop
+
+clean: down ## stop, then delete all local state (var/: Kafka data, MLflow, Airflow)
+	rm -rf var
+
+lock: ## re-resolve constraints.txt from requirements*.txt
+	$(BIN)/uv pip compile requirements-dev.txt --python 3.11 --no-header --annotation-style line \
+	  -o constraints.txt

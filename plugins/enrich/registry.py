@@ -1,0 +1,38 @@
+"""MLflow at the edge: the experiment, and (later) logging, registering and loading models.
+
+The tracking and registry URIs come from ``MLFLOW_TRACKING_URI`` / ``MLFLOW_REGISTRY_URI``
+(``scripts/env.sh`` points them at a SQLite file under ``var/mlflow``); artifacts of the
+experiment go to ``ENRICH_MLFLOW_ARTIFACT_ROOT`` unless the tracking server decides.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from enrich.settings import StackSettings
+
+log = logging.getLogger(__name__)
+
+
+def ensure_experiment(settings: StackSettings) -> str:
+    """Return the id of the project's MLflow experiment, creating it if it does not exist.
+
+    Idempotent. With a local (file or SQLite) tracking store the experiment's artifacts go to
+    ``settings.mlflow_artifact_root``; with a tracking server, the server's default applies.
+    """
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient()
+    existing = client.get_experiment_by_name(settings.experiment)
+    if existing is not None:
+        return str(existing.experiment_id)
+    artifact_location = None
+    if not mlflow.get_tracking_uri().startswith(("http://", "https://", "databricks")):
+        root = Path(settings.mlflow_artifact_root)
+        root.mkdir(parents=True, exist_ok=True)
+        artifact_location = (root / settings.experiment).as_uri()
+    experiment_id = client.create_experiment(settings.experiment, artifact_location=artifact_location)
+    log.info("created MLflow experiment %s (%s)", settings.experiment, experiment_id)
+    return str(experiment_id)

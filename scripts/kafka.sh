@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# Local Apache Kafka 4.x broker, single node in KRaft mode, on 127.0.0.1.
+#
+#   scripts/kafka.sh setup    fetch the broker jars from Maven Central (kafka/pom.xml) once
+#   scripts/kafka.sh start    format storage if new, start the broker, wait until it answers
+#   scripts/kafka.sh stop     stop the broker (SIGTERM, then SIGKILL after 60 s)
+#   scripts/kafka.sh status   say whether it runs, exit 0 if it does
+#
+# Ports come from KAFKA_PORT / KAFKA_CONTROLLER_PORT, data from KAFKA_DATA_DIR (scripts/env.sh).
+# `start` while a broker of this project runs is a no-op; a port held by another program is an error.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=scripts/env.sh
+. "$here/env.sh"
+
+kafka_dir="$ENRICH_PROJECT_DIR/kafka"
+lib_dir="$kafka_dir/lib"
+data_dir="$KAFKA_DATA_DIR"
+pid_file="$data_dir/broker.pid"
+config="$data_dir/server.properties"
+log_dir="$data_dir/logs"
+start_timeout="${KAFKA_START_TIMEOUT:-90}"
+
+say() { printf 'kafka: %s\n' "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+running_pid() {
+  [[ -f "$pid_file" ]] || return 1
+  local pid
+  pid="$(cat "$pid_file")"
+  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null && grep -q 'kafka.Kafka' "/proc/$pid/cmdline" 2>/dev/null \
+    && { echo "$pid"; return 0; }
+  return 1
+}
+
+setup() {
+  command -v java >/dev/null || die "java not found: install OpenJDK 17 (apt-get install openjdk-17-jre-headless)"
+  command -v mvn >/dev/null || die "mvn not found: install Maven (apt-get install maven)"
+  local stamp="$lib_dir/.pom.sha256" want
+  want="$(sha256sum "$kafka_dir/pom.xml" | cut -d' ' -f1)"
+  if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
+    return 0
+  fi
+  say "fetching broker jars from Maven Central into kafka/lib (cached in ~/.m2 afterwards)"
+  rm -rf "$lib_dir"
+  mvn -q -B -f "$kafka_dir/pom.xml" dependency:copy-dependencies \
+    -DoutputDirectory="$lib_dir" -DincludeScope=runtime >&2
+  echo "$want" >"$stamp"
+}
+
+java_args() {
+  java_opts=(-Xms256m -Xmx"${KAFKA_HEAP:-1g}" -XX:+UseG1GC -Djava.awt.headless=true
+    -Dlog4j2.configurationFile="$kafka_dir/log4j2.properties" -Dkafka.logs.dir="$log_dir"
+    -cp "$lib_dir/*")
+}
+
+java_cmd() {
+  java_args
+  java "${java_opts[@]}" "$@"
+}
+
+write_config() {
+  mkdir -p "$data_dir/kraft-logs" "$log_dir"
+  {
+    cat "$kafka_dir/server.properties"
+    echo
+    echo "# --- written by scripts/kafka.sh from the environment ---"
+    echo "listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT"
+    echo "advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT"
+    echo "controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT"
+    echo "log.dirs=$data_dir/kraft-logs"
+  } >"$config"
+}
+
+format_storage() {
+  if [[ -f "$data_dir/kraft-logs/meta.properties" ]]; then
+    return 0
+  fi
+  local cluster_id
+  cluster_id="$(java_cmd kafka.tools.StorageTool random-uuid)"
+  say "formatting KRaft storage (cluster $cluster_id) in $data_dir/kraft-logs"
+  java_cmd kafka.tools.StorageTool format --config "$config" --cluster-id "$cluster_id" \
+    --ignore-formatted >"$log_dir/format.log" 2>&1 || { cat "$log_dir/format.log" >&2; die "storage format failed"; }
+}
+
+start() {
+  local pid
+  if pid="$(running_pid)"; then
+    say "already running (pid $pid) on 127.0.0.1:$KAFKA_PORT"
+    return 0
+  fi
+  for port in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"; do
+    port_open "$port" && die "port $port is in use by another program: stop it, or set KAFKA_PORT / KAFKA_CONTROLLER_PORT"
+  done
+  setup
+  write_config
+  format_storage
+  say "starting broker on 127.0.0.1:$KAFKA_PORT (controller :$KAFKA_CONTROLLER_PORT), log in $log_dir/server.log"
+  java_args
+  nohup java "${java_opts[@]}" kafka.Kafka "$config" >"$log_dir/stdout.log" 2>&1 </dev/null &
+  pid=$!
+  echo "$pid" >"$pid_file"
+  local waited=0
+  until port_open "$KAFKA_PORT" && grep -q 'Kafka Server started' "$log_dir/server.log" 2>/dev/null; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      tail -n 30 "$log_dir/stdout.log" "$log_dir/server.log" >&2 2>/dev/null || true
+      rm -f "$pid_file"
+      die "broker exited during start-up (see $log_dir/server.log)"
+    fi
+    (( waited >= start_timeout * 2 )) && die "broker did not answer within ${start_timeout}s (see $log_dir/server.log)"
+    sleep 0.5
+    waited=$((waited + 1))
+  done
+  say "ready (pid $pid) after ~$((waited / 2))s"
+}
+
+stop() {
+  local pid
+  if ! pid="$(running_pid)"; then
+    say "not running"
+    rm -f "$pid_file"
+    return 0
+  fi
+  kill -TERM "$pid"
+  for _ in $(seq 1 120); do
+    kill -0 "$pid" 2>/dev/null || { rm -f "$pid_file"; say "stopped"; return 0; }
+    sleep 0.5
+  done
+  say "no clean shutdown after 60s: killing pid $pid"
+  kill -KILL "$pid" 2>/dev/null || true
+  rm -f "$pid_file"
+}
+
+status() {
+  local pid
+  if pid="$(running_pid)"; then
+    say "running (pid $pid) on 127.0.0.1:$KAFKA_PORT"
+  else
+    say "not running"
+    return 1
+  fi
+}
+
+case "${1:-}" in
+  setup) setup ;;
+  start) start ;;
+  stop) stop ;;
+  status) status ;;
+  *) echo "usage: $0 {setup|start|stop|status}" >&2; exit 2 ;;
+esac
