@@ -19,9 +19,16 @@ def _cmd_setup(args: argparse.Namespace) -> int:
     config = kafka_io.client_config(settings.kafka_conn_id)
     created = kafka_io.ensure_topics(config, kafka_io.project_topics(settings))
     experiment_id = registry.ensure_experiment(settings)
-    print(json.dumps({"topics_created": created, "topics": list(settings.topics.all()),
-                      "mlflow_experiment": settings.experiment,
-                      "mlflow_experiment_id": experiment_id}))
+    print(
+        json.dumps(
+            {
+                "topics_created": created,
+                "topics": list(settings.topics.all()),
+                "mlflow_experiment": settings.experiment,
+                "mlflow_experiment_id": experiment_id,
+            }
+        )
+    )
     return 0
 
 

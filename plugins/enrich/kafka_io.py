@@ -155,7 +155,9 @@ def produce(
     remaining = producer.flush(60)
     if remaining or failures:
         detail = failures[0] if failures else f"{remaining} messages not delivered in 60s"
-        raise StackError(f"producing to {topic!r} failed for {len(failures) or remaining}: {detail}")
+        raise StackError(
+            f"producing to {topic!r} failed for {len(failures) or remaining}: {detail}"
+        )
     return count
 
 

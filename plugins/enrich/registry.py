@@ -33,6 +33,28 @@ def ensure_experiment(settings: StackSettings) -> str:
         root = Path(settings.mlflow_artifact_root)
         root.mkdir(parents=True, exist_ok=True)
         artifact_location = (root / settings.experiment).as_uri()
-    experiment_id = client.create_experiment(settings.experiment, artifact_location=artifact_location)
+    experiment_id = client.create_experiment(
+        settings.experiment, artifact_location=artifact_location
+    )
     log.info("created MLflow experiment %s (%s)", settings.experiment, experiment_id)
     return str(experiment_id)
+
+
+def registry_status(settings: StackSettings) -> dict[str, object]:
+    """What the registry holds for the project's model: versions and aliases (read only)."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient()
+    try:
+        model = client.get_registered_model(settings.registered_model)
+    except MlflowException as err:
+        if err.error_code != "RESOURCE_DOES_NOT_EXIST":
+            raise
+        return {"registered_model": settings.registered_model, "versions": 0, "aliases": {}}
+    versions = client.search_model_versions(f"name = '{settings.registered_model}'")
+    return {
+        "registered_model": settings.registered_model,
+        "versions": len(versions),
+        "aliases": {alias: str(version) for alias, version in model.aliases.items()},
+    }
