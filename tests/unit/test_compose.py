@@ -28,6 +28,7 @@ def test_compose_has_the_stack_and_shares_env_names_with_local_stack() -> None:
     airflow_env = services["airflow-scheduler"]["environment"]
     local_env = set(re.findall(r"^export (\w+)=", (ROOT / "scripts/env.sh").read_text(), re.M))
     for name in ("AIRFLOW_CONN_KAFKA_DEFAULT", "MLFLOW_TRACKING_URI", "KAFKA_BOOTSTRAP_SERVERS"):
-        assert name in airflow_env and name in local_env, name
+        assert name in airflow_env, name
+        assert name in local_env, name
     mounts = {v.split(":")[1] for v in services["airflow-scheduler"]["volumes"]}
     assert {"/opt/airflow/dags", "/opt/airflow/plugins", "/opt/airflow/include"} <= mounts
