@@ -6,7 +6,8 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterator, Sequence
 
 from enrich.errors import EnrichError
 
@@ -52,6 +53,144 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_rules_check(args: argparse.Namespace) -> int:
+    from collections import Counter
+
+    from enrich.labels import Taxonomy
+    from enrich.rules import DEFAULT_RULES_FILE, load_rules
+
+    taxonomy = Taxonomy.load(args.taxonomy)
+    path = args.file or DEFAULT_RULES_FILE
+    rules = load_rules(path, taxonomy)
+    by_severity = Counter(r.label.severity for r in rules.rules)
+    fields = sorted({r.field for r in rules.rules if r.field})
+    examples = sum(len(r.examples) + len(r.counter_examples) for r in rules.rules)
+    print(f"{path}: {len(rules)} rules OK ({examples} examples checked)")
+    print("  by severity: " + ", ".join(f"{k} {v}" for k, v in sorted(by_severity.items())))
+    if fields:
+        print("  fields matched besides the text: " + ", ".join(fields))
+    return 0
+
+
+def _read_values(path: str) -> Iterator[bytes]:
+    stream = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
+    try:
+        for line in stream:
+            yield line.rstrip(b"\r\n")
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()
+
+
+def _cmd_label(args: argparse.Namespace) -> int:
+    from itertools import islice
+
+    from enrich.batch import EnrichSettings, enrich_batch
+    from enrich.labels import Taxonomy
+    from enrich.records import RawRecord, Source
+    from enrich.rules import load_rules
+
+    taxonomy = Taxonomy.load(args.taxonomy)
+    rules = load_rules(args.rules, taxonomy)
+    settings = EnrichSettings(
+        threshold=args.threshold,
+        policy=args.policy,
+        review_k=0,
+        max_value_bytes=args.max_value_bytes,
+        taxonomy=taxonomy,
+    )
+    model = None
+    if args.model:
+        from enrich.registry import load_model
+
+        model = load_model(args.model)
+    topic = "stdin" if args.input == "-" else f"file:{args.input}"
+    values = _read_values(args.input)
+    out, err = sys.stdout, sys.stderr
+    offset = 0
+    totals: Counter[str] = Counter()
+    while chunk := list(islice(values, args.batch_size)):
+        records = [RawRecord(v, Source(topic, 0, offset + i)) for i, v in enumerate(chunk)]
+        offset += len(chunk)
+        result = enrich_batch(records, model, rules, settings)
+        for record in result.enriched:
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        for dead in result.dead_letters:
+            err.write(
+                json.dumps(
+                    {
+                        "reason": dead.reason,
+                        "detail": dead.detail,
+                        "line": dead.source.offset + 1,
+                        "value": None
+                        if dead.value is None
+                        else dead.value.decode("utf-8", "replace")[:1000],
+                    }
+                )
+                + "\n"
+            )
+        totals.update({k: v for k, v in result.counts.items() if isinstance(v, int)})
+    out.flush()
+    if args.summary:
+        print(json.dumps(dict(totals)), file=err)
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    import pandas as pd
+
+    from enrich import evaluate
+    from enrich.errors import ConfigError
+    from enrich.labels import Label
+    from enrich.learner import STRATEGIES
+
+    frame = pd.read_csv(args.data, dtype=str, keep_default_na=False)
+    label_columns = [c.strip() for c in args.label_column.split(",")]
+    missing = [c for c in [args.text_column, *label_columns] if c not in frame.columns]
+    if missing:
+        raise ConfigError(
+            f"{args.data}: no column(s) {', '.join(missing)}; "
+            f"columns are {', '.join(frame.columns)}"
+        )
+    texts = frame[args.text_column].tolist()
+    if len(label_columns) == 3:
+        labels = [Label(*row).class_name for row in frame[label_columns].itertuples(index=False)]
+    elif len(label_columns) == 1:
+        labels = frame[label_columns[0]].tolist()
+    else:
+        raise ConfigError("--label-column takes one column, or severity,event_type,category")
+    names = list(STRATEGIES) if args.strategy == "all" else [args.strategy]
+    sim = evaluate.Simulation(args.batch_size, args.max_labels, args.seed)
+    curves = {
+        name: evaluate.simulate(texts, labels, name, sim, evaluate.terminal_progress(name))
+        for name in names
+    }
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    doc = {
+        "data": str(args.data),
+        "rows": len(texts),
+        "batch_size": args.batch_size,
+        "max_labels": args.max_labels,
+        "seed": args.seed,
+        "curves": {k: [list(p) for p in v] for k, v in curves.items()},
+    }
+    (out / "curve.json").write_text(json.dumps(doc, indent=1))
+    evaluate.plot(
+        curves,
+        str(out / "curve.png"),
+        f"{Path(args.data).name}: {len(texts)} rows, batches of {args.batch_size}",
+    )
+    if len(names) == 1:
+        summary: dict[str, object] = {"strategy": names[0], "curve": doc["curves"][names[0]]}
+    else:
+        summary = {"strategy": "all", "curves": doc["curves"]}
+    print(json.dumps(summary))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="enrich", description="Active-learning log enrichment on Kafka, Airflow and MLflow."
@@ -79,6 +218,60 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json-share", type=float, default=0.3, help="share of JSON records (0.3)")
     p.add_argument("--topic", default=None, help="produce to this topic ('' = input topic)")
     p.set_defaults(func=_cmd_sample)
+
+    rules = sub.add_parser("rules", help="work with rules files", description="Rules files.")
+    rules_sub = rules.add_subparsers(dest="rules_command", required=True, metavar="COMMAND")
+    p = rules_sub.add_parser(
+        "check",
+        help="validate a rules file and print a summary",
+        description="Load and validate a rules file exactly as the pipeline does (syntax, "
+        "taxonomy, unique names, RE2 patterns, each rule's examples). Exits 2 with a message "
+        "naming the rule and the problem on the first error.",
+    )
+    p.add_argument("file", nargs="?", help="rules file (default include/regex_rules.yaml)")
+    p.add_argument("--taxonomy", help="taxonomy file (default include/taxonomy.yaml)")
+    p.set_defaults(func=_cmd_rules_check)
+
+    p = sub.add_parser(
+        "label",
+        help="enrich a file of log lines offline (JSON lines to stdout)",
+        description="Enrich lines (plain text or JSON records, one per line) with exactly the "
+        "pipeline's code. Enriched records go to stdout as JSON lines, dead letters to stderr "
+        "as JSON lines. Exit 0 when the input was read, whatever it contained.",
+    )
+    p.add_argument("input", help="file of lines, or - for stdin")
+    p.add_argument("--rules", help="rules file (default include/regex_rules.yaml)")
+    p.add_argument("--taxonomy", help="taxonomy file (default include/taxonomy.yaml)")
+    p.add_argument("--model", help="MLflow model URI (models:/log-enricher@champion) or folder")
+    p.add_argument("--threshold", type=float, default=0.75, help="model confidence (0.75)")
+    p.add_argument("--policy", choices=("model_first", "rules_first"), default="model_first")
+    p.add_argument("--batch-size", type=int, default=10_000, help="lines per batch (10000)")
+    p.add_argument(
+        "--max-value-bytes", type=int, default=1_048_576, help="larger lines are dead letters"
+    )
+    p.add_argument(
+        "--summary", action="store_true", help="print counts as JSON to stderr at the end"
+    )
+    p.set_defaults(func=_cmd_label)
+
+    p = sub.add_parser(
+        "evaluate",
+        help="simulate active learning on a labelled CSV; write a learning curve",
+        description="The label column answers the queries: each round the strategy picks "
+        "--batch-size rows, they are taught, and the model is scored on all rows. Writes "
+        "OUT/curve.json and OUT/curve.png; the last line of stdout is a JSON summary.",
+    )
+    p.add_argument("--data", required=True, help="CSV file")
+    p.add_argument("--text-column", required=True)
+    p.add_argument(
+        "--label-column", required=True, help="one column, or three: severity,event_type,category"
+    )
+    p.add_argument("--strategy", default="diverse", help="a strategy, or 'all' (default diverse)")
+    p.add_argument("--batch-size", type=int, default=10, help="labels per round (10)")
+    p.add_argument("--max-labels", type=int, default=200, help="label budget (200)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="out/evaluate", help="output folder (out/evaluate)")
+    p.set_defaults(func=_cmd_evaluate)
     return parser
 
 

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
+from enrich.errors import StackError
+from enrich.learner import Model
 from enrich.settings import StackSettings
 
 log = logging.getLogger(__name__)
@@ -58,3 +61,53 @@ def registry_status(settings: StackSettings) -> dict[str, object]:
         "versions": len(versions),
         "aliases": {alias: str(version) for alias, version in model.aliases.items()},
     }
+
+
+# The model pipeline's own classes that skops may rebuild when a model is loaded; everything
+# else in the artifact must be a type skops already trusts (scikit-learn, numpy, scipy).
+SKOPS_TRUSTED_TYPES = ["enrich.features.LogNormalizer"]
+
+
+def save_model(pipeline: Any, path: str | Path) -> None:
+    """Save the pipeline as an MLflow sklearn model folder (skops format, no pickle)."""
+    import mlflow.sklearn
+
+    mlflow.sklearn.save_model(pipeline, str(path), skops_trusted_types=SKOPS_TRUSTED_TYPES)
+
+
+def load_model(uri: str | Path) -> Model:
+    """Load a model from an MLflow URI (``models:/name@alias``, ``models:/name/3``, ``runs:/``)
+    or a local MLflow model folder; raise StackError saying what is wrong."""
+    import mlflow.sklearn
+    from mlflow.exceptions import MlflowException
+
+    uri = str(uri)
+    name, version = _model_identity(uri)
+    try:
+        pipeline = mlflow.sklearn.load_model(uri)
+    except (MlflowException, OSError) as err:
+        raise StackError(f"cannot load model {uri!r}: {err}") from err
+    if not hasattr(pipeline, "predict_proba") or "normalize" not in getattr(
+        pipeline, "named_steps", {}
+    ):
+        raise StackError(f"{uri!r} is not a log-enricher model pipeline")
+    return Model(pipeline, name, version)
+
+
+def _model_identity(uri: str) -> tuple[str | None, str | None]:
+    """(registered name, version) of a ``models:/`` URI, resolving an alias; else (None, None)."""
+    if not uri.startswith("models:/"):
+        return None, None
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    ref = uri[len("models:/") :]
+    client = MlflowClient()
+    try:
+        if "@" in ref:
+            name, alias = ref.split("@", 1)
+            return name, str(client.get_model_version_by_alias(name, alias).version)
+        name, _, version = ref.partition("/")
+        return name, version or None
+    except MlflowException as err:
+        raise StackError(f"cannot resolve model {uri!r}: {err.message}") from err

@@ -1,0 +1,102 @@
+"""Decoding Kafka values into log records; anything undecodable becomes a dead letter.
+
+A value is either a JSON object whose text is in ``message`` or ``log`` (all other fields
+are kept and passed through untouched) or a plain text line. Only values that start with
+``{``, ``[`` or ``"`` are read as JSON; a value that starts like JSON but does not parse is
+kept as a plain line (a truncated record is still a log line). Decoding never raises: the
+caller gets a :class:`LogRecord` or a :class:`DeadLetter` with a machine-readable reason.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+TEXT_FIELDS = ("message", "log")
+DEFAULT_MAX_VALUE_BYTES = 1_048_576
+
+# Dead-letter reasons: one constant each, so consumers of the DLQ can switch on them.
+TOMBSTONE = "null_value"
+TOO_LARGE = "value_too_large"
+INVALID_UTF8 = "invalid_utf8"
+JSON_NOT_OBJECT = "json_not_object"
+JSON_TOO_DEEP = "json_too_deep"
+TEXT_NOT_STRING = "text_not_string"
+REASONS = (TOMBSTONE, TOO_LARGE, INVALID_UTF8, JSON_NOT_OBJECT, JSON_TOO_DEEP, TEXT_NOT_STRING)
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where a value came from; opaque to the engine, carried to the outputs."""
+
+    topic: str = ""
+    partition: int = -1
+    offset: int = -1
+    timestamp_ms: int | None = None
+    key: bytes | None = None
+
+    @property
+    def coordinates(self) -> str:
+        return f"{self.topic}:{self.partition}:{self.offset}"
+
+
+@dataclass(frozen=True, slots=True)
+class RawRecord:
+    """One Kafka value and its source coordinates: the input of ``enrich_batch``."""
+
+    value: bytes | None
+    source: Source = field(default_factory=Source)
+
+
+@dataclass(frozen=True, slots=True)
+class LogRecord:
+    """A decoded log line: its text and, for JSON input, the original object."""
+
+    text: str
+    fields: dict[str, Any] | None = None
+    text_field: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    reason: str
+    detail: str
+    value: bytes | None
+    source: Source = field(default_factory=Source)
+
+
+def decode(
+    value: bytes | None,
+    max_bytes: int = DEFAULT_MAX_VALUE_BYTES,
+    text_fields: tuple[str, ...] = TEXT_FIELDS,
+) -> LogRecord | tuple[str, str]:
+    """Decode one value: a :class:`LogRecord`, or ``(reason, detail)`` for a dead letter."""
+    if value is None:
+        return TOMBSTONE, "the message has a null value (tombstone)"
+    if len(value) > max_bytes:
+        return TOO_LARGE, f"value is {len(value)} bytes, over the limit of {max_bytes}"
+    try:
+        text = value.decode("utf-8")
+    except UnicodeDecodeError as err:
+        return INVALID_UTF8, f"invalid UTF-8 at byte {err.start}: {err.reason}"
+    head = text.lstrip()[:1]
+    if head not in ("{", "[", '"'):
+        return LogRecord(text.strip())
+    try:
+        parsed = json.loads(text)
+    except RecursionError:
+        return JSON_TOO_DEEP, "JSON nesting is too deep to decode"
+    except ValueError:
+        return LogRecord(text.strip())  # looks like JSON but is not: a plain line
+    if not isinstance(parsed, dict):
+        return JSON_NOT_OBJECT, f"JSON value is a {type(parsed).__name__}, not an object"
+    for name in text_fields:
+        if name in parsed and parsed[name] is not None:
+            message = parsed[name]
+            if not isinstance(message, str):
+                return TEXT_NOT_STRING, (
+                    f"field {name!r} is a {type(message).__name__}, not a string"
+                )
+            return LogRecord(message.strip(), parsed, name)
+    return LogRecord("", parsed, None)

@@ -1,0 +1,255 @@
+"""Labelling rules from ``include/regex_rules.yaml``: validated, compiled, first match wins.
+
+Each rule has a unique ``name``, exactly one of ``regex`` (RE2 syntax) or ``contains`` (a
+literal), an optional ``field`` of a JSON record to match instead of the log text, optional
+``flags`` (IGNORECASE, MULTILINE, DOTALL) and a ``label``. ``examples`` / ``counter_examples``
+are lines the rule must / must not be the first match for; they are checked at load.
+
+All rules run in one pass per line: RE2's multi-pattern ``Set`` reports every rule that
+matches and the lowest rule index wins. RE2 runs in time linear in the line's length, so no
+rule and no line can make matching backtrack catastrophically; the price is that RE2 has no
+backreferences or lookaround, which loading reports per rule.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import re2
+import yaml
+
+from enrich.errors import ConfigError
+from enrich.labels import DEFAULT_TAXONOMY, Label, Taxonomy
+from enrich.records import LogRecord
+
+log = logging.getLogger(__name__)
+
+DEFAULT_RULES_FILE = Path(__file__).resolve().parents[2] / "include" / "regex_rules.yaml"
+FLAGS = {"IGNORECASE": "i", "MULTILINE": "m", "DOTALL": "s"}
+RULE_KEYS = {
+    "name",
+    "regex",
+    "contains",
+    "field",
+    "flags",
+    "label",
+    "examples",
+    "counter_examples",
+    "description",
+}
+# RE2's default 8 MiB is too small for a DFA over hundreds of patterns.
+RE2_MAX_MEM = 256 << 20
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    pattern: str  # the RE2 pattern, flags folded in
+    label: Label
+    field: str | None = None
+    examples: tuple[str, ...] = ()
+    counter_examples: tuple[str, ...] = ()
+
+
+def _options() -> re2.Options:
+    options = re2.Options()
+    options.max_mem = RE2_MAX_MEM
+    return options
+
+
+def _compile_set(patterns: Sequence[str]) -> re2._Set:
+    rule_set = re2.Set.SearchSet(_options())
+    for pattern in patterns:
+        rule_set.Add(pattern)
+    rule_set.Compile()
+    return rule_set
+
+
+@dataclass
+class RuleSet:
+    """An ordered, validated list of rules, compiled for one-pass matching."""
+
+    rules: tuple[Rule, ...]
+    source: str = "<rules>"
+    _sets: dict[str | None, tuple[Any, list[int]]] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        by_field: dict[str | None, list[int]] = {}
+        for i, rule in enumerate(self.rules):
+            by_field.setdefault(rule.field, []).append(i)
+        for fname, indices in by_field.items():
+            self._sets[fname] = (_compile_set([self.rules[i].pattern for i in indices]), indices)
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def first_match(self, text: str, fields: Mapping[str, Any] | None = None) -> int:
+        """Index of the first rule matching this line (or its fields), or -1."""
+        best = -1
+        for fname, (rule_set, indices) in self._sets.items():
+            if fname is None:
+                subject: str | None = text
+            else:
+                value = fields.get(fname) if fields else None
+                subject = None if value is None else str(value)
+            if subject is None:
+                continue
+            hits = rule_set.Match(subject)
+            if hits:
+                i = indices[min(hits)]
+                if best < 0 or i < best:
+                    best = i
+        return best
+
+    def match_records(self, records: Sequence[LogRecord]) -> list[int]:
+        """First matching rule index per record (-1 for none), in one pass per record."""
+        text_only = list(self._sets) == [None]
+        if text_only:
+            rule_set, indices = self._sets[None]
+            match = rule_set.Match
+            out = []
+            for r in records:
+                hits = match(r.text)
+                out.append(indices[min(hits)] if hits else -1)
+            return out
+        return [self.first_match(r.text, r.fields) for r in records]
+
+    def check_examples(self) -> None:
+        """Raise ConfigError if a rule's example is not first-matched by it (or a counter is)."""
+        for i, rule in enumerate(self.rules):
+            for example in rule.examples:
+                got = self._first_for_example(rule, example)
+                if got != i:
+                    who = "no rule" if got < 0 else f"rule {self.rules[got].name!r} first"
+                    raise ConfigError(
+                        f"{self.source}: rule {rule.name!r}: example {example!r} is matched by "
+                        f"{who}; fix the pattern or move the rule"
+                    )
+            for counter in rule.counter_examples:
+                if self._first_for_example(rule, counter) == i:
+                    raise ConfigError(
+                        f"{self.source}: rule {rule.name!r}: counter-example {counter!r} "
+                        "matches it; tighten the pattern"
+                    )
+
+    def _first_for_example(self, rule: Rule, example: str) -> int:
+        if rule.field is None:
+            return self.first_match(example)
+        return self.first_match("", {rule.field: example})
+
+
+def _parse_rule(raw: Any, position: int, taxonomy: Taxonomy) -> Rule:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"rule #{position}: expected a mapping with name, regex/contains, label")
+    name = raw.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigError(f"rule #{position}: missing key 'name' (a non-empty string)")
+    where = f"rule {name!r}"
+    unknown = sorted(set(raw) - RULE_KEYS)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}")
+    has_regex, has_contains = "regex" in raw, "contains" in raw
+    if has_regex == has_contains:
+        raise ConfigError(f"{where}: needs exactly one of 'regex' or 'contains'")
+    body = raw["regex"] if has_regex else raw["contains"]
+    if not isinstance(body, str) or (has_contains and body == ""):
+        raise ConfigError(f"{where}: {'regex' if has_regex else 'contains'} must be a string")
+    flags = raw.get("flags", [])
+    if isinstance(flags, str):
+        flags = [flags]
+    if not isinstance(flags, list) or any(f not in FLAGS for f in flags):
+        raise ConfigError(f"{where}: flags must be a list of {', '.join(FLAGS)}, got {flags!r}")
+    fname = raw.get("field")
+    if fname is not None and not (isinstance(fname, str) and fname):
+        raise ConfigError(f"{where}: field must be a field name")
+    pattern = body if has_regex else re2.escape(body)
+    if flags:
+        pattern = f"(?{''.join(sorted(FLAGS[f] for f in flags))}){pattern}"
+    try:
+        re2.compile(pattern, _options())
+    except re2.error as err:
+        detail = err.args[0].decode() if isinstance(err.args[0], bytes) else str(err)
+        raise ConfigError(
+            f"{where}: bad regex {body!r}: {detail} (rules use RE2 syntax: no backreferences "
+            "or lookaround)"
+        ) from None
+    if "label" not in raw:
+        raise ConfigError(f"{where}: missing key 'label'")
+    label = taxonomy.label(raw["label"], where=where)
+    examples = _strings(raw.get("examples", []), where, "examples")
+    counters = _strings(raw.get("counter_examples", []), where, "counter_examples")
+    return Rule(name, pattern, label, fname, examples, counters)
+
+
+def _strings(value: Any, where: str, key: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where}: {key} must be a list of strings")
+    return tuple(value)
+
+
+def parse_rules(
+    data: Any, taxonomy: Taxonomy = DEFAULT_TAXONOMY, source: str = "<rules>"
+) -> RuleSet:
+    """Validate a parsed rules document; raise ConfigError naming the rule and the reason."""
+    if not isinstance(data, Mapping) or not isinstance(data.get("rules"), list):
+        raise ConfigError(f"{source}: expected a mapping with a 'rules' list")
+    rules: list[Rule] = []
+    seen: set[str] = set()
+    for position, raw in enumerate(data["rules"], start=1):
+        try:
+            rule = _parse_rule(raw, position, taxonomy)
+        except ConfigError as err:
+            raise ConfigError(f"{source}: {err}") from None
+        if rule.name in seen:
+            raise ConfigError(f"{source}: rule {rule.name!r}: duplicate name (rule #{position})")
+        seen.add(rule.name)
+        rules.append(rule)
+    rule_set = RuleSet(tuple(rules), source)
+    rule_set.check_examples()
+    return rule_set
+
+
+def load_rules(path: str | Path | None = None, taxonomy: Taxonomy = DEFAULT_TAXONOMY) -> RuleSet:
+    """Load and validate a rules file (default ``include/regex_rules.yaml``)."""
+    path = Path(path) if path else DEFAULT_RULES_FILE
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ConfigError(f"cannot read rules file {path}: {err.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise ConfigError(f"rules file {path} is not valid YAML: {err}") from None
+    return parse_rules(data, taxonomy, source=str(path))
+
+
+class RulesCache:
+    """Keeps the compiled rules of one file and reloads them when the file changes.
+
+    ``get()`` stats the file and recompiles only when its modification time or size moved;
+    an invalid new version raises ConfigError (the caller's run stops before consuming).
+    """
+
+    def __init__(self, path: str | Path | None = None, taxonomy: Taxonomy = DEFAULT_TAXONOMY):
+        self.path = Path(path) if path else DEFAULT_RULES_FILE
+        self.taxonomy = taxonomy
+        self._stamp: tuple[int, int] | None = None
+        self._rules: RuleSet | None = None
+
+    def get(self) -> RuleSet:
+        try:
+            st = os.stat(self.path)
+        except OSError as err:
+            raise ConfigError(f"cannot read rules file {self.path}: {err.strerror}") from None
+        stamp = (st.st_mtime_ns, st.st_size)
+        if self._rules is None or stamp != self._stamp:
+            self._rules = load_rules(self.path, self.taxonomy)
+            if self._stamp is not None:
+                log.info("rules file %s changed: reloaded %d rules", self.path, len(self._rules))
+            self._stamp = stamp
+        return self._rules
