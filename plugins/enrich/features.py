@@ -36,8 +36,8 @@ _SHAPES = (
 _SHAPE = re.compile("|".join(f"(?P<{name}>{pattern})" for name, pattern in _SHAPES))
 _MASK = {name: f"<{name}>" for name, _ in _SHAPES}
 # Leading and trailing punctuation stays around the mask: "[<TS>", "(<IP>),".
-_LEAD = "[](){}<>\"'`,;="
-_TRAIL = "[](){}<>\"'`,;:.="
+_LEAD = "[](){}<>\"'`,;"
+_TRAIL = "[](){}<>\"'`,;:."
 _DIGITS = re.compile(r"\d+")
 _QUOTES = "'\""
 _MONTHS = frozenset(

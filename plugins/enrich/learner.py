@@ -11,7 +11,8 @@ as a modAL ``query_strategy``; an unfitted learner is a cold start (uncertainty 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ import numpy as np
 from modAL.batch import uncertainty_batch_sampling
 from modAL.models import ActiveLearner
 from modAL.uncertainty import classifier_entropy, classifier_margin, classifier_uncertainty
+from sklearn.exceptions import NotFittedError
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
@@ -74,20 +76,31 @@ def make_learner(
     classes = [x.class_name if isinstance(x, Label) else str(x) for x in labels]
     if len(set(classes)) < 2:
         raise ConfigError(f"training needs labels of at least 2 classes, got {len(set(classes))}")
-    return ActiveLearner(
-        estimator=build_pipeline(random_state),
-        query_strategy=get_strategy(strategy),
-        X_training=np.asarray(texts, dtype=object),
-        y_training=np.asarray(classes, dtype=object),
-        on_transformed=True,
-    )
+    with _quiet_fit():
+        return ActiveLearner(
+            estimator=build_pipeline(random_state),
+            query_strategy=get_strategy(strategy),
+            X_training=np.asarray(texts, dtype=object),
+            y_training=np.asarray(classes, dtype=object),
+            on_transformed=True,
+        )
 
 
 def teach(learner: ActiveLearner, texts: Texts, labels: Texts) -> None:
     """``learner.teach`` without modAL 0.4.2.1's deprecation noise under scikit-learn 1.7."""
+    with _quiet_fit():
+        learner.teach(_array(texts), np.asarray(labels, dtype=object))
+
+
+@contextmanager
+def _quiet_fit() -> Iterator[None]:
+    """Silence two known, harmless warnings of small active-learning fits."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="'force_all_finite'", category=FutureWarning)
-        learner.teach(_array(texts), np.asarray(labels, dtype=object))
+        warnings.filterwarnings(
+            "ignore", message="The number of unique classes", category=UserWarning
+        )
+        yield
 
 
 @dataclass
@@ -166,9 +179,12 @@ def ranked_batch(
     """modAL's ranked batch mode (Cardoso et al.): uncertainty balanced with dissimilarity."""
     if len(X) == 0:
         return np.empty(0, dtype=np.intp), np.empty(0)
-    idx, scores = uncertainty_batch_sampling(
-        learner, _array(X), n_instances=min(n_instances, len(X)), metric="cosine"
-    )
+    try:
+        idx, scores = uncertainty_batch_sampling(
+            learner, _array(X), n_instances=min(n_instances, len(X)), metric="cosine"
+        )
+    except NotFittedError:  # cold start: no features to rank on yet
+        return diverse(learner, X, n_instances, random_state)
     return np.asarray(idx), np.asarray(scores)
 
 

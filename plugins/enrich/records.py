@@ -90,13 +90,13 @@ def decode(
     except ValueError:
         return LogRecord(text.strip())  # looks like JSON but is not: a plain line
     if not isinstance(parsed, dict):
-        return JSON_NOT_OBJECT, f"JSON value is a {type(parsed).__name__}, not an object"
+        return JSON_NOT_OBJECT, f"JSON value is of type {type(parsed).__name__}, not an object"
     for name in text_fields:
         if name in parsed and parsed[name] is not None:
             message = parsed[name]
             if not isinstance(message, str):
                 return TEXT_NOT_STRING, (
-                    f"field {name!r} is a {type(message).__name__}, not a string"
+                    f"field {name!r} is of type {type(message).__name__}, not a string"
                 )
             return LogRecord(message.strip(), parsed, name)
     return LogRecord("", parsed, None)

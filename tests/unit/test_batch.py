@@ -1,0 +1,172 @@
+"""enrich_batch: routing, outputs, training labels, review queries, dead letters, counts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import pytest
+
+from enrich.batch import EnrichSettings, enrich_batch
+from enrich.errors import ConfigError
+from enrich.labels import DEFAULT_TAXONOMY, Label
+from enrich.records import RawRecord, Source
+from enrich.rules import load_rules, parse_rules
+from tests.unit.fixed_model import fixed_model
+
+GUESS = Label("ERROR", "State change", "Software Infrastructure")
+OTHER = Label("INFO", "Heartbeat", "Monitoring & Logging")
+RULE_LABEL = {"severity": "WARNING", "event_type": "Security and Anomalies",
+              "category": "Connectivity and Security"}  # fmt: skip
+RULES = parse_rules({"rules": [{"name": "alarm", "regex": "alarm", "label": RULE_LABEL}]})
+
+
+def raw(values: Sequence[bytes | None], topic: str = "logs.raw") -> list[RawRecord]:
+    return [RawRecord(v, Source(topic, 1, 100 + i, 1_700_000_000_000 + i, None))
+            for i, v in enumerate(values)]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("confidence", "text", "labelled_by", "label"),
+    [
+        (0.75, "alarm at", "model", GUESS),  # exactly at the threshold: the model decides
+        (0.7501, "alarm above", "model", GUESS),  # just above
+        (0.7499, "alarm below", "rules", Label(**RULE_LABEL)),  # just below: the rule decides
+        (0.7499, "quiet below", "none", GUESS),  # below, no rule: the model's guess, for review
+    ],
+)
+def test_routing_around_the_threshold(
+    confidence: float, text: str, labelled_by: str, label: Label
+) -> None:
+    model = fixed_model((GUESS, OTHER), {text.split()[1]: confidence})
+    result = enrich_batch(raw([text.encode()]), model, RULES)
+    (out,) = result.enriched
+    assert out["labelled_by"] == labelled_by
+    assert Label(out["severity"], out["event_type"], out["category"]) == label
+    assert out["confidence"] == pytest.approx(confidence, abs=1e-4)
+    assert out["needs_review"] is (labelled_by == "none")
+    assert out["rule"] == ("alarm" if labelled_by == "rules" else None)
+    assert out["model"] == {"name": "test-model", "version": "7"}
+    assert [lbl.source for lbl in result.labels] == (["rules"] if labelled_by == "rules" else [])
+
+
+def test_confident_predictions_are_never_taught_back() -> None:
+    model = fixed_model((GUESS, OTHER), {"alarm": 0.99})
+    result = enrich_batch(raw([b"alarm one", b"alarm two"]), model, RULES)
+    assert result.counts["by_model"] == 2
+    assert result.labels == []
+
+
+def test_rules_first_policy_lets_a_matching_rule_win_over_a_confident_model() -> None:
+    model = fixed_model((GUESS, OTHER), {"alarm": 0.99, "quiet": 0.99})
+    settings = EnrichSettings(policy="rules_first")
+    result = enrich_batch(raw([b"alarm x", b"quiet y"]), model, RULES, settings)
+    assert [r["labelled_by"] for r in result.enriched] == ["rules", "model"]
+    assert len(result.labels) == 1
+
+
+def test_bootstrap_without_model_uses_rules_then_fallback() -> None:
+    result = enrich_batch(raw([b"alarm 1", b"unknown thing 2"]), None, RULES)
+    by_rules, review = result.enriched
+    assert by_rules["labelled_by"] == "rules"
+    assert review["labelled_by"] == "none"
+    assert Label(review["severity"], review["event_type"], review["category"]) == (
+        DEFAULT_TAXONOMY.fallback
+    )
+    assert review["needs_review"] is True
+    assert review["confidence"] is None
+    assert review["model"] is None
+    assert [q.text for q in result.queries] == ["unknown thing 2"]
+
+
+def test_every_input_is_enriched_or_dead_lettered_in_order_with_its_coordinates() -> None:
+    values = [b"alarm", None, b"\xff", b"[1]", b'{"message": "alarm", "host": "h"}', b""]
+    result = enrich_batch(raw(values), None, RULES)
+    assert len(result.enriched) + len(result.dead_letters) == len(values)
+    assert [r["source"]["offset"] for r in result.enriched] == [100, 104, 105]
+    assert [d.source.offset for d in result.dead_letters] == [101, 102, 103]
+    assert [d.reason for d in result.dead_letters] == ["null_value", "invalid_utf8",
+                                                       "json_not_object"]  # fmt: skip
+    assert result.dead_letters[1].value == b"\xff"  # the original bytes, untouched
+    first = result.enriched[0]
+    assert first["source"] == {"topic": "logs.raw", "partition": 1, "offset": 100,
+                               "timestamp": 1_700_000_000_000}  # fmt: skip
+    assert result.counts["in"] == 6
+    assert result.counts["out"] == 3
+    assert result.counts["dead_letters"] == 3
+
+
+def test_json_fields_pass_through_and_clashing_keys_are_kept_aside() -> None:
+    value = {"message": "alarm raised", "host": "db-1", "severity": "high", "nested": {"a": [1]}}
+    (out,) = enrich_batch(raw([json.dumps(value).encode()]), None, RULES).enriched
+    assert out["message"] == "alarm raised"
+    assert out["host"] == "db-1"
+    assert out["nested"] == {"a": [1]}
+    assert out["original_fields"] == {"severity": "high"}
+    assert out["severity"] == "WARNING"
+    json.dumps(out)  # serialisable as it is
+
+
+def test_training_labels_are_one_per_fingerprint_and_carry_the_rule() -> None:
+    values = [b"alarm 1 from 10.0.0.1", b"alarm 2 from 10.0.0.2", b"alarm now"]
+    result = enrich_batch(raw(values), None, RULES)
+    assert result.counts["by_rules"] == 3
+    assert len(result.labels) == 2  # "alarm <NUM> from <IP>" once, "alarm now" once
+    assert {lbl.rule for lbl in result.labels} == {"alarm"}
+    assert result.labels[0].to_dict()["origin"] == "logs.raw:1:100"
+
+
+def test_review_queries_are_top_k_distinct_and_skip_near_duplicates() -> None:
+    dupes = [f"payment {i} declined by acquirer for account {i}".encode() for i in range(30)]
+    others = [b"quota exceeded for tenant blue", b"cache warmed with new schema"]
+    model = fixed_model((GUESS, OTHER), {})  # 0.5 confidence everywhere: all need review
+    settings = EnrichSettings(review_k=3)
+    result = enrich_batch(raw(dupes + others), model, load_rules(), settings)
+    assert result.counts["needs_review"] == 32
+    assert result.counts["review_candidates"] == 3  # 30 lines of one template: one candidate
+    texts = sorted(q.text for q in result.queries)
+    assert len(texts) == 3
+    assert sum(t.startswith("payment") for t in texts) == 1
+    assert len({q.fingerprint for q in result.queries}) == 3
+
+
+def test_default_strategy_asks_one_of_each_similar_template() -> None:
+    # near-duplicates that differ by a word (different fingerprints), plus distinct templates
+    similar = [f"login anomaly for user {u} via {p}".encode()
+               for u in ("ann", "bob", "cy", "dee") for p in ("web", "app")]  # fmt: skip
+    distinct = [b"refund ledger mismatch detected", b"export finished for tenant"]
+    # the login lines are the most uncertain (0.5): pure uncertainty would ask three of them
+    model = fixed_model((GUESS, OTHER), {"login": 0.50, "refund": 0.55, "export": 0.55})
+    result = enrich_batch(raw(similar + distinct), model, RULES, EnrichSettings(review_k=3))
+    texts = [q.text for q in result.queries]
+    assert sum(t.startswith("login") for t in texts) == 1
+    assert {"refund ledger mismatch detected", "export finished for tenant"} <= set(texts)
+
+
+def test_same_input_same_output() -> None:
+    values = [f"line {i} alarm".encode() if i % 3 else f"other {i}".encode() for i in range(50)]
+    a = enrich_batch(raw(values), None, RULES)
+    b = enrich_batch(raw(values), None, RULES)
+    assert a.enriched == b.enriched
+    assert [q.fingerprint for q in a.queries] == [q.fingerprint for q in b.queries]
+
+
+def test_empty_batch() -> None:
+    result = enrich_batch([], None, RULES)
+    assert result.enriched == []
+    assert result.counts["in"] == 0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"threshold": 1.5}, "threshold must be between 0 and 1"),
+        ({"policy": "rules_only"}, "policy must be one of"),
+        ({"review_k": -1}, "review_k must be 0 or more"),
+        ({"strategy": "smart"}, "unknown query strategy 'smart'"),
+        ({"max_value_bytes": 0}, "max_value_bytes must be positive"),
+    ],
+)
+def test_invalid_settings_are_refused(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        EnrichSettings(**kwargs)  # type: ignore[arg-type]

@@ -1,0 +1,129 @@
+"""The `enrich` command: rules check, label, evaluate, and --help everywhere."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from enrich.cli import build_parser, main
+
+SUBCOMMANDS = [["setup"], ["sample"], ["rules", "check"], ["label"], ["evaluate"]]
+
+
+def test_console_script_is_installed() -> None:
+    exe = Path(sys.executable).with_name("enrich")
+    out = subprocess.run([str(exe), "--help"], capture_output=True, text=True, check=True)
+    assert "rules" in out.stdout
+    assert "evaluate" in out.stdout
+
+
+@pytest.mark.parametrize("argv", SUBCOMMANDS, ids=" ".join)
+def test_every_subcommand_has_help(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args([*argv, "--help"])
+    assert exit_info.value.code == 0
+    assert "usage: enrich" in capsys.readouterr().out
+
+
+def test_rules_check_ok(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["rules", "check"]) == 0
+    assert "rules OK" in capsys.readouterr().out
+
+
+def test_rules_check_names_the_bad_rule(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "rules.yaml"
+    bad.write_text(
+        "rules:\n  - name: broken-one\n    regex: '(?<=x)y'\n"
+        "    label: {severity: INFO, event_type: Heartbeat, category: Datas}\n"
+    )
+    assert main(["rules", "check", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "rule 'broken-one': bad regex" in err
+    assert err.startswith("enrich: error:")
+
+
+def test_label_writes_json_lines_and_dead_letters(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = tmp_path / "in.log"
+    lines.write_bytes(
+        b"sshd[1]: Failed password for root from 10.0.0.1 port 22 ssh2\n"
+        b'{"message": "systemd[1]: Started nginx.service.", "host": "web-1"}\n'
+        b"\xff\xfe\n"
+        b"[1, 2]\n"
+        b"something no rule knows\n"
+    )
+    assert main(["label", str(lines), "--summary"]) == 0
+    captured = capsys.readouterr()
+    out = [json.loads(line) for line in captured.out.splitlines()]
+    assert [o["labelled_by"] for o in out] == ["rules", "rules", "none"]
+    assert out[0]["rule"] == "sshd-auth-failure"
+    assert out[1]["host"] == "web-1"
+    assert out[1]["severity"] == "INFO"
+    assert out[2]["needs_review"] is True
+    err = [json.loads(line) for line in captured.err.splitlines()]
+    assert [e["reason"] for e in err[:2]] == ["invalid_utf8", "json_not_object"]
+    assert [e["line"] for e in err[:2]] == [3, 4]
+    assert err[2]["in"] == 5
+    assert err[2]["dead_letters"] == 2
+
+
+def test_label_with_a_saved_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from enrich.labels import Label
+    from enrich.learner import make_learner
+    from enrich.registry import save_model
+
+    a = Label("WARNING", "Security and Anomalies", "Application & Middleware")
+    b = Label("INFO", "User Interactions", "Application & Middleware")
+    texts = ["risk score high for account", "customer updated address"] * 5
+    save_model(make_learner(texts, [a, b] * 5).estimator, tmp_path / "model")
+    lines = tmp_path / "in.log"
+    lines.write_text("risk score high for account\n")
+    assert (
+        main(["label", str(lines), "--model", str(tmp_path / "model"), "--threshold", "0.5"]) == 0
+    )
+    (out,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert out["labelled_by"] == "model"
+    assert out["severity"] == "WARNING"
+    assert out["confidence"] > 0.5
+
+
+def test_evaluate_writes_curve_and_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import csv
+
+    from enrich.records import LogRecord, decode
+    from enrich.samples import generate
+
+    data = tmp_path / "logs.csv"
+    with data.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["text", "severity", "event_type", "category"])
+        for sample, value in generate(300, seed=9):
+            record = decode(value)
+            assert isinstance(record, LogRecord)
+            writer.writerow([record.text, sample.severity, sample.event_type, sample.category])
+    argv = ["evaluate", "--data", str(data), "--text-column", "text",
+            "--label-column", "severity,event_type,category", "--strategy", "all",
+            "--batch-size", "5", "--max-labels", "20", "--out", str(tmp_path / "out")]  # fmt: skip
+    assert main(argv) == 0
+    summary = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert summary["strategy"] == "all"
+    assert set(summary["curves"]) == {"diverse", "ranked_batch", "uncertainty", "margin",
+                                      "entropy", "random"}  # fmt: skip
+    for curve in summary["curves"].values():
+        assert [p[0] for p in curve] == [5, 10, 15, 20]
+        assert all(0.0 <= p[1] <= 1.0 and 0.0 <= p[2] <= 1.0 for p in curve)
+    assert json.loads((tmp_path / "out" / "curve.json").read_text())["rows"] == 300
+    assert (tmp_path / "out" / "curve.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_evaluate_names_missing_columns(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "x.csv"
+    data.write_text("msg,lbl\na,b\n")
+    assert main(["evaluate", "--data", str(data), "--text-column", "text",
+                 "--label-column", "lbl"]) == 2  # fmt: skip
+    assert "no column(s) text" in capsys.readouterr().err
