@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .PHONY: help install up kafka-up kafka-down setup airflow-init demo test test-fast lint \
-        typecheck airflow mlflow-ui down clean lock
+        typecheck bench bench-engine airflow mlflow-ui down clean lock
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -57,6 +57,11 @@ lint: $(STAMP) ## ruff check + ruff format --check
 
 typecheck: $(STAMP) ## mypy over plugins/enrich, dags and tests
 	$(ENV) $(BIN)/mypy
+
+bench: bench-engine ## all benchmarks (figures go in the README's performance section)
+
+bench-engine: $(STAMP) ## enrich_batch throughput and peak memory, 200k lines, one core
+	$(ENV) $(BIN)/python bench/bench_engine.py
 
 airflow: up ## Airflow UI + scheduler (airflow standalone) on http://127.0.0.1:$AIRFLOW__API__PORT
 	@$(ENV) echo "Airflow UI: http://127.0.0.1:$$AIRFLOW__API__PORT  user admin, password in" \

@@ -37,6 +37,19 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     from enrich import samples
 
     pairs = samples.generate(args.count, seed=args.seed, json_share=args.json_share)
+    if args.csv:
+        import csv
+
+        from enrich.records import LogRecord, decode
+
+        writer = csv.writer(sys.stdout)
+        writer.writerow(["text", "severity", "event_type", "category", "family"])
+        for sample, value in pairs:
+            record = decode(value)
+            text = record.text if isinstance(record, LogRecord) else value.decode()
+            writer.writerow([text, sample.severity, sample.event_type, sample.category,
+                             sample.family])  # fmt: skip
+        return 0
     if args.topic is None:
         out = sys.stdout.buffer
         for _sample, value in pairs:
@@ -217,6 +230,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     p.add_argument("--json-share", type=float, default=0.3, help="share of JSON records (0.3)")
     p.add_argument("--topic", default=None, help="produce to this topic ('' = input topic)")
+    p.add_argument(
+        "--csv",
+        action="store_true",
+        help="write a labelled CSV (text,severity,event_type,category,family) for evaluate",
+    )
     p.set_defaults(func=_cmd_sample)
 
     rules = sub.add_parser("rules", help="work with rules files", description="Rules files.")
