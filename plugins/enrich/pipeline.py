@@ -1,0 +1,258 @@
+"""One partition's micro-batch, exactly once: read → enrich_batch → one Kafka transaction.
+
+This is the body of the ``log_enrichment`` DAG's mapped task, kept free of Airflow so it can
+be run and tested on its own. Per partition:
+
+1. the producer's ``transactional.id`` is fixed per (DAG, topic, partition):
+   ``init_transactions`` fences any zombie of an earlier attempt and aborts its open
+   transaction, so a retried task never duplicates what a killed one half-wrote;
+2. the read starts at the consumer group's committed offset and stops at the high watermark
+   seen at start, or after ``max_batch_size`` messages (``read_committed``, partition
+   assigned, never a group join);
+3. enriched records, training labels, review queries and dead letters are produced, and the
+   consumed offsets are committed, **in one transaction**: all of it becomes visible to a
+   ``read_committed`` reader, or none of it does.
+
+Running it again with no new input reads nothing, writes nothing and commits nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+
+from enrich.batch import BatchResult, EnrichSettings, enrich_batch
+from enrich.errors import StackError
+from enrich.learner import Model
+from enrich.records import RawRecord, Source
+from enrich.rules import RuleSet
+from enrich.settings import Topics
+
+log = logging.getLogger(__name__)
+
+CONSUME_CHUNK = 10_000
+IDLE_POLLS = 6  # consecutive empty consume() calls (of 0.5 s) before a read gives up early
+TXN_TIMEOUT_S = 120.0
+
+
+@dataclass(frozen=True)
+class PartitionRange:
+    topic: str
+    partition: int
+    start: int  # first offset to read
+    end: int  # one past the last offset to read
+
+
+def consumer_for(config: Mapping[str, Any], group_id: str) -> Consumer:
+    """A consumer that only ever uses ``assign``: it reads committed data, commits nothing."""
+    return Consumer(
+        {
+            **config,
+            "group.id": group_id,
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "isolation.level": "read_committed",
+            "auto.offset.reset": "earliest",
+            "fetch.max.bytes": 64 << 20,
+            "max.partition.fetch.bytes": 16 << 20,
+        }
+    )
+
+
+def transactional_producer(config: Mapping[str, Any], transactional_id: str) -> Producer:
+    """A transactional producer; ``init_transactions`` fences earlier owners of the id."""
+    producer = Producer(
+        {
+            **config,
+            "transactional.id": transactional_id,
+            "transaction.timeout.ms": int(TXN_TIMEOUT_S * 1000),
+            "linger.ms": 50,
+            "batch.size": 1_000_000,
+            "compression.type": "lz4",
+            "queue.buffering.max.messages": 500_000,
+            "message.max.bytes": 10 << 20,
+        }
+    )
+    producer.init_transactions(TXN_TIMEOUT_S)
+    return producer
+
+
+def plan_range(
+    consumer: Consumer, topic: str, partition: int, max_messages: int, timeout: float = 15.0
+) -> PartitionRange:
+    """[committed offset, min(high watermark, committed + max)) for the consumer's group."""
+    tp = TopicPartition(topic, partition)
+    low, high = consumer.get_watermark_offsets(tp, timeout=timeout, cached=False)
+    committed = consumer.committed([tp], timeout=timeout)[0].offset
+    start = committed if committed >= 0 else low
+    start = max(start, low)  # retention may have deleted what the group never read
+    return PartitionRange(topic, partition, start, min(high, start + max_messages))
+
+
+def read_range(consumer: Consumer, rng: PartitionRange) -> tuple[list[RawRecord], int]:
+    """Messages of ``rng`` as RawRecords, and the offset after the last one read.
+
+    Stops at ``rng.end``; gives up early when the broker has nothing more to return (an open
+    transaction upstream holds the last stable offset back), returning what it has.
+    """
+    if rng.end <= rng.start:
+        return [], rng.start
+    consumer.assign([TopicPartition(rng.topic, rng.partition, rng.start)])
+    records: list[RawRecord] = []
+    next_offset = rng.start
+    idle = 0
+    try:
+        while next_offset < rng.end and idle < IDLE_POLLS:
+            batch = consumer.consume(num_messages=CONSUME_CHUNK, timeout=0.5)
+            idle = 0 if batch else idle + 1
+            for msg in batch:
+                if msg.error() is not None:
+                    if msg.error().code() == KafkaError._PARTITION_EOF:
+                        continue
+                    raise StackError(f"reading {rng.topic}[{rng.partition}]: {msg.error().str()}")
+                offset = msg.offset() or 0
+                if offset >= rng.end:
+                    next_offset = rng.end
+                    break
+                records.append(_raw(msg))
+                next_offset = offset + 1
+    finally:
+        consumer.unassign()
+    return records, next_offset
+
+
+def _raw(msg: Message) -> RawRecord:
+    ts_type, ts = msg.timestamp()
+    source = Source(msg.topic() or "", msg.partition() or 0, msg.offset() or 0,
+                    ts if ts_type else None, msg.key())  # fmt: skip
+    return RawRecord(msg.value(), source)
+
+
+def write_result(producer: Producer, topics: Topics, result: BatchResult) -> int:
+    """Produce every output of one batch (inside the caller's transaction); return the count."""
+    produce = producer.produce
+    n = 0
+    for record in result.enriched:
+        src = record["source"]
+        key = f"{src['topic']}:{src['partition']}:{src['offset']}"
+        _send(producer, produce, topics.enriched, key, json.dumps(record, ensure_ascii=False))
+        n += 1
+    now = int(time.time() * 1000)
+    for label in result.labels:
+        value = {**label.to_dict(), "labelled_at": now}
+        _send(producer, produce, topics.labels, label_key(label.source, label.fingerprint),
+              json.dumps(value, ensure_ascii=False))  # fmt: skip
+        n += 1
+    for item in result.queries:
+        _send(producer, produce, topics.review, item.fingerprint,
+              json.dumps({**item.to_dict(), "queued_at": now}, ensure_ascii=False))  # fmt: skip
+        n += 1
+    for dead in result.dead_letters:
+        s = dead.source
+        headers = [("reason", dead.reason.encode()), ("detail", dead.detail.encode()),
+                   ("source", s.coordinates.encode()),
+                   ("source_timestamp", str(s.timestamp_ms or "").encode())]  # fmt: skip
+        _send(producer, produce, topics.dlq, s.coordinates, dead.value, headers, s.key)
+        n += 1
+    return n
+
+
+def label_key(source: str, fingerprint: str) -> str:
+    """Key on the compacted labels topic: one latest label per (source, fingerprint).
+
+    Keeping the source in the key means a later rule label never compacts away a human label
+    of the same line; readers let ``human`` outrank ``rules`` (see ``read_labels``).
+    """
+    return f"{source}:{fingerprint}"
+
+
+def _send(
+    producer: Producer,
+    produce: Any,
+    topic: str,
+    key: str,
+    value: str | bytes | None,
+    headers: list[tuple[str, bytes]] | None = None,
+    original_key: bytes | None = None,
+) -> None:
+    if original_key is not None:
+        headers = [*(headers or []), ("source_key", original_key)]
+    while True:
+        try:
+            produce(topic, value=value, key=key, headers=headers)
+            return
+        except BufferError:
+            producer.poll(0.05)
+
+
+@dataclass(frozen=True)
+class PartitionRun:
+    """What one partition's run did: the task's log line and XCom."""
+
+    topic: str
+    partition: int
+    start: int
+    end: int
+    counts: dict[str, Any]
+    produced: int
+    committed: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"topic": self.topic, "partition": self.partition, "offsets": [self.start, self.end],
+                "produced": self.produced, "committed": self.committed, **self.counts}  # fmt: skip
+
+
+def enrich_partition(
+    config: Mapping[str, Any],
+    topics: Topics,
+    partition: int,
+    model: Model | None,
+    rules: RuleSet,
+    settings: EnrichSettings,
+    group_id: str,
+    transactional_id: str,
+    max_batch_size: int,
+) -> PartitionRun:
+    """Enrich the next micro-batch of one input partition, exactly once (see module doc)."""
+    producer = transactional_producer(config, transactional_id)
+    consumer = consumer_for(config, group_id)
+    try:
+        rng = plan_range(consumer, topics.raw, partition, max_batch_size)
+        records, next_offset = read_range(consumer, rng)
+        if next_offset <= rng.start:
+            return PartitionRun(topics.raw, partition, rng.start, rng.start, {"in": 0}, 0, False)
+        result = enrich_batch(records, model, rules, settings)
+        producer.begin_transaction()
+        try:
+            produced = write_result(producer, topics, result)
+            producer.send_offsets_to_transaction(
+                [TopicPartition(topics.raw, partition, next_offset)],
+                consumer.consumer_group_metadata(),
+                TXN_TIMEOUT_S,
+            )
+            producer.commit_transaction(TXN_TIMEOUT_S)
+        except KafkaException as err:
+            _abort(producer, err)
+            raise StackError(f"transaction for {topics.raw}[{partition}] failed: {err}") from err
+        return PartitionRun(
+            topics.raw, partition, rng.start, next_offset, result.counts, produced, True
+        )
+    finally:
+        consumer.close()
+        producer.flush(5)
+
+
+def _abort(producer: Producer, err: KafkaException) -> None:
+    kerr = err.args[0] if err.args else None
+    if kerr is not None and getattr(kerr, "fatal", lambda: False)():
+        return  # a fenced or fatal producer cannot abort; the next owner's init aborts for us
+    try:
+        producer.abort_transaction(TXN_TIMEOUT_S)
+    except KafkaException:
+        log.warning("abort after a failed transaction also failed; the next run fences it")
