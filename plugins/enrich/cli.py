@@ -47,8 +47,9 @@ def _cmd_sample(args: argparse.Namespace) -> int:
         for sample, value in pairs:
             record = decode(value)
             text = record.text if isinstance(record, LogRecord) else value.decode()
-            writer.writerow([text, sample.severity, sample.event_type, sample.category,
-                             sample.family])  # fmt: skip
+            writer.writerow(
+                [text, sample.severity, sample.event_type, sample.category, sample.family]
+            )
         return 0
     if args.topic is None:
         out = sys.stdout.buffer

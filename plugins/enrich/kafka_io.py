@@ -12,7 +12,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from confluent_kafka import KafkaError, KafkaException, Message, Producer
+from confluent_kafka import (
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
 from enrich.errors import StackError
@@ -21,6 +28,9 @@ from enrich.settings import StackSettings
 log = logging.getLogger(__name__)
 
 ADMIN_TIMEOUT_S = 15.0
+CONSUME_CHUNK = 10_000
+IDLE_POLLS = 6  # consecutive empty consume() calls (of 0.5 s) before a read gives up early
+TXN_TIMEOUT_S = 120.0
 
 
 def client_config(conn_id: str = "kafka_default", **overrides: Any) -> dict[str, Any]:
@@ -120,6 +130,22 @@ def topic_config(config: Mapping[str, Any], topic: str) -> dict[str, str]:
     return {name: entry.value for name, entry in result.items()}
 
 
+def idempotent_producer(config: Mapping[str, Any]) -> Producer:
+    return Producer(
+        {**config, "enable.idempotence": True, "linger.ms": 20, "compression.type": "lz4"}
+    )
+
+
+def flush_or_fail(producer: Producer, topic: str, failures: list[str] | None = None) -> None:
+    """Flush; raise StackError if anything was not delivered."""
+    remaining = producer.flush(60)
+    if remaining or failures:
+        detail = failures[0] if failures else f"{remaining} messages not delivered in 60s"
+        raise StackError(
+            f"producing to {topic!r} failed for {len(failures or []) or remaining}: {detail}"
+        )
+
+
 def produce(
     config: Mapping[str, Any],
     topic: str,
@@ -130,9 +156,7 @@ def produce(
 
     Raises :class:`StackError` if any delivery failed: a failed write never passes silently.
     """
-    producer = Producer(
-        {**config, "enable.idempotence": True, "linger.ms": 20, "compression.type": "lz4"}
-    )
+    producer = idempotent_producer(config)
     failures: list[str] = []
 
     def on_delivery(err: KafkaError | None, _msg: Message) -> None:
@@ -163,8 +187,6 @@ def produce(
 
 def watermarks(config: Mapping[str, Any], topic: str) -> dict[int, tuple[int, int]]:
     """Partition → (low, high) watermark offsets of ``topic``."""
-    from confluent_kafka import Consumer, TopicPartition
-
     consumer = Consumer({**config, "group.id": "enrich-watermarks", "enable.auto.commit": False})
     try:
         partitions = list_topics(config).get(topic)
@@ -176,3 +198,116 @@ def watermarks(config: Mapping[str, Any], topic: str) -> dict[int, tuple[int, in
         }
     finally:
         consumer.close()
+
+
+@dataclass(frozen=True)
+class PartitionRange:
+    topic: str
+    partition: int
+    start: int  # first offset to read
+    end: int  # one past the last offset to read
+
+
+def consumer_for(config: Mapping[str, Any], group_id: str) -> Consumer:
+    """A consumer that only ever uses ``assign``: it reads committed data, commits nothing."""
+    return Consumer(
+        {
+            **config,
+            "group.id": group_id,
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "isolation.level": "read_committed",
+            "auto.offset.reset": "earliest",
+            "fetch.max.bytes": 64 << 20,
+            "max.partition.fetch.bytes": 16 << 20,
+        }
+    )
+
+
+def transactional_producer(config: Mapping[str, Any], transactional_id: str) -> Producer:
+    """A transactional producer; ``init_transactions`` fences earlier owners of the id."""
+    producer = Producer(
+        {
+            **config,
+            "transactional.id": transactional_id,
+            "transaction.timeout.ms": int(TXN_TIMEOUT_S * 1000),
+            "linger.ms": 50,
+            "batch.size": 1_000_000,
+            "compression.type": "lz4",
+            "queue.buffering.max.messages": 500_000,
+            "message.max.bytes": 10 << 20,
+        }
+    )
+    producer.init_transactions(TXN_TIMEOUT_S)
+    return producer
+
+
+def plan_range(
+    consumer: Consumer, topic: str, partition: int, max_messages: int, timeout: float = 15.0
+) -> PartitionRange:
+    """[committed offset, min(high watermark, committed + max)) for the consumer's group."""
+    tp = TopicPartition(topic, partition)
+    low, high = consumer.get_watermark_offsets(tp, timeout=timeout, cached=False)
+    committed = consumer.committed([tp], timeout=timeout)[0].offset
+    start = committed if committed >= 0 else low
+    start = max(start, low)  # retention may have deleted what the group never read
+    return PartitionRange(topic, partition, start, min(high, start + max_messages))
+
+
+def read_range(
+    consumer: Consumer, rng: PartitionRange, limit: int | None = None
+) -> tuple[list[Message], int]:
+    """Messages of ``rng`` (at most ``limit``), and the offset after the last one read.
+
+    Stops at ``rng.end``; gives up early when the broker has nothing more to return (an open
+    transaction upstream holds the last stable offset back), returning what it has.
+    """
+    if rng.end <= rng.start:
+        return [], rng.start
+    consumer.assign([TopicPartition(rng.topic, rng.partition, rng.start)])
+    records: list[Message] = []
+    next_offset = rng.start
+    idle = 0
+    try:
+        while (
+            next_offset < rng.end and idle < IDLE_POLLS and (limit is None or len(records) < limit)
+        ):
+            batch = consumer.consume(num_messages=CONSUME_CHUNK, timeout=0.5)
+            idle = 0 if batch else idle + 1
+            for msg in batch:
+                err = msg.error()
+                if err is not None:
+                    if err.code() == KafkaError._PARTITION_EOF:
+                        continue
+                    raise StackError(f"reading {rng.topic}[{rng.partition}]: {err.str()}")
+                offset = msg.offset() or 0
+                if offset >= rng.end or (limit is not None and len(records) >= limit):
+                    break
+                records.append(msg)
+                next_offset = offset + 1
+    finally:
+        consumer.unassign()
+    return records, next_offset
+
+
+def read_topic(
+    config: Mapping[str, Any],
+    topic: str,
+    group_id: str = "enrich-reader",
+    limit: int | None = None,
+) -> tuple[list[Message], dict[int, int]]:
+    """Every committed message of ``topic`` (read_committed, by assign, no commits), and the
+    end offset per partition it read up to. ``limit`` caps the count per partition."""
+    marks = watermarks(config, topic)
+    consumer = consumer_for(config, group_id)
+    messages: list[Message] = []
+    ends: dict[int, int] = {}
+    try:
+        for partition, (low, high) in sorted(marks.items()):
+            got, ends[partition] = read_range(
+                consumer, PartitionRange(topic, partition, low, high), limit
+            )
+            messages.extend(got)
+    finally:
+        consumer.close()
+    return messages, ends

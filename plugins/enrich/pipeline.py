@@ -25,10 +25,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka import KafkaException, Message, Producer, TopicPartition
 
-from enrich.batch import BatchResult, EnrichSettings, enrich_batch
+from enrich.batch import BatchResult, EnrichSettings, TrainingLabel, enrich_batch
 from enrich.errors import StackError
+from enrich.kafka_io import (
+    TXN_TIMEOUT_S,
+    consumer_for,
+    plan_range,
+    read_range,
+    transactional_producer,
+)
 from enrich.learner import Model
 from enrich.records import RawRecord, Source
 from enrich.rules import RuleSet
@@ -36,101 +43,16 @@ from enrich.settings import Topics
 
 log = logging.getLogger(__name__)
 
-CONSUME_CHUNK = 10_000
-IDLE_POLLS = 6  # consecutive empty consume() calls (of 0.5 s) before a read gives up early
-TXN_TIMEOUT_S = 120.0
 
-
-@dataclass(frozen=True)
-class PartitionRange:
-    topic: str
-    partition: int
-    start: int  # first offset to read
-    end: int  # one past the last offset to read
-
-
-def consumer_for(config: Mapping[str, Any], group_id: str) -> Consumer:
-    """A consumer that only ever uses ``assign``: it reads committed data, commits nothing."""
-    return Consumer(
-        {
-            **config,
-            "group.id": group_id,
-            "enable.auto.commit": False,
-            "enable.auto.offset.store": False,
-            "isolation.level": "read_committed",
-            "auto.offset.reset": "earliest",
-            "fetch.max.bytes": 64 << 20,
-            "max.partition.fetch.bytes": 16 << 20,
-        }
-    )
-
-
-def transactional_producer(config: Mapping[str, Any], transactional_id: str) -> Producer:
-    """A transactional producer; ``init_transactions`` fences earlier owners of the id."""
-    producer = Producer(
-        {
-            **config,
-            "transactional.id": transactional_id,
-            "transaction.timeout.ms": int(TXN_TIMEOUT_S * 1000),
-            "linger.ms": 50,
-            "batch.size": 1_000_000,
-            "compression.type": "lz4",
-            "queue.buffering.max.messages": 500_000,
-            "message.max.bytes": 10 << 20,
-        }
-    )
-    producer.init_transactions(TXN_TIMEOUT_S)
-    return producer
-
-
-def plan_range(
-    consumer: Consumer, topic: str, partition: int, max_messages: int, timeout: float = 15.0
-) -> PartitionRange:
-    """[committed offset, min(high watermark, committed + max)) for the consumer's group."""
-    tp = TopicPartition(topic, partition)
-    low, high = consumer.get_watermark_offsets(tp, timeout=timeout, cached=False)
-    committed = consumer.committed([tp], timeout=timeout)[0].offset
-    start = committed if committed >= 0 else low
-    start = max(start, low)  # retention may have deleted what the group never read
-    return PartitionRange(topic, partition, start, min(high, start + max_messages))
-
-
-def read_range(consumer: Consumer, rng: PartitionRange) -> tuple[list[RawRecord], int]:
-    """Messages of ``rng`` as RawRecords, and the offset after the last one read.
-
-    Stops at ``rng.end``; gives up early when the broker has nothing more to return (an open
-    transaction upstream holds the last stable offset back), returning what it has.
-    """
-    if rng.end <= rng.start:
-        return [], rng.start
-    consumer.assign([TopicPartition(rng.topic, rng.partition, rng.start)])
-    records: list[RawRecord] = []
-    next_offset = rng.start
-    idle = 0
-    try:
-        while next_offset < rng.end and idle < IDLE_POLLS:
-            batch = consumer.consume(num_messages=CONSUME_CHUNK, timeout=0.5)
-            idle = 0 if batch else idle + 1
-            for msg in batch:
-                if msg.error() is not None:
-                    if msg.error().code() == KafkaError._PARTITION_EOF:
-                        continue
-                    raise StackError(f"reading {rng.topic}[{rng.partition}]: {msg.error().str()}")
-                offset = msg.offset() or 0
-                if offset >= rng.end:
-                    next_offset = rng.end
-                    break
-                records.append(_raw(msg))
-                next_offset = offset + 1
-    finally:
-        consumer.unassign()
-    return records, next_offset
-
-
-def _raw(msg: Message) -> RawRecord:
+def raw_record(msg: Message) -> RawRecord:
     ts_type, ts = msg.timestamp()
-    source = Source(msg.topic() or "", msg.partition() or 0, msg.offset() or 0,
-                    ts if ts_type else None, msg.key())  # fmt: skip
+    source = Source(
+        msg.topic() or "",
+        msg.partition() or 0,
+        msg.offset() or 0,
+        ts if ts_type else None,
+        msg.key(),
+    )
     return RawRecord(msg.value(), source)
 
 
@@ -145,22 +67,42 @@ def write_result(producer: Producer, topics: Topics, result: BatchResult) -> int
         n += 1
     now = int(time.time() * 1000)
     for label in result.labels:
-        value = {**label.to_dict(), "labelled_at": now}
-        _send(producer, produce, topics.labels, label_key(label.source, label.fingerprint),
-              json.dumps(value, ensure_ascii=False))  # fmt: skip
+        send_label(producer, topics.labels, label, now)
         n += 1
     for item in result.queries:
-        _send(producer, produce, topics.review, item.fingerprint,
-              json.dumps({**item.to_dict(), "queued_at": now}, ensure_ascii=False))  # fmt: skip
+        _send(
+            producer,
+            produce,
+            topics.review,
+            item.fingerprint,
+            json.dumps({**item.to_dict(), "queued_at": now}, ensure_ascii=False),
+        )
         n += 1
     for dead in result.dead_letters:
         s = dead.source
-        headers = [("reason", dead.reason.encode()), ("detail", dead.detail.encode()),
-                   ("source", s.coordinates.encode()),
-                   ("source_timestamp", str(s.timestamp_ms or "").encode())]  # fmt: skip
+        headers = [
+            ("reason", dead.reason.encode()),
+            ("detail", dead.detail.encode()),
+            ("source", s.coordinates.encode()),
+            ("source_timestamp", str(s.timestamp_ms or "").encode()),
+        ]
         _send(producer, produce, topics.dlq, s.coordinates, dead.value, headers, s.key)
         n += 1
     return n
+
+
+def send_label(
+    producer: Producer, topic: str, label: TrainingLabel, now_ms: int | None = None
+) -> None:
+    """Produce one training label to the compacted labels topic."""
+    value = {**label.to_dict(), "labelled_at": now_ms or int(time.time() * 1000)}
+    _send(
+        producer,
+        producer.produce,
+        topic,
+        label_key(label.source, label.fingerprint),
+        json.dumps(value, ensure_ascii=False),
+    )
 
 
 def label_key(source: str, fingerprint: str) -> str:
@@ -204,8 +146,14 @@ class PartitionRun:
     committed: bool
 
     def as_dict(self) -> dict[str, Any]:
-        return {"topic": self.topic, "partition": self.partition, "offsets": [self.start, self.end],
-                "produced": self.produced, "committed": self.committed, **self.counts}  # fmt: skip
+        return {
+            "topic": self.topic,
+            "partition": self.partition,
+            "offsets": [self.start, self.end],
+            "produced": self.produced,
+            "committed": self.committed,
+            **self.counts,
+        }
 
 
 def enrich_partition(
@@ -224,7 +172,8 @@ def enrich_partition(
     consumer = consumer_for(config, group_id)
     try:
         rng = plan_range(consumer, topics.raw, partition, max_batch_size)
-        records, next_offset = read_range(consumer, rng)
+        messages, next_offset = read_range(consumer, rng)
+        records = [raw_record(m) for m in messages]
         if next_offset <= rng.start:
             return PartitionRun(topics.raw, partition, rng.start, rng.start, {"in": 0}, 0, False)
         result = enrich_batch(records, model, rules, settings)

@@ -7,6 +7,7 @@ experiment go to ``ENRICH_MLFLOW_ARTIFACT_ROOT`` unless the tracking server deci
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -111,3 +112,209 @@ def _model_identity(uri: str) -> tuple[str | None, str | None]:
         return name, version or None
     except MlflowException as err:
         raise StackError(f"cannot resolve model {uri!r}: {err.message}") from err
+
+
+def _alias_missing(err: Exception) -> bool:
+    code = getattr(err, "error_code", "")
+    return code == "RESOURCE_DOES_NOT_EXIST" or (
+        code == "INVALID_PARAMETER_VALUE" and "alias" in str(err) and "not found" in str(err)
+    )
+
+
+class ChampionCache:
+    """Loads ``models:/<name>@<alias>`` once per version and keeps it for later runs.
+
+    ``get`` asks the registry which version the alias points at (a cheap call) and loads that
+    version only when it changed. No registered model or no alias yet → ``None`` (the
+    pipeline routes by rules and review). If the registry is unreachable, or the new version
+    cannot be loaded, the version loaded last keeps serving, with a warning; with nothing
+    loaded yet, it raises :class:`StackError`.
+    """
+
+    def __init__(self, cache_dir: Path | None = None) -> None:
+        self.cache_dir = cache_dir
+        self._models: dict[tuple[str, str], Model] = {}
+        self._current: dict[tuple[str, str], Model] = {}
+
+    def get(self, name: str, alias: str = "champion") -> Model | None:
+        from mlflow.exceptions import MlflowException
+        from mlflow.tracking import MlflowClient
+
+        key = (name, alias)
+        try:
+            version = str(MlflowClient().get_model_version_by_alias(name, alias).version)
+        except MlflowException as err:
+            if _alias_missing(err):
+                return None
+            return self._fallback(key, f"cannot ask the registry for {name}@{alias}: {err}")
+        model = self._models.get((name, version))
+        if model is None:
+            try:
+                model = self._load(name, version)
+            except StackError as err:
+                return self._fallback(key, str(err))
+            self._models = {(name, version): model}  # keep one version in memory
+        self._current[key] = model
+        return model
+
+    def _load(self, name: str, version: str) -> Model:
+        """Load a version, through a local folder per version when ``cache_dir`` is set
+        (task processes come and go; the folder outlives them)."""
+        uri = f"models:/{name}/{version}"
+        if self.cache_dir is None:
+            return load_model(uri)
+        import shutil
+        import tempfile
+
+        import mlflow.artifacts
+        from mlflow.exceptions import MlflowException
+
+        local = Path(self.cache_dir) / name / version
+        if not (local / "MLmodel").exists():
+            local.parent.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(dir=local.parent, prefix=f".{version}-"))
+            try:
+                mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(staging))
+                staging.rename(local)  # atomic: a half-downloaded model is never used
+            except (MlflowException, OSError) as err:
+                shutil.rmtree(staging, ignore_errors=True)
+                if not (local / "MLmodel").exists():
+                    raise StackError(f"cannot download model {uri!r}: {err}") from err
+        model = load_model(local)
+        return Model(model.pipeline, name, version)
+
+    def _fallback(self, key: tuple[str, str], problem: str) -> Model:
+        previous = self._current.get(key)
+        if previous is None:
+            raise StackError(f"{problem}; no earlier model is loaded to fall back on")
+        log.warning("%s; keeping version %s", problem, previous.version)
+        return previous
+
+
+def record_training(
+    settings: StackSettings,
+    pipeline: Any,
+    report: dict[str, Any],
+    champion: tuple[str, dict[str, Any]] | None,
+    params: dict[str, Any],
+    artifacts: dict[str, Any],
+    example_texts: list[str],
+    labels_offsets: dict[int, int] | None = None,
+) -> dict[str, Any]:
+    """Log one training run, register its model, and move an alias.
+
+    The new version becomes ``champion`` only if it beats the current champion on the same
+    evaluation split (``training.beats``: macro-F1, then accuracy; a tie keeps the champion),
+    otherwise ``challenger``. The decision and both scores are the run's tags and metrics.
+    Returns that decision. Secrets never reach params: callers pass counts and settings only.
+    """
+    import mlflow
+    import pandas as pd
+    from mlflow.models import infer_signature
+    from mlflow.tracking import MlflowClient
+
+    from enrich.training import beats
+
+    experiment_id = ensure_experiment(settings)
+    champion_version, champion_report = champion if champion else (None, None)
+    promote = beats(report, champion_report)
+    decision = "promoted to champion" if promote else "kept as challenger"
+    example = pd.DataFrame({"text": example_texts[:5]})
+    with mlflow.start_run(experiment_id=experiment_id, run_name="train") as run:
+        mlflow.log_params(params)
+        mlflow.log_metrics(
+            {"accuracy": report["accuracy"], "macro_f1": report["macro_f1"]} if report["n"] else {}
+        )
+        if champion_report and champion_report.get("n"):
+            mlflow.log_metrics(
+                {
+                    "champion_accuracy": champion_report["accuracy"],
+                    "champion_macro_f1": champion_report["macro_f1"],
+                }
+            )
+        for name, content in artifacts.items():
+            mlflow.log_dict(content, name)
+        if report["n"]:
+            mlflow.log_dict(report["report"], "classification_report.json")
+            mlflow.log_figure(_confusion_figure(report), "confusion_matrix.png")
+        info = mlflow.sklearn.log_model(
+            pipeline,
+            name="model",
+            signature=infer_signature(example, pipeline.predict(example)),
+            input_example=example,
+            skops_trusted_types=SKOPS_TRUSTED_TYPES,
+            registered_model_name=settings.registered_model,
+        )
+        version = str(info.registered_model_version)
+        client = MlflowClient()
+        alias = "champion" if promote else "challenger"
+        client.set_registered_model_alias(settings.registered_model, alias, version)
+        mlflow.set_tags(
+            {
+                "decision": decision,
+                "alias": alias,
+                "model_version": version,
+                "champion_before": champion_version or "none",
+                LABELS_OFFSETS_TAG: json.dumps(
+                    {str(p): o for p, o in (labels_offsets or {}).items()}
+                ),
+            }
+        )
+    return {
+        "run_id": run.info.run_id,
+        "version": version,
+        "alias": alias,
+        "decision": decision,
+        "candidate": {"accuracy": report.get("accuracy"), "macro_f1": report.get("macro_f1")},
+        "champion": {
+            "version": champion_version,
+            "accuracy": (champion_report or {}).get("accuracy"),
+            "macro_f1": (champion_report or {}).get("macro_f1"),
+        },
+    }
+
+
+LABELS_OFFSETS_TAG = "labels_offsets"
+
+
+def new_label_count(settings: StackSettings, ends: dict[int, int]) -> int:
+    """Labels-topic messages since the end offsets the last training run recorded (all of
+    them when there was no earlier run)."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient()
+    experiment = client.get_experiment_by_name(settings.experiment)
+    previous: dict[str, int] = {}
+    if experiment is not None:
+        runs = client.search_runs(
+            [experiment.experiment_id],
+            filter_string=f"tags.{LABELS_OFFSETS_TAG} != ''",
+            order_by=["attributes.start_time DESC"],
+            max_results=1,
+        )
+        if runs:
+            previous = json.loads(runs[0].data.tags[LABELS_OFFSETS_TAG])
+    return sum(max(0, end - int(previous.get(str(p), 0))) for p, end in ends.items())
+
+
+def _confusion_figure(report: dict[str, Any]) -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    classes = [", ".join(json.loads(c)) for c in report["classes"]]
+    matrix = report["confusion"]
+    size = max(6.0, 0.45 * len(classes) + 3)
+    fig, ax = plt.subplots(figsize=(size, size))
+    ax.imshow(matrix, cmap="Blues")
+    ax.set_xticks(range(len(classes)), classes, rotation=90, fontsize=6)
+    ax.set_yticks(range(len(classes)), classes, fontsize=6)
+    for i, row in enumerate(matrix):
+        for j, value in enumerate(row):
+            if value:
+                ax.text(j, i, str(value), ha="center", va="center", fontsize=6)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,104 @@
+"""log_enrichment: enrich new log lines from Kafka, exactly once, one mapped task per partition.
+
+Every run (default every 5 minutes, ``ENRICH_SCHEDULE``) reads each partition of the input
+topic from the consumer group's committed offset up to the high watermark it saw at start
+(at most ``max_batch_size`` messages), labels the lines (model at or above ``threshold``,
+else the rules, else queued for review) and writes enriched records, training labels, review
+queries and dead letters **and** commits the offsets in one Kafka transaction per partition.
+A task killed at any point and retried leaves each input exactly once in the output or the
+dead-letter topic for a ``read_committed`` reader.
+
+``preflight`` checks the rules, the taxonomy, the Params, the broker and the champion model
+before anything is consumed. When a run produced new training labels, ``announce_labels``
+updates the labels Asset, which schedules ``model_training``.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta
+from typing import Any
+
+from airflow.sdk import Param, dag, get_current_context, task
+
+from enrich.assets import labels_asset
+
+STRATEGIES = ["diverse", "ranked_batch", "uncertainty", "margin", "entropy", "random"]
+
+
+@dag(
+    dag_id="log_enrichment",
+    schedule=os.environ.get("ENRICH_SCHEDULE", "*/5 * * * *"),
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    default_args={"retries": 2, "retry_delay": timedelta(seconds=20)},
+    params={
+        "max_batch_size": Param(
+            50_000, type="integer", minimum=1, description="messages per partition and run, at most"
+        ),
+        "threshold": Param(
+            0.75,
+            type="number",
+            minimum=0,
+            maximum=1,
+            description="model confidence at or above which the model decides",
+        ),
+        "policy": Param("model_first", enum=["model_first", "rules_first"]),
+        "review_k": Param(
+            10, type="integer", minimum=0, description="review queries per partition and run"
+        ),
+        "strategy": Param("diverse", enum=STRATEGIES, description="query strategy"),
+        "consumer_group": Param(
+            "log-enricher",
+            type="string",
+            description="consumer group whose offsets are the live cursor",
+        ),
+    },
+    tags=["log-enrichment"],
+    doc_md=__doc__,
+)
+def log_enrichment() -> None:
+    @task(retries=0)
+    def preflight() -> list[int]:
+        """Validate rules, settings, broker and model; create missing topics; list partitions."""
+        from enrich import jobs
+
+        return jobs.preflight(dict(get_current_context()["params"]))
+
+    @task(map_index_template="partition {{ partition }}")
+    def enrich_partition(partition: int) -> dict[str, Any]:
+        """One partition's micro-batch in one Kafka transaction (safe to retry)."""
+        from enrich import jobs
+
+        context = get_current_context()
+        context["partition"] = partition  # type: ignore[typeddict-unknown-key]
+        return jobs.enrich_partition(partition, dict(context["params"]), context["dag"].dag_id)
+
+    @task
+    def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
+        """Totals of the run (also the task's XCom)."""
+        import logging
+
+        from enrich import jobs
+
+        total = jobs.summarize(list(runs))
+        logging.getLogger("enrich").info("run summary: %s", total)
+        return total
+
+    @task(outlets=[labels_asset()])
+    def announce_labels(total: dict[str, Any]) -> None:
+        """Update the labels Asset (scheduling model_training) when there are new labels."""
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        if not total["labels"]:
+            raise AirflowSkipException("no new training labels in this run")
+        get_current_context()["outlet_events"][labels_asset()].extra = {
+            "labels": total["labels"],
+            "offsets": total["offsets"],
+        }
+
+    announce_labels(summarize(enrich_partition.expand(partition=preflight())))
+
+
+log_enrichment()

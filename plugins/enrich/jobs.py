@@ -1,0 +1,231 @@
+"""The DAGs' task bodies: settings from Params and the environment, I/O through the edges.
+
+Each function is what one Airflow task does, written without Airflow so it runs the same in
+``dag.test()``, on a Celery worker or in a test. Everything a run needs is validated in
+``preflight`` before anything is consumed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from enrich import kafka_io, pipeline, registry
+from enrich.batch import EnrichSettings
+from enrich.labels import Taxonomy
+from enrich.rules import DEFAULT_RULES_FILE, RulesCache
+from enrich.settings import PROJECT_DIR, StackSettings
+
+log = logging.getLogger(__name__)
+
+_rules_cache: RulesCache | None = None
+_champions: registry.ChampionCache | None = None
+
+
+def rules_file() -> Path:
+    return Path(os.environ.get("ENRICH_RULES_FILE") or DEFAULT_RULES_FILE)
+
+
+def taxonomy() -> Taxonomy:
+    return Taxonomy.load(os.environ.get("ENRICH_TAXONOMY_FILE") or None)
+
+
+def rules() -> Any:
+    """The rules, recompiled only when the file changed since this process last read it."""
+    global _rules_cache
+    if _rules_cache is None or _rules_cache.path != rules_file():
+        _rules_cache = RulesCache(rules_file(), taxonomy())
+    return _rules_cache.get()
+
+
+def settings_from(params: dict[str, Any]) -> EnrichSettings:
+    return EnrichSettings(
+        threshold=float(params.get("threshold", 0.75)),
+        policy=str(params.get("policy", "model_first")),
+        review_k=int(params.get("review_k", 10)),
+        strategy=str(params.get("strategy", "diverse")),
+        max_value_bytes=int(params.get("max_value_bytes", 1_048_576)),
+        taxonomy=taxonomy(),
+    )
+
+
+def champion(stack: StackSettings, alias: str = "champion") -> Any:
+    """The model behind ``alias``, cached per version (in memory and in a local folder)."""
+    global _champions
+    if _champions is None:
+        _champions = registry.ChampionCache(model_cache_dir())
+    return _champions.get(stack.registered_model, alias)
+
+
+def preflight(params: dict[str, Any]) -> list[int]:
+    """Check everything before consuming; return the input topic's partitions.
+
+    Fails (with what to fix) on: invalid settings or Params, a bad rules or taxonomy file, an
+    unreachable broker, a model alias that points at a version which cannot be loaded. Creates
+    missing topics.
+    """
+    stack = StackSettings.from_env()
+    settings_from(params)
+    loaded = rules()
+    config = kafka_io.client_config(stack.kafka_conn_id)
+    kafka_io.ensure_topics(config, kafka_io.project_topics(stack))
+    model = champion(stack)
+    partitions = sorted(range(kafka_io.list_topics(config)[stack.topics.raw]))
+    log.info(
+        "preflight ok: %d rules from %s, model %s, %d partitions of %s",
+        len(loaded),
+        rules_file(),
+        f"v{model.version}" if model else "none (bootstrap routing)",
+        len(partitions),
+        stack.topics.raw,
+    )
+    return partitions
+
+
+def enrich_partition(partition: int, params: dict[str, Any], dag_id: str) -> dict[str, Any]:
+    """One partition's micro-batch, exactly once (``pipeline.enrich_partition``)."""
+    stack = StackSettings.from_env()
+    config = kafka_io.client_config(stack.kafka_conn_id)
+    run = pipeline.enrich_partition(
+        config,
+        stack.topics,
+        partition,
+        champion(stack),
+        rules(),
+        settings_from(params),
+        group_id=str(params.get("consumer_group", "log-enricher")),
+        transactional_id=f"log-enricher.{dag_id}.{stack.topics.raw}.{partition}",
+        max_batch_size=int(params.get("max_batch_size", 50_000)),
+    )
+    summary = run.as_dict()
+    log.info("partition %s: %s", partition, summary)
+    return summary
+
+
+def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Totals over the partitions' runs (the run's XCom and log line)."""
+    keys = (
+        "in",
+        "out",
+        "dead_letters",
+        "by_model",
+        "by_rules",
+        "needs_review",
+        "labels",
+        "queries",
+        "produced",
+    )
+    total: dict[str, Any] = {k: sum(int(r.get(k) or 0) for r in runs) for k in keys}
+    weighted = [(r["mean_confidence"], r.get("out", 0)) for r in runs if r.get("mean_confidence")]
+    n = sum(w for _c, w in weighted)
+    total["mean_confidence"] = round(sum(c * w for c, w in weighted) / n, 4) if n else None
+    total["offsets"] = {str(r["partition"]): r["offsets"] for r in runs}
+    total["model_version"] = next((r.get("model_version") for r in runs if r.get("in")), None)
+    return total
+
+
+def model_cache_dir() -> Path:
+    return Path(os.environ.get("ENRICH_MODEL_CACHE") or PROJECT_DIR / "var" / "cache" / "models")
+
+
+def bootstrap_labels(params: dict[str, Any]) -> dict[str, Any]:
+    """With no champion yet: label a sample of recent input with the rules, onto the labels
+    topic, so the first model can be trained without waiting for enrichment runs.
+
+    Reads the last ``bootstrap_sample`` messages of each input partition by assign + seek
+    (no consumer group is joined or invented, nothing is committed). Idempotent: labels are
+    keyed by fingerprint on a compacted topic.
+    """
+    from enrich.batch import enrich_batch
+    from enrich.kafka_io import PartitionRange, consumer_for, read_range
+
+    stack = StackSettings.from_env()
+    if champion(stack) is not None:
+        return {"bootstrapped": False, "reason": "a champion exists"}
+    config = kafka_io.client_config(stack.kafka_conn_id)
+    per_partition = int(params.get("bootstrap_sample", 5_000))
+    consumer = consumer_for(config, "log-enricher-bootstrap")
+    records = []
+    try:
+        for p, (low, high) in sorted(kafka_io.watermarks(config, stack.topics.raw).items()):
+            rng = PartitionRange(stack.topics.raw, p, max(low, high - per_partition), high)
+            messages, _end = read_range(consumer, rng)
+            records += [pipeline.raw_record(m) for m in messages]
+    finally:
+        consumer.close()
+    result = enrich_batch(records, None, rules(), settings_from({**params, "review_k": 0}))
+    producer = kafka_io.idempotent_producer(config)
+    for label in result.labels:
+        pipeline.send_label(producer, stack.topics.labels, label)
+    kafka_io.flush_or_fail(producer, stack.topics.labels)
+    log.info("bootstrap: %d sampled messages → %d rule labels", len(records), len(result.labels))
+    return {"bootstrapped": True, "sampled": len(records), "labels": len(result.labels)}
+
+
+def train_model(params: dict[str, Any]) -> dict[str, Any]:
+    """Read every label, train, evaluate against the champion, register, move an alias.
+
+    Returns ``{"skipped": reason}`` when there is too little new: fewer than
+    ``min_new_labels`` labels arrived since the last training run (only once a champion
+    exists), or fewer than ``min_labels`` in two classes or more.
+    """
+    from enrich import training
+
+    stack = StackSettings.from_env()
+    config = kafka_io.client_config(stack.kafka_conn_id)
+    current = champion(stack)
+    messages, ends = kafka_io.read_topic(config, stack.topics.labels)
+    tax = taxonomy()
+    stored, bad = [], 0
+    for m in messages:
+        try:
+            stored.append(training.StoredLabel.from_json(m.value() or b"", tax))
+        except (ValueError, KeyError, TypeError):
+            bad += 1
+    if bad:
+        log.warning("skipped %d unreadable or out-of-taxonomy labels", bad)
+    labels = training.merge_labels(stored)
+    new = registry.new_label_count(stack, ends)
+    min_new = int(params.get("min_new_labels", 50))
+    if current is not None and new < min_new:
+        return {"skipped": f"{new} new labels since the last training, fewer than {min_new}"}
+    train_set, eval_set = training.split(labels.values())
+    classes = {x.label for x in train_set}
+    min_labels = int(params.get("min_labels", 20))
+    if len(train_set) < min_labels or len(classes) < 2:
+        return {
+            "skipped": f"{len(train_set)} training labels in {len(classes)} classes; "
+            f"need {min_labels} in 2 or more"
+        }
+    model = training.train(train_set)
+    report = training.evaluate(model, eval_set)
+    champion_report = training.evaluate(current.pipeline, eval_set) if current else None
+    humans = sum(1 for x in labels.values() if x.source == "human")
+    decision = registry.record_training(
+        stack,
+        model,
+        report,
+        (str(current.version), champion_report) if current and champion_report else None,
+        params={
+            "n_labels": len(labels),
+            "n_train": len(train_set),
+            "n_eval": len(eval_set),
+            "n_human_labels": humans,
+            "n_rule_labels": len(labels) - humans,
+            "n_classes": len(classes),
+            "new_labels": new,
+            "eval_split": f"fingerprint hash mod {training.EVAL_BUCKETS} == 0",
+            "model": "normalize > tfidf(word 1-2) > logistic regression (balanced)",
+        },
+        artifacts={
+            "label_counts.json": training.class_counts(train_set),
+            "eval_label_counts.json": training.class_counts(eval_set),
+            "labels_offsets.json": {str(p): o for p, o in ends.items()},
+        },
+        example_texts=[x.text for x in train_set[:5]],
+        labels_offsets=ends,
+    )
+    log.info("training: %s", decision)
+    return decision

@@ -1,0 +1,123 @@
+"""Training data and evaluation: pure functions the training DAG and the tests share.
+
+Labels come from the compacted labels topic as :class:`StoredLabel`; ``merge_labels`` keeps
+one per fingerprint (a human label outranks a rule label, and a later label of the same
+source replaces an earlier one). The train/evaluation split is a function of the fingerprint
+alone, so every model version is evaluated on comparable data.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, f1_score
+from sklearn.pipeline import Pipeline
+
+from enrich.labels import Label, Taxonomy
+from enrich.learner import make_learner
+
+SOURCE_RANK = {"rules": 0, "human": 1}
+EVAL_BUCKETS = 5  # one fingerprint in five is held out for evaluation
+
+
+@dataclass(frozen=True)
+class StoredLabel:
+    fingerprint: str
+    text: str
+    label: Label
+    source: str
+    labelled_at: int
+    by: str | None = None
+
+    @classmethod
+    def from_json(cls, value: bytes, taxonomy: Taxonomy) -> StoredLabel:
+        data = json.loads(value)
+        label = taxonomy.label(
+            {k: data[k] for k in ("severity", "event_type", "category")}, where="stored label"
+        )
+        source = data.get("source", "rules")
+        if source not in SOURCE_RANK:
+            raise ValueError(f"unknown label source {source!r}")
+        return cls(
+            data["fingerprint"],
+            data["text"],
+            label,
+            source,
+            int(data.get("labelled_at") or 0),
+            data.get("by"),
+        )
+
+
+def merge_labels(labels: Iterable[StoredLabel]) -> dict[str, StoredLabel]:
+    """One label per fingerprint: human over rules, then the latest ``labelled_at``."""
+    best: dict[str, StoredLabel] = {}
+    for item in labels:
+        current = best.get(item.fingerprint)
+        if current is None or (SOURCE_RANK[item.source], item.labelled_at) >= (
+            SOURCE_RANK[current.source],
+            current.labelled_at,
+        ):
+            best[item.fingerprint] = item
+    return best
+
+
+def is_eval(fingerprint: str) -> bool:
+    """Deterministic hold-out: the fingerprint's hash decides, nothing else."""
+    return int(fingerprint[:8], 16) % EVAL_BUCKETS == 0
+
+
+def split(labels: Iterable[StoredLabel]) -> tuple[list[StoredLabel], list[StoredLabel]]:
+    ordered = sorted(labels, key=lambda x: x.fingerprint)  # input order never matters
+    train = [x for x in ordered if not is_eval(x.fingerprint)]
+    held_out = [x for x in ordered if is_eval(x.fingerprint)]
+    return train, held_out
+
+
+def class_counts(labels: Sequence[StoredLabel]) -> dict[str, int]:
+    return dict(sorted(Counter(x.label.class_name for x in labels).items()))
+
+
+def train(labels: Sequence[StoredLabel], random_state: int = 0) -> Pipeline:
+    """Fit a new model pipeline on ``labels`` (needs two classes or more)."""
+    learner = make_learner(
+        [x.text for x in labels], [x.label for x in labels], random_state=random_state
+    )
+    pipeline: Pipeline = learner.estimator
+    return pipeline
+
+
+def evaluate(pipeline: Any, labels: Sequence[StoredLabel]) -> dict[str, Any]:
+    """Accuracy, macro-F1, a per-class report and a confusion matrix on ``labels``."""
+    if not labels:
+        return {"accuracy": None, "macro_f1": None, "n": 0}
+    y_true = [x.label.class_name for x in labels]
+    y_pred = list(pipeline.predict(np.asarray([x.text for x in labels], dtype=object)))
+    classes = sorted(set(y_true) | set(y_pred))
+    return {
+        "n": len(labels),
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "macro_f1": float(f1_score(y_true, y_pred, average="macro", zero_division=0)),
+        "report": classification_report(y_true, y_pred, output_dict=True, zero_division=0),
+        "classes": classes,
+        "confusion": confusion_matrix(y_true, y_pred, labels=classes).tolist(),
+    }
+
+
+def beats(candidate: dict[str, Any], champion: dict[str, Any] | None) -> bool:
+    """Does the candidate take the champion's place? Macro-F1 first, then accuracy.
+
+    Tie rule: an exact tie on both keeps the champion (a new version must be better to move
+    the alias). No champion, or a champion that could not be scored, loses.
+    """
+    if champion is None or champion.get("macro_f1") is None:
+        return True
+    if candidate.get("macro_f1") is None:
+        return False
+    ours = (round(candidate["macro_f1"], 6), round(candidate["accuracy"], 6))
+    theirs = (round(champion["macro_f1"], 6), round(champion["accuracy"], 6))
+    return ours > theirs
