@@ -132,7 +132,13 @@ def topic_config(config: Mapping[str, Any], topic: str) -> dict[str, str]:
 
 def idempotent_producer(config: Mapping[str, Any]) -> Producer:
     return Producer(
-        {**config, "enable.idempotence": True, "linger.ms": 20, "compression.type": "lz4"}
+        {
+            **config,
+            "enable.idempotence": True,
+            "linger.ms": 20,
+            "compression.type": "lz4",
+            "message.max.bytes": 10 << 20,
+        }
     )
 
 
@@ -259,8 +265,9 @@ def read_range(
 ) -> tuple[list[Message], int]:
     """Messages of ``rng`` (at most ``limit``), and the offset after the last one read.
 
-    Stops at ``rng.end``; gives up early when the broker has nothing more to return (an open
-    transaction upstream holds the last stable offset back), returning what it has.
+    Stops at ``rng.end`` (past trailing transaction markers too); gives up early when the
+    broker has nothing more to return (an open transaction upstream holds the last stable
+    offset back), returning what it has.
     """
     if rng.end <= rng.start:
         return [], rng.start
@@ -274,6 +281,9 @@ def read_range(
         ):
             batch = consumer.consume(num_messages=CONSUME_CHUNK, timeout=0.5)
             idle = 0 if batch else idle + 1
+            if not batch and _position(consumer, rng) >= rng.end:
+                next_offset = rng.end  # only control records (transaction markers) were left
+                break
             for msg in batch:
                 err = msg.error()
                 if err is not None:
@@ -288,6 +298,11 @@ def read_range(
     finally:
         consumer.unassign()
     return records, next_offset
+
+
+def _position(consumer: Consumer, rng: PartitionRange) -> int:
+    offset: int = consumer.position([TopicPartition(rng.topic, rng.partition)])[0].offset
+    return offset
 
 
 def read_topic(
@@ -311,3 +326,17 @@ def read_topic(
     finally:
         consumer.close()
     return messages, ends
+
+
+def offsets_for_time(config: Mapping[str, Any], topic: str, timestamp_ms: int) -> dict[int, int]:
+    """Partition → first offset whose timestamp is at or after ``timestamp_ms`` (the high
+    watermark when there is none)."""
+    marks = watermarks(config, topic)
+    consumer = consumer_for(config, "enrich-offsets-for-times")
+    try:
+        found = consumer.offsets_for_times(
+            [TopicPartition(topic, p, timestamp_ms) for p in sorted(marks)], timeout=ADMIN_TIMEOUT_S
+        )
+    finally:
+        consumer.close()
+    return {tp.partition: tp.offset if tp.offset >= 0 else marks[tp.partition][1] for tp in found}

@@ -31,6 +31,7 @@ from enrich.batch import BatchResult, EnrichSettings, TrainingLabel, enrich_batc
 from enrich.errors import StackError
 from enrich.kafka_io import (
     TXN_TIMEOUT_S,
+    PartitionRange,
     consumer_for,
     plan_range,
     read_range,
@@ -56,14 +57,29 @@ def raw_record(msg: Message) -> RawRecord:
     return RawRecord(msg.value(), source)
 
 
-def write_result(producer: Producer, topics: Topics, result: BatchResult) -> int:
-    """Produce every output of one batch (inside the caller's transaction); return the count."""
+def write_result(
+    producer: Producer, topics: Topics, result: BatchResult, out_partition: int | None = None
+) -> int:
+    """Produce every output of one batch (inside the caller's transaction); return the count.
+
+    Enriched records go to ``out_partition`` when given (the source partition, so the output
+    keeps the input's order), else by key.
+    """
     produce = producer.produce
     n = 0
     for record in result.enriched:
         src = record["source"]
         key = f"{src['topic']}:{src['partition']}:{src['offset']}"
-        _send(producer, produce, topics.enriched, key, json.dumps(record, ensure_ascii=False))
+        value = json.dumps(record, ensure_ascii=False)
+        while True:
+            try:
+                if out_partition is None:
+                    produce(topics.enriched, value=value, key=key)
+                else:
+                    produce(topics.enriched, value=value, key=key, partition=out_partition)
+                break
+            except BufferError:
+                producer.poll(0.05)
         n += 1
     now = int(time.time() * 1000)
     for label in result.labels:
@@ -89,6 +105,13 @@ def write_result(producer: Producer, topics: Topics, result: BatchResult) -> int
         _send(producer, produce, topics.dlq, s.coordinates, dead.value, headers, s.key)
         n += 1
     return n
+
+
+def same_partition(config: Mapping[str, Any], topic: str, partition: int) -> int | None:
+    """``partition`` if ``topic`` has it (output order follows input order), else None."""
+    from enrich.kafka_io import list_topics
+
+    return partition if partition < list_topics(config).get(topic, 0) else None
 
 
 def send_label(
@@ -177,9 +200,10 @@ def enrich_partition(
         if next_offset <= rng.start:
             return PartitionRun(topics.raw, partition, rng.start, rng.start, {"in": 0}, 0, False)
         result = enrich_batch(records, model, rules, settings)
+        out_partition = same_partition(config, topics.enriched, partition)
         producer.begin_transaction()
         try:
-            produced = write_result(producer, topics, result)
+            produced = write_result(producer, topics, result, out_partition)
             producer.send_offsets_to_transaction(
                 [TopicPartition(topics.raw, partition, next_offset)],
                 consumer.consumer_group_metadata(),
@@ -191,6 +215,51 @@ def enrich_partition(
             raise StackError(f"transaction for {topics.raw}[{partition}] failed: {err}") from err
         return PartitionRun(
             topics.raw, partition, rng.start, next_offset, result.counts, produced, True
+        )
+    finally:
+        consumer.close()
+        producer.flush(5)
+
+
+def reenrich_range(
+    config: Mapping[str, Any],
+    topics: Topics,
+    rng: PartitionRange,
+    time_window: tuple[int | None, int | None],
+    model: Model | None,
+    rules: RuleSet,
+    settings: EnrichSettings,
+    transactional_id: str,
+) -> PartitionRun:
+    """Backfill: re-enrich ``rng`` (only messages with timestamps in ``[from, to)`` when the
+    window is set) into ``topics.enriched`` and dead letters into ``topics.dlq``, in one
+    transaction, committing no consumer offsets."""
+    ts_from, ts_to = time_window
+    producer = transactional_producer(config, transactional_id)
+    consumer = consumer_for(config, "log-enricher-backfill")
+    try:
+        messages, next_offset = read_range(consumer, rng)
+        records = [raw_record(m) for m in messages]
+        if ts_from is not None and ts_to is not None:
+            records = [
+                r
+                for r in records
+                if r.source.timestamp_ms is not None and ts_from <= r.source.timestamp_ms < ts_to
+            ]
+        result = enrich_batch(records, model, rules, settings)
+        result.labels.clear()  # the live pipeline already taught these lines
+        out_partition = same_partition(config, topics.enriched, rng.partition)
+        producer.begin_transaction()
+        try:
+            produced = write_result(producer, topics, result, out_partition)
+            producer.commit_transaction(TXN_TIMEOUT_S)
+        except KafkaException as err:
+            _abort(producer, err)
+            raise StackError(
+                f"backfill transaction for {rng.topic}[{rng.partition}] failed: {err}"
+            ) from err
+        return PartitionRun(
+            rng.topic, rng.partition, rng.start, next_offset, result.counts, produced, False
         )
     finally:
         consumer.close()
