@@ -16,14 +16,19 @@ from tests.unit.fixed_model import fixed_model
 
 GUESS = Label("ERROR", "State change", "Software Infrastructure")
 OTHER = Label("INFO", "Heartbeat", "Monitoring & Logging")
-RULE_LABEL = {"severity": "WARNING", "event_type": "Security and Anomalies",
-              "category": "Connectivity and Security"}  # fmt: skip
+RULE_LABEL = {
+    "severity": "WARNING",
+    "event_type": "Security and Anomalies",
+    "category": "Connectivity and Security",
+}
 RULES = parse_rules({"rules": [{"name": "alarm", "regex": "alarm", "label": RULE_LABEL}]})
 
 
 def raw(values: Sequence[bytes | None], topic: str = "logs.raw") -> list[RawRecord]:
-    return [RawRecord(v, Source(topic, 1, 100 + i, 1_700_000_000_000 + i, None))
-            for i, v in enumerate(values)]  # fmt: skip
+    return [
+        RawRecord(v, Source(topic, 1, 100 + i, 1_700_000_000_000 + i, None))
+        for i, v in enumerate(values)
+    ]
 
 
 @pytest.mark.parametrize(
@@ -85,12 +90,19 @@ def test_every_input_is_enriched_or_dead_lettered_in_order_with_its_coordinates(
     assert len(result.enriched) + len(result.dead_letters) == len(values)
     assert [r["source"]["offset"] for r in result.enriched] == [100, 104, 105]
     assert [d.source.offset for d in result.dead_letters] == [101, 102, 103]
-    assert [d.reason for d in result.dead_letters] == ["null_value", "invalid_utf8",
-                                                       "json_not_object"]  # fmt: skip
+    assert [d.reason for d in result.dead_letters] == [
+        "null_value",
+        "invalid_utf8",
+        "json_not_object",
+    ]
     assert result.dead_letters[1].value == b"\xff"  # the original bytes, untouched
     first = result.enriched[0]
-    assert first["source"] == {"topic": "logs.raw", "partition": 1, "offset": 100,
-                               "timestamp": 1_700_000_000_000}  # fmt: skip
+    assert first["source"] == {
+        "topic": "logs.raw",
+        "partition": 1,
+        "offset": 100,
+        "timestamp": 1_700_000_000_000,
+    }
     assert result.counts["in"] == 6
     assert result.counts["out"] == 3
     assert result.counts["dead_letters"] == 3
@@ -132,8 +144,11 @@ def test_review_queries_are_top_k_distinct_and_skip_near_duplicates() -> None:
 
 def test_default_strategy_asks_one_of_each_similar_template() -> None:
     # near-duplicates that differ by a word (different fingerprints), plus distinct templates
-    similar = [f"login anomaly for user {u} via {p}".encode()
-               for u in ("ann", "bob", "cy", "dee") for p in ("web", "app")]  # fmt: skip
+    similar = [
+        f"login anomaly for user {u} via {p}".encode()
+        for u in ("ann", "bob", "cy", "dee")
+        for p in ("web", "app")
+    ]
     distinct = [b"refund ledger mismatch detected", b"export finished for tenant"]
     # the login lines are the most uncertain (0.5): pure uncertainty would ask three of them
     model = fixed_model((GUESS, OTHER), {"login": 0.50, "refund": 0.55, "export": 0.55})

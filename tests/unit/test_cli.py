@@ -106,14 +106,34 @@ def test_evaluate_writes_curve_and_plot(tmp_path: Path, capsys: pytest.CaptureFi
             record = decode(value)
             assert isinstance(record, LogRecord)
             writer.writerow([record.text, sample.severity, sample.event_type, sample.category])
-    argv = ["evaluate", "--data", str(data), "--text-column", "text",
-            "--label-column", "severity,event_type,category", "--strategy", "all",
-            "--batch-size", "5", "--max-labels", "20", "--out", str(tmp_path / "out")]  # fmt: skip
+    argv = [
+        "evaluate",
+        "--data",
+        str(data),
+        "--text-column",
+        "text",
+        "--label-column",
+        "severity,event_type,category",
+        "--strategy",
+        "all",
+        "--batch-size",
+        "5",
+        "--max-labels",
+        "20",
+        "--out",
+        str(tmp_path / "out"),
+    ]
     assert main(argv) == 0
     summary = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert summary["strategy"] == "all"
-    assert set(summary["curves"]) == {"diverse", "ranked_batch", "uncertainty", "margin",
-                                      "entropy", "random"}  # fmt: skip
+    assert set(summary["curves"]) == {
+        "diverse",
+        "ranked_batch",
+        "uncertainty",
+        "margin",
+        "entropy",
+        "random",
+    }
     for curve in summary["curves"].values():
         assert [p[0] for p in curve] == [5, 10, 15, 20]
         assert all(0.0 <= p[1] <= 1.0 and 0.0 <= p[2] <= 1.0 for p in curve)
@@ -124,6 +144,8 @@ def test_evaluate_writes_curve_and_plot(tmp_path: Path, capsys: pytest.CaptureFi
 def test_evaluate_names_missing_columns(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = tmp_path / "x.csv"
     data.write_text("msg,lbl\na,b\n")
-    assert main(["evaluate", "--data", str(data), "--text-column", "text",
-                 "--label-column", "lbl"]) == 2  # fmt: skip
+    assert (
+        main(["evaluate", "--data", str(data), "--text-column", "text", "--label-column", "lbl"])
+        == 2
+    )
     assert "no column(s) text" in capsys.readouterr().err

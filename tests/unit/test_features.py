@@ -17,23 +17,26 @@ from enrich.registry import load_model, save_model
     ("line", "expected"),
     [
         # syslog header dropped, pid and IP and port masked
-        ("Nov  1 10:00:00 web-01 sshd[812]: Failed password for root from 10.0.0.1 port 22 ssh2",
-         "sshd[<NUM>]: Failed password for root from <IP> port <NUM> ssh<NUM>"),
+        (
+            "Nov  1 10:00:00 web-01 sshd[812]: Failed password for root from 10.0.0.1 port 22 ssh2",
+            "sshd[<NUM>]: Failed password for root from <IP> port <NUM> ssh<NUM>",
+        ),
         # access log: timestamp, path, sizes masked; the status keeps its class
-        ('10.1.2.3 - - [01/Nov/2026:10:00:00 +0000] "GET /a/b HTTP/1.1" 503 12 "-" "curl/8"',
-         '<IP> - - [<TS> <NUM>] "GET <PATH> HTTP/<NUM>.<NUM>" <HTTP_5XX> <NUM> "<STR>" "<STR>"'),
-        ("job 6f1c2a3b-1111-2222-3333-444455556666 at 2026-11-01T10:00:00Z",
-         "job <UUID> at <TS>"),
+        (
+            '10.1.2.3 - - [01/Nov/2026:10:00:00 +0000] "GET /a/b HTTP/1.1" 503 12 "-" "curl/8"',
+            '<IP> - - [<TS> <NUM>] "GET <PATH> HTTP/<NUM>.<NUM>" <HTTP_5XX> <NUM> "<STR>" "<STR>"',
+        ),
+        ("job 6f1c2a3b-1111-2222-3333-444455556666 at 2026-11-01T10:00:00Z", "job <UUID> at <TS>"),
         ("segfault at 7f3a00 ip 0x00007f3a error 4", "segfault at <HEX> ip <HEX> error <NUM>"),
         ("wrote s3://bucket/key/part and /var/log/app.log", "wrote <PATH> and <PATH>"),
         ("fe80::1:2:3 said hi at 10:00:00.123", "<IP> said hi at <TS>"),
-        ("constraint \"orders_pkey\" and 'k1'", 'constraint "<STR>" and \'<STR>\''),
+        ("constraint \"orders_pkey\" and 'k1'", "constraint \"<STR>\" and '<STR>'"),
         ("RSA SHA256:abcDEF012+/xyz=", "RSA <HASH>"),
         ("took 3.25 s, -4 retries, (10.0.0.1:8080),", "took <NUM> s, <NUM> retries, (<IP>),"),
         ("", ""),
         ("tabs\tand   spaces", "tabs and spaces"),
     ],
-)  # fmt: skip
+)
 def test_normalize_masks_variable_parts(line: str, expected: str) -> None:
     assert normalize(line) == expected
     assert normalize(expected) == expected  # idempotent

@@ -45,21 +45,29 @@ def test_classifier_classes_with_underscores_come_back_whole() -> None:
     ("data", "message"),
     [
         # a value outside the taxonomy is named, with the allowed values
-        ({"severity": "FATAL", "event_type": "State change", "category": "Datas"},
-         "severity 'FATAL' is not in the taxonomy"),
-        ({"severity": "INFO", "event_type": "Reboot", "category": "Datas"},
-         "event_type 'Reboot' is not in the taxonomy"),
-        ({"severity": "INFO", "event_type": "Heartbeat", "category": "Cloud"},
-         "category 'Cloud' is not in the taxonomy"),
+        (
+            {"severity": "FATAL", "event_type": "State change", "category": "Datas"},
+            "severity 'FATAL' is not in the taxonomy",
+        ),
+        (
+            {"severity": "INFO", "event_type": "Reboot", "category": "Datas"},
+            "event_type 'Reboot' is not in the taxonomy",
+        ),
+        (
+            {"severity": "INFO", "event_type": "Heartbeat", "category": "Cloud"},
+            "category 'Cloud' is not in the taxonomy",
+        ),
         # missing and unknown keys
         ({"severity": "INFO", "event_type": "Heartbeat"}, "missing category"),
-        ({"severity": "INFO", "event_type": "Heartbeat", "category": "Datas", "x": 1},
-         "unknown key"),
+        (
+            {"severity": "INFO", "event_type": "Heartbeat", "category": "Datas", "x": 1},
+            "unknown key",
+        ),
         # wrong types
         ({"severity": 3, "event_type": "Heartbeat", "category": "Datas"}, "must be a string"),
         ("INFO/Heartbeat/Datas", "must be a mapping"),
     ],
-)  # fmt: skip
+)
 def test_taxonomy_rejects_bad_labels_with_a_message_naming_them(data: object, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         DEFAULT_TAXONOMY.label(data, where="rule 'x'")  # type: ignore[arg-type]
@@ -70,8 +78,10 @@ def test_taxonomy_file_errors_say_what_to_fix(tmp_path: Path) -> None:
     bad.write_text("severity: [INFO]\nevent_type: [A]\ncategory: [B]\n")
     with pytest.raises(ConfigError, match="missing fallback"):
         Taxonomy.load(bad)
-    bad.write_text("severity: [INFO, INFO]\nevent_type: [A]\ncategory: [B]\n"
-                   "fallback: {severity: INFO, event_type: A, category: B}\n")  # fmt: skip
+    bad.write_text(
+        "severity: [INFO, INFO]\nevent_type: [A]\ncategory: [B]\n"
+        "fallback: {severity: INFO, event_type: A, category: B}\n"
+    )
     with pytest.raises(ConfigError, match="lists INFO more than once"):
         Taxonomy.load(bad)
     with pytest.raises(ConfigError, match="cannot read taxonomy file"):

@@ -71,10 +71,12 @@ def test_default_rule_examples(name: str, line: str, first: bool) -> None:
         ([rule("ex", examples=["no match here"])], r"rule 'ex': example 'no match here'"),
         ([rule("cx", counter_examples=["boom"])], r"rule 'cx': counter-example 'boom'"),
         # an example shadowed by an earlier rule is a mistake in the file's order
-        ([rule("wide", regex="o"), rule("narrow", examples=["boom"])],
-         r"rule 'narrow': example 'boom' is matched by rule 'wide' first"),
+        (
+            [rule("wide", regex="o"), rule("narrow", examples=["boom"])],
+            r"rule 'narrow': example 'boom' is matched by rule 'wide' first",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_rules_fail_with_the_rule_name_and_reason(rules: list[Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         parse_rules({"rules": rules})
@@ -96,9 +98,13 @@ def test_first_match_wins_in_file_order() -> None:
 
 def test_contains_is_literal_and_flags_apply() -> None:
     rules = parse_rules(
-        {"rules": [rule("lit", regex=None, contains="a.b(c)"),
-                   rule("ci", regex="timeout", flags=["IGNORECASE"], label=OTHER)]}
-    )  # fmt: skip
+        {
+            "rules": [
+                rule("lit", regex=None, contains="a.b(c)"),
+                rule("ci", regex="timeout", flags=["IGNORECASE"], label=OTHER),
+            ]
+        }
+    )
     assert rules.first_match("x a.b(c) y") == 0
     assert rules.first_match("x aXb(c) y") == -1
     assert rules.first_match("Read TIMEOUT") == 1

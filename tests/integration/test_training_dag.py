@@ -1,0 +1,87 @@
+"""model_training against the real broker, MLflow and Airflow: bootstrap from an empty
+registry to a first champion, a candidate that is not better stays challenger, too few new
+labels skip, and the next enrichment run labels with the champion."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+from airflow.utils.state import DagRunState
+from mlflow.tracking import MlflowClient
+
+from enrich import kafka_io
+from enrich.samples import generate
+from tests.integration.pipeline_env import Pipeline, isolated_pipeline
+
+
+@pytest.fixture(scope="module")
+def pipe(tmp_path_factory: pytest.TempPathFactory, stack_env: None) -> Iterator[Pipeline]:
+    with isolated_pipeline(tmp_path_factory.mktemp("train")) as p:
+        kafka_io.produce(p.config, p.stack.topics.raw, [v for _s, v in generate(6000, seed=41)])
+        yield p
+
+
+def states(run) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    return {ti.task_id: ti.state for ti in run.get_task_instances()}
+
+
+def test_bootstrap_from_an_empty_registry_to_a_first_champion(pipe: Pipeline) -> None:
+    client = MlflowClient()
+    run = pipe.run_dag("model_training")
+
+    assert run.state == DagRunState.SUCCESS
+    name = pipe.stack.registered_model
+    champion = client.get_model_version_by_alias(name, "champion")
+    assert str(champion.version) == "1"
+    assert pipe.read(pipe.stack.topics.labels), "bootstrap wrote rule labels"
+    mlflow_run = client.get_run(champion.run_id)
+    assert mlflow_run.data.tags["decision"] == "promoted to champion"
+    assert mlflow_run.data.metrics["macro_f1"] > 0.5
+    assert int(mlflow_run.data.params["n_train"]) >= 20
+    assert mlflow_run.data.params["n_human_labels"] == "0"
+    artifacts = {a.path for a in client.list_artifacts(champion.run_id)}
+    assert {
+        "confusion_matrix.png",
+        "classification_report.json",
+        "label_counts.json",
+        "labels_offsets.json",
+    } <= artifacts
+    assert json.loads(mlflow_run.data.tags["labels_offsets"])
+
+
+def test_a_candidate_that_is_not_better_stays_challenger(pipe: Pipeline) -> None:
+    client = MlflowClient()
+    run = pipe.run_dag("model_training", run_conf={"min_new_labels": 0})
+
+    assert run.state == DagRunState.SUCCESS
+    name = pipe.stack.registered_model
+    assert str(client.get_model_version_by_alias(name, "champion").version) == "1"
+    challenger = client.get_model_version_by_alias(name, "challenger")
+    assert str(challenger.version) == "2"
+    data = client.get_run(challenger.run_id).data
+    assert data.tags["decision"] == "kept as challenger"
+    # same labels, same split, same seed: an exact tie, and a tie keeps the champion
+    assert data.metrics["macro_f1"] == data.metrics["champion_macro_f1"]
+
+
+def test_too_few_new_labels_skip_training(pipe: Pipeline) -> None:
+    run = pipe.run_dag("model_training")  # default: at least 50 new labels
+    assert run.state == DagRunState.SUCCESS
+    assert states(run)["train"] == "skipped"
+    versions = MlflowClient().search_model_versions(f"name = '{pipe.stack.registered_model}'")
+    assert len(versions) == 2
+
+
+def test_enrichment_uses_the_champion(pipe: Pipeline) -> None:
+    run = pipe.run_dag("log_enrichment")
+    assert run.state == DagRunState.SUCCESS
+    records = [json.loads(m.value()) for m in pipe.read(pipe.stack.topics.enriched)]
+    assert len(records) == 6000
+    by = {r["labelled_by"] for r in records}
+    assert "model" in by
+    model_records = [r for r in records if r["labelled_by"] == "model"]
+    assert len(model_records) > 3000
+    assert model_records[0]["model"] == {"name": pipe.stack.registered_model, "version": "1"}
+    assert all(r["confidence"] >= 0.75 for r in model_records)

@@ -1,0 +1,73 @@
+"""Training data rules: human over rules, a stable split, and who takes the champion alias."""
+
+from __future__ import annotations
+
+import pytest
+
+from enrich.errors import ConfigError
+from enrich.features import fingerprint
+from enrich.labels import DEFAULT_TAXONOMY, Label
+from enrich.training import StoredLabel, beats, is_eval, merge_labels, split
+
+A = Label("ERROR", "State change", "Software Infrastructure")
+B = Label("INFO", "Heartbeat", "Monitoring & Logging")
+
+
+def stored(fp: str, label: Label, source: str, at: int) -> StoredLabel:
+    return StoredLabel(fp, f"text {fp}", label, source, at)
+
+
+def test_human_label_outranks_a_later_rule_label() -> None:
+    merged = merge_labels([stored("f1", A, "human", 10), stored("f1", B, "rules", 99)])
+    assert merged["f1"].label == A
+    assert merged["f1"].source == "human"
+
+
+def test_a_later_label_of_the_same_source_replaces_the_earlier_one() -> None:
+    merged = merge_labels(
+        [
+            stored("f1", A, "human", 10),
+            stored("f1", B, "human", 20),
+            stored("f2", A, "rules", 5),
+            stored("f2", B, "rules", 1),
+        ]
+    )
+    assert merged["f1"].label == B
+    assert merged["f2"].label == A
+
+
+def test_split_depends_on_the_fingerprint_only() -> None:
+    labels = [stored(fingerprint(f"line {i}"), A if i % 2 else B, "rules", i) for i in range(200)]
+    train, held = split(labels)
+    train2, held2 = split(reversed(labels))
+    assert [x.fingerprint for x in held] == [x.fingerprint for x in held2]
+    assert [x.fingerprint for x in train] == [x.fingerprint for x in train2]
+    assert all(is_eval(x.fingerprint) for x in held)
+    assert 20 <= len(held) <= 60  # about one in five
+
+
+@pytest.mark.parametrize(
+    ("candidate", "champion", "promote"),
+    [
+        ({"macro_f1": 0.8, "accuracy": 0.9}, None, True),  # no champion yet
+        ({"macro_f1": 0.81, "accuracy": 0.8}, {"macro_f1": 0.8, "accuracy": 0.95}, True),
+        ({"macro_f1": 0.8, "accuracy": 0.91}, {"macro_f1": 0.8, "accuracy": 0.9}, True),
+        ({"macro_f1": 0.8, "accuracy": 0.9}, {"macro_f1": 0.8, "accuracy": 0.9}, False),  # tie
+        ({"macro_f1": 0.7, "accuracy": 0.99}, {"macro_f1": 0.8, "accuracy": 0.9}, False),
+    ],
+)
+def test_champion_decision_and_tie_rule(
+    candidate: dict[str, float], champion: dict[str, float] | None, promote: bool
+) -> None:
+    assert beats(candidate, champion) is promote
+
+
+def test_stored_label_is_validated_against_the_taxonomy() -> None:
+    good = (
+        b'{"fingerprint": "ab", "text": "t", "severity": "INFO", "event_type": "Heartbeat",'
+        b' "category": "Datas", "source": "human", "labelled_at": 5, "by": "ann"}'
+    )
+    parsed = StoredLabel.from_json(good, DEFAULT_TAXONOMY)
+    assert (parsed.source, parsed.by, parsed.labelled_at) == ("human", "ann", 5)
+    with pytest.raises(ConfigError, match="severity 'LOUD'"):
+        StoredLabel.from_json(good.replace(b'"INFO"', b'"LOUD"'), DEFAULT_TAXONOMY)
