@@ -33,11 +33,13 @@ export AIRFLOW__API__HOST="${AIRFLOW__API__HOST:-127.0.0.1}"
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="${AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS:-admin:admin}"
 # The Kafka connection the pipeline uses, read by the Kafka provider's hooks. Put SASL/TLS
 # settings in its extra (or define kafka_default in the UI / a secrets backend instead).
-export AIRFLOW_CONN_KAFKA_DEFAULT="${AIRFLOW_CONN_KAFKA_DEFAULT:-{\"conn_type\": \"kafka\", \"extra\": {\"bootstrap.servers\": \"$KAFKA_BOOTSTRAP_SERVERS\"}}}"
+# (built in two steps: a JSON default inside ${VAR:-...} would end at its first "}")
+_enrich_conn='{"conn_type": "kafka", "extra": {"bootstrap.servers": "'"$KAFKA_BOOTSTRAP_SERVERS"'"}}'
+export AIRFLOW_CONN_KAFKA_DEFAULT="${AIRFLOW_CONN_KAFKA_DEFAULT:-$_enrich_conn}"
 
 # `airflow standalone` starts its parts by running `airflow` from PATH.
 case ":$PATH:" in
   *":$ENRICH_PROJECT_DIR/.venv/bin:"*) ;;
   *) export PATH="$ENRICH_PROJECT_DIR/.venv/bin:$PATH" ;;
 esac
-unset _enrich_root
+unset _enrich_root _enrich_conn

@@ -29,7 +29,10 @@ log = logging.getLogger(__name__)
 
 ADMIN_TIMEOUT_S = 15.0
 CONSUME_CHUNK = 10_000
-IDLE_POLLS = 6  # consecutive empty consume() calls (of 0.5 s) before a read gives up early
+# consecutive empty consume() calls (of 0.5 s) before a read below the high watermark gives
+# up: only an open upstream transaction (holding the last stable offset back) or a stalled
+# broker can cause that, and the read then returns what it has
+IDLE_POLLS = 30
 TXN_TIMEOUT_S = 120.0
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +86,11 @@ def load_model(uri: str | Path) -> Model:
     uri = str(uri)
     name, version = _model_identity(uri)
     try:
-        pipeline = mlflow.sklearn.load_model(uri)
+        with warnings.catch_warnings():
+            # skops walks every imported module while it checks types; in an Airflow worker
+            # that trips hundreds of Airflow deprecation shims. They say nothing about us.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pipeline = mlflow.sklearn.load_model(uri)
     except (MlflowException, OSError) as err:
         raise StackError(f"cannot load model {uri!r}: {err}") from err
     if not hasattr(pipeline, "predict_proba") or "normalize" not in getattr(
