@@ -10,7 +10,7 @@ ENV = Path(__file__).resolve().parents[2] / "scripts" / "env.sh"
 
 
 def source(times: int, extra: str = "") -> dict[str, str]:
-    script = f"{extra}; " + "; ".join([f". {ENV}"] * times) + "; env -0"
+    script = "; ".join([extra or "true"] + [f". {ENV}"] * times + ["env -0"])
     out = subprocess.run(["bash", "-c", script], capture_output=True, check=True, env={})
     return dict(item.split("=", 1) for item in out.stdout.decode().split("\0") if "=" in item)
 
