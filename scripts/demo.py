@@ -1,75 +1,124 @@
-"""`make demo`: load realistic sample logs into the input topic, run the pipeline, report.
+"""`make demo`: load realistic sample logs, run the pipeline end to end, say what it did.
 
-Runs against the stack `make up` prepared (scripts/env.sh). Each step prints one line; the
-summary at the end says where to look.
+Against the stack `make up` prepared (scripts/env.sh), with the real broker, MLflow and
+Airflow (each DAG run through ``dag.test()``, which records it in Airflow's metadata DB, so
+the runs show in the UI):
+
+1. produce sample log lines to the input topic;
+2. ``log_enrichment`` (no model yet: rules, and review for the rest);
+3. ``model_training`` (bootstrap labels if needed, train, register, promote);
+4. ``log_enrichment`` again on new lines (now mostly labelled by the model);
+5. a small ``log_backfill`` of the newest offsets into a side topic.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
+from pathlib import Path
+from typing import Any
 
 from enrich import kafka_io, registry, samples
-from enrich.batch import enrich_batch
-from enrich.learner import Model, make_learner
-from enrich.records import RawRecord, Source
-from enrich.rules import load_rules
 from enrich.settings import StackSettings
 
-SAMPLE_LINES = int(os.environ.get("DEMO_LINES", "20000"))
+LINES = int(os.environ.get("DEMO_LINES", "20000"))
+DAGS = Path(__file__).resolve().parents[1] / "dags"
 
 
-def _routing(counts: dict[str, object]) -> str:
-    return (
-        f"{counts['out']} out, {counts['dead_letters']} dead letters; labelled by "
-        f"model {counts['by_model']}, rules {counts['by_rules']}, "
-        f"nobody (review) {counts['needs_review']}"
-    )
+def run_dag(dag_id: str, conf: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Run one DAG with dag.test(); return its state and the XCom of its last summary task."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    dag = DagBag(dag_folder=str(DAGS / f"{dag_id}.py")).get_dag(dag_id)
+    run = dag.test(run_conf=conf or {})
+    out: dict[str, Any] = {"state": str(run.state)}
+    for ti in run.get_task_instances():
+        if ti.task_id in ("summarize", "train") and ti.state == "success":
+            out["result"] = ti.xcom_pull(task_ids=ti.task_id)
+        if ti.task_id == "train" and ti.state == "skipped":
+            out["result"] = {"skipped": True}
+    if out["state"] != "success":
+        raise SystemExit(f"demo: {dag_id} ended {out['state']}; see its task logs above")
+    return out
+
+
+def produce_sample(config: dict[str, Any], topic: str, n: int) -> int:
+    before = sum(high for _low, high in kafka_io.watermarks(config, topic).values())
+    values = (v for _s, v in samples.generate(n, seed=1000 + before))
+    return kafka_io.produce(config, topic, values, (str(before + i) for i in range(n)))
+
+
+def say(step: str, summary: dict[str, Any]) -> None:
+    r = summary.get("result") or {}
+    if "in" in r:
+        print(
+            f"demo: {step}: {r['in']} in, {r['out']} out, {r['dead_letters']} dead letters; "
+            f"labelled by model {r['by_model']}, rules {r['by_rules']}, nobody (review) "
+            f"{r['needs_review']}; {r['labels']} new training labels; model "
+            f"{r.get('model_version') or 'none'}"
+        )
+    else:
+        print(f"demo: {step}: {json.dumps(r)}")
 
 
 def main() -> int:
-    settings = StackSettings.from_env()
-    config = kafka_io.client_config(settings.kafka_conn_id)
-    kafka_io.ensure_topics(config, kafka_io.project_topics(settings))
+    logging.getLogger("airflow").setLevel(logging.WARNING)
+    stack = StackSettings.from_env()
+    config = kafka_io.client_config(stack.kafka_conn_id)
+    side = stack.topics.enriched + ".backfill"
+    kafka_io.ensure_topics(
+        config, [*kafka_io.project_topics(stack), kafka_io.TopicSpec(side, stack.partitions)]
+    )
 
-    before = sum(high for _low, high in kafka_io.watermarks(config, settings.topics.raw).values())
-    values = [value for _sample, value in samples.generate(SAMPLE_LINES, seed=before or 7)]
-    produced = kafka_io.produce(config, settings.topics.raw, values)
-    print(f"demo: produced {produced} sample log lines to {settings.topics.raw}")
+    first = produce_sample(config, stack.topics.raw, LINES)
+    print(f"demo: produced {first} sample log lines to {stack.topics.raw}")
+    enrich1 = run_dag("log_enrichment")
+    say("log_enrichment", enrich1)
+    training = run_dag("model_training", {"min_new_labels": 0})
+    say("model_training", training)
+    second = produce_sample(config, stack.topics.raw, LINES)
+    print(f"demo: produced {second} more lines")
+    enrich2 = run_dag("log_enrichment")
+    say("log_enrichment again", enrich2)
+    marks = kafka_io.watermarks(config, stack.topics.raw)
+    low, high = marks[0]
+    offsets = {"0": [max(low, high - 500), high]}
+    backfill = run_dag(
+        "log_backfill", {"offsets": offsets, "target_topic": side, "model": "champion"}
+    )
+    say(f"log_backfill of {stack.topics.raw}[0] offsets {offsets['0']} into {side}", backfill)
 
-    # Engine preview, offline on the same lines: no model yet, then a model trained on the
-    # rules' labels. The scheduled Airflow pipeline is not built yet.
-    records = [RawRecord(v, Source(settings.topics.raw, -1, i)) for i, v in enumerate(values)]
-    rules = load_rules()
-    cold = enrich_batch(records, None, rules)
-    print(f"demo: without a model: {_routing(cold.counts)}")
-    learner = make_learner([x.text for x in cold.labels], [x.label for x in cold.labels])
-    warm = enrich_batch(records, Model(learner.estimator, "preview", None), rules)
-    print(f"demo: with a model trained on {len(cold.labels)} rule labels: {_routing(warm.counts)}")
-
-    marks = {t: kafka_io.watermarks(config, t) for t in settings.topics.all()}
-    counts = {t: sum(h - lo for lo, h in m.values()) for t, m in marks.items()}
-    status = registry.registry_status(settings)
-    summary = {
-        "messages_in": produced,
-        "topic_messages": counts,
-        "model": status,
-        "engine_preview": {"without_model": cold.counts, "with_model": warm.counts},
-        "pipeline": "the scheduled Airflow DAGs are not built yet",
-    }
+    status = registry.registry_status(stack)
     airflow_port = os.environ.get("AIRFLOW__API__PORT", "8080")
-    mlflow_port = os.environ.get("MLFLOW_PORT", "5000")
     print(
         "\nWhere to look:\n"
         f"  Kafka    {os.environ.get('KAFKA_BOOTSTRAP_SERVERS')}  topics: "
-        f"{', '.join(settings.topics.all())}\n"
-        f"  MLflow   make mlflow-ui  -> http://127.0.0.1:{mlflow_port}  "
-        f"(store {os.environ.get('MLFLOW_TRACKING_URI')})\n"
-        f"  Airflow  make airflow    -> http://127.0.0.1:{airflow_port}  (user admin)\n"
+        f"{', '.join(stack.topics.all())}, {side}\n"
+        f"  MLflow   make mlflow-ui -> http://127.0.0.1:{os.environ.get('MLFLOW_PORT', '5000')}"
+        f"  experiment {stack.experiment}, model {stack.registered_model} "
+        f"(aliases {status['aliases']})\n"
+        f"  Airflow  make airflow   -> http://127.0.0.1:{airflow_port}"
+        "  user admin; DAGs log_enrichment, model_training, log_backfill\n"
+        "  Offline  .venv/bin/enrich label FILE --model models:/log-enricher@champion\n"
         "  Stop     make down\n"
     )
-    print(json.dumps(summary))
+    print(
+        json.dumps(
+            {
+                "messages_in": first + second,
+                "runs": {
+                    "log_enrichment_1": enrich1.get("result"),
+                    "model_training": training.get("result"),
+                    "log_enrichment_2": enrich2.get("result"),
+                    "log_backfill": backfill.get("result"),
+                },
+                "model": status,
+            },
+            default=str,
+        )
+    )
     return 0
 
 

@@ -4,6 +4,7 @@ committed with the writes, a second run a no-op."""
 from __future__ import annotations
 
 import json
+from typing import Any
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,7 +31,7 @@ def pipe(tmp_path_factory: pytest.TempPathFactory, stack_env: None) -> Iterator[
         yield p
 
 
-def coordinates(messages: list) -> list[str]:  # type: ignore[type-arg]
+def coordinates(messages: list[Any]) -> list[str]:
     return [m.key().decode() for m in messages]
 
 

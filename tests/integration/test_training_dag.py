@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from airflow.utils.state import DagRunState
@@ -23,7 +24,7 @@ def pipe(tmp_path_factory: pytest.TempPathFactory, stack_env: None) -> Iterator[
         yield p
 
 
-def states(run) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def states(run: Any) -> dict[str, str]:
     return {ti.task_id: ti.state for ti in run.get_task_instances()}
 
 
@@ -36,12 +37,12 @@ def test_bootstrap_from_an_empty_registry_to_a_first_champion(pipe: Pipeline) ->
     champion = client.get_model_version_by_alias(name, "champion")
     assert str(champion.version) == "1"
     assert pipe.read(pipe.stack.topics.labels), "bootstrap wrote rule labels"
-    mlflow_run = client.get_run(champion.run_id)
+    mlflow_run = client.get_run(str(champion.run_id))
     assert mlflow_run.data.tags["decision"] == "promoted to champion"
     assert mlflow_run.data.metrics["macro_f1"] > 0.5
     assert int(mlflow_run.data.params["n_train"]) >= 20
     assert mlflow_run.data.params["n_human_labels"] == "0"
-    artifacts = {a.path for a in client.list_artifacts(champion.run_id)}
+    artifacts = {a.path for a in client.list_artifacts(str(champion.run_id))}
     assert {
         "confusion_matrix.png",
         "classification_report.json",
@@ -60,7 +61,7 @@ def test_a_candidate_that_is_not_better_stays_challenger(pipe: Pipeline) -> None
     assert str(client.get_model_version_by_alias(name, "champion").version) == "1"
     challenger = client.get_model_version_by_alias(name, "challenger")
     assert str(challenger.version) == "2"
-    data = client.get_run(challenger.run_id).data
+    data = client.get_run(str(challenger.run_id)).data
     assert data.tags["decision"] == "kept as challenger"
     # same labels, same split, same seed: an exact tie, and a tie keeps the champion
     assert data.metrics["macro_f1"] == data.metrics["champion_macro_f1"]
