@@ -4,10 +4,10 @@ committed with the writes, a second run a no-op."""
 from __future__ import annotations
 
 import json
-from typing import Any
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from airflow.utils.state import DagRunState
