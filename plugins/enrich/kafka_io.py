@@ -343,3 +343,13 @@ def offsets_for_time(config: Mapping[str, Any], topic: str, timestamp_ms: int) -
     finally:
         consumer.close()
     return {tp.partition: tp.offset if tp.offset >= 0 else marks[tp.partition][1] for tp in found}
+
+
+def produce_one(producer: Producer, topic: str, value: str | bytes | None, key: Any) -> None:
+    """``producer.produce`` that waits for room in the local queue instead of failing."""
+    while True:
+        try:
+            producer.produce(topic, value=value, key=key)
+            return
+        except BufferError:
+            producer.poll(0.05)

@@ -1,0 +1,199 @@
+"""Benchmark through the real broker: passthrough vs this project's enrichment task vs the
+Kafka provider's ConsumeFromTopicOperator with a per-message function.
+
+    make bench-pipeline          (or: python bench/bench_pipeline.py --lines 1000000)
+
+One run, the same input for the three paths (private topics, deleted afterwards):
+
+(a) passthrough: consume + produce, no processing: the ceiling of this broker and client;
+(b) enrichment: ``pipeline.enrich_partition``, exactly the DAG task's code (read_committed,
+    enrich_batch, one transaction per micro-batch with the offsets), partitions one after
+    the other in this process;
+(c) provider: ``ConsumeFromTopicOperator`` with ``apply_function`` enriching one message
+    and producing it, as a user of the provider would write it; over the first
+    ``--provider-lines`` messages (it is too slow to push all of them through).
+
+The model is trained in-process from the rules' labels (MLflow is not on the timed path).
+The last line of output is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+import uuid
+import warnings
+from typing import Any
+
+from confluent_kafka import Message, TopicPartition
+from confluent_kafka.admin import AdminClient
+
+from enrich import kafka_io, pipeline
+from enrich.batch import EnrichSettings, enrich_batch
+from enrich.learner import Model, make_learner
+from enrich.records import RawRecord, Source
+from enrich.rules import load_rules
+from enrich.samples import generate
+from enrich.settings import Topics
+
+
+def produce_input(config: dict[str, Any], topic: str, n: int) -> float:
+    started = time.perf_counter()
+    kafka_io.produce(
+        config, topic, (v for _s, v in generate(n, seed=99)), (str(i).encode() for i in range(n))
+    )
+    return time.perf_counter() - started
+
+
+def passthrough(config: dict[str, Any], source: str, target: str, n: int) -> float:
+    consumer = kafka_io.consumer_for(config, "bench-passthrough")
+    consumer.assign([TopicPartition(source, p, 0) for p in range(3)])
+    producer = kafka_io.idempotent_producer(config)
+    started = time.perf_counter()
+    seen = 0
+    while seen < n:
+        for msg in consumer.consume(num_messages=10_000, timeout=1.0):
+            if msg.error() is None:
+                kafka_io.produce_one(producer, target, msg.value(), msg.key())
+                seen += 1
+    kafka_io.flush_or_fail(producer, target)
+    elapsed = time.perf_counter() - started
+    consumer.close()
+    return elapsed
+
+
+def enrichment(config: dict[str, Any], topics: Topics, model: Model, batch: int) -> float:
+    rules, settings = load_rules(), EnrichSettings()
+    started = time.perf_counter()
+    for p in range(3):
+        while True:
+            run = pipeline.enrich_partition(
+                config,
+                topics,
+                p,
+                model,
+                rules,
+                settings,
+                "bench-enrich",
+                f"bench-{topics.raw}-{p}",
+                batch,
+            )
+            if not run.counts.get("in"):
+                break
+    return time.perf_counter() - started
+
+
+def provider(config: dict[str, Any], topics: Topics, model: Model, n: int) -> float:
+    from airflow.providers.apache.kafka.operators.consume import ConsumeFromTopicOperator
+
+    os.environ["AIRFLOW_CONN_KAFKA_BENCH"] = json.dumps(
+        {
+            "conn_type": "kafka",
+            "extra": {
+                **{k: v for k, v in config.items() if isinstance(v, str)},
+                "group.id": f"bench-provider-{uuid.uuid4().hex[:6]}",
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": "false",
+            },
+        }
+    )
+    rules, settings = load_rules(), EnrichSettings(review_k=0)
+    producer = kafka_io.idempotent_producer(config)
+
+    def enrich_one(msg: Message) -> None:
+        record = RawRecord(
+            msg.value(), Source(msg.topic() or "", msg.partition() or 0, msg.offset() or 0)
+        )
+        result = enrich_batch([record], model, rules, settings)
+        for out in result.enriched:
+            kafka_io.produce_one(producer, topics.enriched, json.dumps(out), None)
+        for dead in result.dead_letters:
+            kafka_io.produce_one(producer, topics.dlq, dead.value, None)
+
+    operator = ConsumeFromTopicOperator(
+        task_id="bench",
+        topics=[topics.raw],
+        apply_function=enrich_one,
+        max_messages=n,
+        max_batch_size=1000,
+        kafka_config_id="kafka_bench",
+        poll_timeout=10,
+    )
+    started = time.perf_counter()
+    operator.execute(context={})
+    kafka_io.flush_or_fail(producer, topics.enriched)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--provider-lines", type=int, default=20_000)
+    parser.add_argument("--batch", type=int, default=100_000, help="max_batch_size per run")
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")
+    tag = uuid.uuid4().hex[:8]
+    topics = Topics(
+        f"bench{tag}.raw",
+        f"bench{tag}.enriched",
+        f"bench{tag}.labels",
+        f"bench{tag}.review",
+        f"bench{tag}.dlq",
+    )
+    side = [f"bench{tag}.passthrough", f"bench{tag}.provider", f"bench{tag}.provider-dlq"]
+    config = kafka_io.client_config("kafka_default")
+    specs = [kafka_io.TopicSpec(t, 3) for t in (*topics.all(), *side)]
+    kafka_io.ensure_topics(config, specs)
+    try:
+        produce_s = produce_input(config, topics.raw, args.lines)
+        boot = enrich_batch(
+            [RawRecord(v) for _s, v in generate(20_000, seed=5)], None, load_rules()
+        )
+        learner = make_learner([x.text for x in boot.labels], [x.label for x in boot.labels])
+        model = Model(learner.estimator, "bench", "1")
+
+        t_pass = passthrough(config, topics.raw, side[0], args.lines)
+        t_enrich = enrichment(config, topics, model, args.batch)
+        provider_topics = Topics(topics.raw, side[1], topics.labels, topics.review, side[2])
+        t_provider = provider(config, provider_topics, model, args.provider_lines)
+        enriched = sum(h - lo for lo, h in kafka_io.watermarks(config, topics.enriched).values())
+    finally:
+        AdminClient(config).delete_topics([s.name for s in specs])
+
+    rate = {
+        "passthrough": args.lines / t_pass,
+        "enrichment": args.lines / t_enrich,
+        "provider": args.provider_lines / t_provider,
+    }
+    print(
+        f"{args.lines:,} generated lines through the local broker (produced in {produce_s:.1f}s); "
+        f"one process; model trained on {len(boot.labels)} rule labels"
+    )
+    print(f"{'path':56s} {'messages':>10s} {'seconds':>8s} {'msg/s':>10s}")
+    rows = [
+        ("(a) passthrough: consume + produce", args.lines, t_pass),
+        ("(b) enrichment task (transactional, exactly once)", args.lines, t_enrich),
+        ("(c) provider ConsumeFromTopicOperator, per message", args.provider_lines, t_provider),
+    ]
+    for name, n, secs in rows:
+        print(f"{name:56s} {n:>10,} {secs:>8.1f} {n / secs:>10,.0f}")
+    print(f"enriched topic holds {enriched:,} records plus transaction markers")
+    print(
+        json.dumps(
+            {
+                "lines": args.lines,
+                "provider_lines": args.provider_lines,
+                "passthrough_msgs_per_s": round(rate["passthrough"]),
+                "enrichment_msgs_per_s": round(rate["enrichment"]),
+                "provider_msgs_per_s": round(rate["provider"]),
+                "enrich_vs_passthrough": round(rate["enrichment"] / rate["passthrough"], 3),
+                "enrich_vs_provider": round(rate["enrichment"] / rate["provider"], 1),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
