@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .PHONY: help install up kafka-up kafka-down setup airflow-init demo test test-fast lint \
-        typecheck bench bench-engine airflow mlflow-ui down clean lock
+        typecheck bench bench-engine bench-pipeline airflow mlflow-ui down clean lock
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -58,7 +58,10 @@ lint: $(STAMP) ## ruff check + ruff format --check
 typecheck: $(STAMP) ## mypy over plugins/enrich, dags and tests
 	$(ENV) $(BIN)/mypy
 
-bench: bench-engine ## all benchmarks (figures go in the README's performance section)
+bench: bench-engine bench-pipeline ## all benchmarks (figures go in the README's performance section)
+
+bench-pipeline: up ## 1M lines through the broker: passthrough vs enrichment task vs provider operator
+	$(ENV) $(BIN)/python bench/bench_pipeline.py
 
 bench-engine: $(STAMP) ## enrich_batch throughput and peak memory, 200k lines, one core
 	$(ENV) $(BIN)/python bench/bench_engine.py

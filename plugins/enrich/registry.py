@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import logging
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -70,11 +72,22 @@ def registry_status(settings: StackSettings) -> dict[str, object]:
 SKOPS_TRUSTED_TYPES = ["enrich.features.LogNormalizer"]
 
 
+@contextmanager
+def quiet_skops() -> Iterator[None]:
+    """skops walks every imported module while it checks types; in an Airflow worker that
+    trips hundreds of Airflow's deprecated-import shims (FutureWarning). They say nothing
+    about the model, so they are silenced here, and only they."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The `airflow\\.", category=FutureWarning)
+        yield
+
+
 def save_model(pipeline: Any, path: str | Path) -> None:
     """Save the pipeline as an MLflow sklearn model folder (skops format, no pickle)."""
     import mlflow.sklearn
 
-    mlflow.sklearn.save_model(pipeline, str(path), skops_trusted_types=SKOPS_TRUSTED_TYPES)
+    with quiet_skops():
+        mlflow.sklearn.save_model(pipeline, str(path), skops_trusted_types=SKOPS_TRUSTED_TYPES)
 
 
 def load_model(uri: str | Path) -> Model:
@@ -86,10 +99,7 @@ def load_model(uri: str | Path) -> Model:
     uri = str(uri)
     name, version = _model_identity(uri)
     try:
-        with warnings.catch_warnings():
-            # skops walks every imported module while it checks types; in an Airflow worker
-            # that trips hundreds of Airflow deprecation shims. They say nothing about us.
-            warnings.simplefilter("ignore", DeprecationWarning)
+        with quiet_skops():
             pipeline = mlflow.sklearn.load_model(uri)
     except (MlflowException, OSError) as err:
         raise StackError(f"cannot load model {uri!r}: {err}") from err
@@ -242,14 +252,15 @@ def record_training(
         if report["n"]:
             mlflow.log_dict(report["report"], "classification_report.json")
             mlflow.log_figure(_confusion_figure(report), "confusion_matrix.png")
-        info = mlflow.sklearn.log_model(
-            pipeline,
-            name="model",
-            signature=infer_signature(example, pipeline.predict(example)),
-            input_example=example,
-            skops_trusted_types=SKOPS_TRUSTED_TYPES,
-            registered_model_name=settings.registered_model,
-        )
+        with quiet_skops():
+            info = mlflow.sklearn.log_model(
+                pipeline,
+                name="model",
+                signature=infer_signature(example, pipeline.predict(example)),
+                input_example=example,
+                skops_trusted_types=SKOPS_TRUSTED_TYPES,
+                registered_model_name=settings.registered_model,
+            )
         version = str(info.registered_model_version)
         client = MlflowClient()
         alias = "champion" if promote else "challenger"
