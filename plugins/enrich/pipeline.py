@@ -248,6 +248,7 @@ def reenrich_range(
             ]
         result = enrich_batch(records, model, rules, settings)
         result.labels.clear()  # the live pipeline already taught these lines
+        result.counts["labels"] = 0
         out_partition = same_partition(config, topics.enriched, rng.partition)
         producer.begin_transaction()
         try:
