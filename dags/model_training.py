@@ -38,6 +38,12 @@ from enrich.assets import labels_asset
         "min_labels": Param(
             20, type="integer", minimum=2, description="fewest training labels for a model"
         ),
+        "C": Param(
+            20.0,
+            type="number",
+            exclusiveMinimum=0,
+            description="logistic regression: inverse regularisation strength",
+        ),
         "bootstrap_sample": Param(
             5_000,
             type="integer",

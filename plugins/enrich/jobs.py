@@ -201,7 +201,8 @@ def train_model(params: dict[str, Any]) -> dict[str, Any]:
             "skipped": f"{len(train_set)} training labels in {len(classes)} classes; "
             f"need {min_labels} in 2 or more"
         }
-    model = training.train(train_set)
+    c = float(params.get("C", training.DEFAULT_C))
+    model = training.train(train_set, C=c)
     report = training.evaluate(model, eval_set)
     champion_report = training.evaluate(current.pipeline, eval_set) if current else None
     humans = sum(1 for x in labels.values() if x.source == "human")
@@ -220,6 +221,7 @@ def train_model(params: dict[str, Any]) -> dict[str, Any]:
             "new_labels": new,
             "eval_split": f"fingerprint hash mod {training.EVAL_BUCKETS} == 0",
             "model": "normalize > tfidf(word 1-2) > logistic regression (balanced)",
+            "C": c,
         },
         artifacts={
             "label_counts.json": training.class_counts(train_set),

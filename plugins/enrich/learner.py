@@ -30,13 +30,14 @@ from enrich.features import LogNormalizer
 from enrich.labels import Label
 
 DEFAULT_STRATEGY = "diverse"
+DEFAULT_C = 20.0
 # texts as a list or a 1-d numpy object array (what scikit-learn and modAL pass around)
 Texts = Sequence[str] | np.ndarray
 # Masks (<IP>), words, and single punctuation marks that carry structure ([ ] : = ").
 TOKEN_PATTERN = r"<\w+>|[^\W\d_]+|[\[\]:=\"/@]"
 
 
-def build_pipeline(random_state: int = 0, C: float = 20.0) -> Pipeline:
+def build_pipeline(random_state: int = 0, C: float = DEFAULT_C) -> Pipeline:
     """An unfitted pipeline: normalise → word 1-2-gram TF-IDF → multinomial logistic regression."""
     return Pipeline(
         [
@@ -66,8 +67,11 @@ def make_learner(
     labels: Sequence[Label] | Texts,
     strategy: str = DEFAULT_STRATEGY,
     random_state: int = 0,
+    C: float = DEFAULT_C,
 ) -> ActiveLearner:
     """Fit a new pipeline on ``texts``/``labels`` inside a modAL ActiveLearner.
+
+    ``C`` is the logistic regression's inverse regularisation strength.
 
     Labels are :class:`Label` objects or ready-made class names. ``on_transformed=True``
     makes modAL's distance-based strategies work on the TF-IDF features rather than on raw
@@ -78,7 +82,7 @@ def make_learner(
         raise ConfigError(f"training needs labels of at least 2 classes, got {len(set(classes))}")
     with _quiet_fit():
         return ActiveLearner(
-            estimator=build_pipeline(random_state),
+            estimator=build_pipeline(random_state, C),
             query_strategy=get_strategy(strategy),
             X_training=np.asarray(texts, dtype=object),
             y_training=np.asarray(classes, dtype=object),

@@ -19,7 +19,7 @@ from sklearn.metrics import accuracy_score, classification_report, confusion_mat
 from sklearn.pipeline import Pipeline
 
 from enrich.labels import Label, Taxonomy
-from enrich.learner import make_learner
+from enrich.learner import DEFAULT_C, make_learner
 
 SOURCE_RANK = {"rules": 0, "human": 1}
 EVAL_BUCKETS = 5  # one fingerprint in five is held out for evaluation
@@ -82,10 +82,10 @@ def class_counts(labels: Sequence[StoredLabel]) -> dict[str, int]:
     return dict(sorted(Counter(x.label.class_name for x in labels).items()))
 
 
-def train(labels: Sequence[StoredLabel], random_state: int = 0) -> Pipeline:
+def train(labels: Sequence[StoredLabel], random_state: int = 0, C: float = DEFAULT_C) -> Pipeline:
     """Fit a new model pipeline on ``labels`` (needs two classes or more)."""
     learner = make_learner(
-        [x.text for x in labels], [x.label for x in labels], random_state=random_state
+        [x.text for x in labels], [x.label for x in labels], random_state=random_state, C=C
     )
     pipeline: Pipeline = learner.estimator
     return pipeline

@@ -67,12 +67,28 @@ def test_a_candidate_that_is_not_better_stays_challenger(pipe: Pipeline) -> None
     assert data.metrics["macro_f1"] == data.metrics["champion_macro_f1"]
 
 
+def test_a_worse_candidate_does_not_take_the_alias(pipe: Pipeline) -> None:
+    client = MlflowClient()
+    # heavy regularisation: a clearly worse model on the same evaluation split
+    run = pipe.run_dag("model_training", run_conf={"min_new_labels": 0, "C": 0.0001})
+
+    assert run.state == DagRunState.SUCCESS
+    name = pipe.stack.registered_model
+    assert str(client.get_model_version_by_alias(name, "champion").version) == "1"
+    challenger = client.get_model_version_by_alias(name, "challenger")
+    assert str(challenger.version) == "3"
+    data = client.get_run(str(challenger.run_id)).data
+    assert data.params["C"] == "0.0001"
+    assert data.metrics["macro_f1"] < data.metrics["champion_macro_f1"]
+    assert data.tags["decision"] == "kept as challenger"
+
+
 def test_too_few_new_labels_skip_training(pipe: Pipeline) -> None:
     run = pipe.run_dag("model_training")  # default: at least 50 new labels
     assert run.state == DagRunState.SUCCESS
     assert states(run)["train"] == "skipped"
     versions = MlflowClient().search_model_versions(f"name = '{pipe.stack.registered_model}'")
-    assert len(versions) == 2
+    assert len(versions) == 3
 
 
 def test_enrichment_uses_the_champion(pipe: Pipeline) -> None:
