@@ -59,6 +59,18 @@ def say(step: str, summary: dict[str, Any]) -> None:
             f"{r['needs_review']}; {r['labels']} new training labels; model "
             f"{r.get('model_version') or 'none'}"
         )
+    elif "decision" in r:
+        cand, champ = r["candidate"], r["champion"]
+        before = (
+            f"champion v{champ['version']} scored macro-F1 {champ['macro_f1']:.3f}"
+            if champ["version"]
+            else "no champion before"
+        )
+        print(
+            f"demo: {step}: model version {r['version']} {r['decision']} (macro-F1 "
+            f"{cand['macro_f1']:.3f}, accuracy {cand['accuracy']:.3f} on the held-out "
+            f"split; {before})"
+        )
     else:
         print(f"demo: {step}: {json.dumps(r)}")
 
