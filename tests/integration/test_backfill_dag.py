@@ -15,7 +15,8 @@ from enrich import kafka_io
 from enrich.samples import generate
 from tests.integration.pipeline_env import Pipeline, isolated_pipeline
 
-DAY1 = datetime(2026, 10, 1, tzinfo=UTC)
+# four days ago at midnight: inside the broker's 7-day retention, or the data would be gone
+DAY1 = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=4)
 PER_DAY = {0: 90, 1: 150, 2: 120}  # messages stamped on DAY1, DAY1 + 1 day, DAY1 + 2 days
 
 

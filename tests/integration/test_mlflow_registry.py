@@ -38,13 +38,14 @@ def test_log_register_alias_and_load_by_alias(tmp_mlflow: StackSettings) -> None
     experiment_id = registry.ensure_experiment(tmp_mlflow)
     assert registry.ensure_experiment(tmp_mlflow) == experiment_id  # idempotent
 
-    with mlflow.start_run(experiment_id=experiment_id):
+    with mlflow.start_run(experiment_id=experiment_id), registry.quiet_skops():
         info = mlflow.sklearn.log_model(model, name="model", input_example=x[:1])
     version = mlflow.register_model(info.model_uri, tmp_mlflow.registered_model)
     client = MlflowClient()
     client.set_registered_model_alias(tmp_mlflow.registered_model, "champion", version.version)
 
-    loaded = mlflow.sklearn.load_model(f"models:/{tmp_mlflow.registered_model}@champion")
+    with registry.quiet_skops():
+        loaded = mlflow.sklearn.load_model(f"models:/{tmp_mlflow.registered_model}@champion")
 
     np.testing.assert_array_equal(loaded.predict_proba(x), model.predict_proba(x))
     artifact_dir = Path(tmp_mlflow.mlflow_artifact_root)
