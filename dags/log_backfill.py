@@ -68,13 +68,9 @@ def log_backfill() -> None:
     @task
     def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
         """Totals of the backfill run."""
-        import logging
-
         from enrich import jobs
 
-        total = jobs.summarize(list(runs))
-        logging.getLogger("enrich").info("backfill summary: %s", total)
-        return total
+        return jobs.summarize(list(runs), "backfill")
 
     summarize(reenrich.expand(part=plan()))
 

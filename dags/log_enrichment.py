@@ -80,13 +80,9 @@ def log_enrichment() -> None:
     @task
     def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
         """Totals of the run (also the task's XCom)."""
-        import logging
-
         from enrich import jobs
 
-        total = jobs.summarize(list(runs))
-        logging.getLogger("enrich").info("run summary: %s", total)
-        return total
+        return jobs.summarize(list(runs), "run")
 
     @task(outlets=[labels_asset()])
     def announce_labels(total: dict[str, Any]) -> None:

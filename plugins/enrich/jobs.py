@@ -106,8 +106,8 @@ def enrich_partition(partition: int, params: dict[str, Any], dag_id: str) -> dic
     return summary
 
 
-def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Totals over the partitions' runs (the run's XCom and log line)."""
+def summarize(runs: list[dict[str, Any]], what: str = "run") -> dict[str, Any]:
+    """Totals over the partitions' runs: logged as ``<what> summary: ...`` and returned."""
     keys = (
         "in",
         "out",
@@ -125,6 +125,7 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
     total["mean_confidence"] = round(sum(c * w for c, w in weighted) / n, 4) if n else None
     total["offsets"] = {str(r["partition"]): r["offsets"] for r in runs}
     total["model_version"] = next((r.get("model_version") for r in runs if r.get("in")), None)
+    log.info("%s summary: %s", what, total)
     return total
 
 
