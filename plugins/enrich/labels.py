@@ -9,7 +9,7 @@ hold spaces, ``/``, ``&`` and ``_``, and nothing ever joins or splits them on a 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -128,12 +128,6 @@ class Taxonomy:
         except yaml.YAMLError as err:
             raise ConfigError(f"taxonomy file {path} is not valid YAML: {err}") from None
         return cls.from_mapping(data, source=str(path))
-
-    def all_labels(self) -> Iterable[Label]:
-        for s in self.severity:
-            for e in self.event_type:
-                for c in self.category:
-                    yield Label(s, e, c)
 
 
 DEFAULT_TAXONOMY = Taxonomy(
