@@ -176,21 +176,11 @@ def produce(
     count = 0
     for value in values:
         key = next(key_iter) if key_iter is not None else None
-        while True:
-            try:
-                producer.produce(topic, value=value, key=key, on_delivery=on_delivery)
-                break
-            except BufferError:
-                producer.poll(0.1)  # local queue full: let deliveries drain, then retry
+        produce_one(producer, topic, value, key, on_delivery=on_delivery)
         count += 1
         if count % 10_000 == 0:
             producer.poll(0)
-    remaining = producer.flush(60)
-    if remaining or failures:
-        detail = failures[0] if failures else f"{remaining} messages not delivered in 60s"
-        raise StackError(
-            f"producing to {topic!r} failed for {len(failures) or remaining}: {detail}"
-        )
+    flush_or_fail(producer, topic, failures)
     return count
 
 
@@ -345,11 +335,21 @@ def offsets_for_time(config: Mapping[str, Any], topic: str, timestamp_ms: int) -
     return {tp.partition: tp.offset if tp.offset >= 0 else marks[tp.partition][1] for tp in found}
 
 
-def produce_one(producer: Producer, topic: str, value: str | bytes | None, key: Any) -> None:
-    """``producer.produce`` that waits for room in the local queue instead of failing."""
+def produce_one(
+    producer: Producer,
+    topic: str,
+    value: str | bytes | None,
+    key: str | bytes | None = None,
+    **options: Any,
+) -> None:
+    """``producer.produce`` that waits for room in the local queue instead of failing.
+
+    ``options`` go to ``produce`` as they are (``partition``, ``headers``, ``on_delivery``,
+    ``timestamp``).
+    """
     while True:
         try:
-            producer.produce(topic, value=value, key=key)
+            producer.produce(topic, value=value, key=key, **options)
             return
         except BufferError:
-            producer.poll(0.05)
+            producer.poll(0.05)  # local queue full: let deliveries drain, then retry

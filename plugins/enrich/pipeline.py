@@ -34,6 +34,7 @@ from enrich.kafka_io import (
     PartitionRange,
     consumer_for,
     plan_range,
+    produce_one,
     read_range,
     transactional_producer,
 )
@@ -65,35 +66,19 @@ def write_result(
     Enriched records go to ``out_partition`` when given (the source partition, so the output
     keeps the input's order), else by key.
     """
-    produce = producer.produce
-    n = 0
+    placement = {} if out_partition is None else {"partition": out_partition}
     for record in result.enriched:
         src = record["source"]
         key = f"{src['topic']}:{src['partition']}:{src['offset']}"
-        value = json.dumps(record, ensure_ascii=False)
-        while True:
-            try:
-                if out_partition is None:
-                    produce(topics.enriched, value=value, key=key)
-                else:
-                    produce(topics.enriched, value=value, key=key, partition=out_partition)
-                break
-            except BufferError:
-                producer.poll(0.05)
-        n += 1
+        produce_one(
+            producer, topics.enriched, json.dumps(record, ensure_ascii=False), key, **placement
+        )
     now = int(time.time() * 1000)
     for label in result.labels:
         send_label(producer, topics.labels, label, now)
-        n += 1
     for item in result.queries:
-        _send(
-            producer,
-            produce,
-            topics.review,
-            item.fingerprint,
-            json.dumps({**item.to_dict(), "queued_at": now}, ensure_ascii=False),
-        )
-        n += 1
+        value = json.dumps({**item.to_dict(), "queued_at": now}, ensure_ascii=False)
+        produce_one(producer, topics.review, value, item.fingerprint)
     for dead in result.dead_letters:
         s = dead.source
         headers = [
@@ -102,9 +87,12 @@ def write_result(
             ("source", s.coordinates.encode()),
             ("source_timestamp", str(s.timestamp_ms or "").encode()),
         ]
-        _send(producer, produce, topics.dlq, s.coordinates, dead.value, headers, s.key)
-        n += 1
-    return n
+        if s.key is not None:
+            headers.append(("source_key", s.key))
+        produce_one(producer, topics.dlq, dead.value, s.coordinates, headers=headers)
+    return (
+        len(result.enriched) + len(result.labels) + len(result.queries) + len(result.dead_letters)
+    )
 
 
 def same_partition(config: Mapping[str, Any], topic: str, partition: int) -> int | None:
@@ -119,12 +107,11 @@ def send_label(
 ) -> None:
     """Produce one training label to the compacted labels topic."""
     value = {**label.to_dict(), "labelled_at": now_ms or int(time.time() * 1000)}
-    _send(
+    produce_one(
         producer,
-        producer.produce,
         topic,
-        label_key(label.source, label.fingerprint),
         json.dumps(value, ensure_ascii=False),
+        label_key(label.source, label.fingerprint),
     )
 
 
@@ -132,28 +119,9 @@ def label_key(source: str, fingerprint: str) -> str:
     """Key on the compacted labels topic: one latest label per (source, fingerprint).
 
     Keeping the source in the key means a later rule label never compacts away a human label
-    of the same line; readers let ``human`` outrank ``rules`` (see ``read_labels``).
+    of the same line; readers let ``human`` outrank ``rules`` (``training.merge_labels``).
     """
     return f"{source}:{fingerprint}"
-
-
-def _send(
-    producer: Producer,
-    produce: Any,
-    topic: str,
-    key: str,
-    value: str | bytes | None,
-    headers: list[tuple[str, bytes]] | None = None,
-    original_key: bytes | None = None,
-) -> None:
-    if original_key is not None:
-        headers = [*(headers or []), ("source_key", original_key)]
-    while True:
-        try:
-            produce(topic, value=value, key=key, headers=headers)
-            return
-        except BufferError:
-            producer.poll(0.05)
 
 
 @dataclass(frozen=True)

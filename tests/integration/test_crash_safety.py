@@ -31,12 +31,7 @@ def pipe(tmp_path_factory: pytest.TempPathFactory, stack_env: None) -> Iterator[
 def produce_to_partition(pipe: Pipeline, n: int, seed: int) -> None:
     producer = kafka_io.idempotent_producer(pipe.config)
     for _sample, value in generate(n, seed=seed):
-        while True:
-            try:
-                producer.produce(pipe.stack.topics.raw, value=value, partition=0)
-                break
-            except BufferError:
-                producer.poll(0.05)
+        kafka_io.produce_one(producer, pipe.stack.topics.raw, value, partition=0)
     kafka_io.flush_or_fail(producer, pipe.stack.topics.raw)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -126,12 +125,9 @@ def test_rule_on_a_json_field() -> None:
 def test_catastrophic_pattern_runs_in_linear_time() -> None:
     """(a+)+$ backtracks exponentially in a backtracking engine; RE2 does not."""
     rules = parse_rules({"rules": [rule("evil", regex="(a+)+$"), rule("x", regex="(x+x+)+y")]})
-    line = "a" * 50_000 + "!"
-    started = time.perf_counter()
-    assert rules.first_match(line) == -1
+    # a backtracking engine would not return from these calls at all
+    assert rules.first_match("a" * 50_000 + "!") == -1
     assert rules.first_match("x" * 50_000) == -1
-    # not a timing assertion: a backtracking engine would not return here at all
-    assert time.perf_counter() - started < 60
 
 
 def test_hundreds_of_rules_match_in_one_pass() -> None:
