@@ -18,10 +18,11 @@ Running it again with no new input reads nothing, writes nothing and commits not
 
 from __future__ import annotations
 
-import json
+import gc
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,7 +40,7 @@ from enrich.kafka_io import (
     transactional_producer,
 )
 from enrich.learner import Model
-from enrich.records import RawRecord, Source
+from enrich.records import RawRecord, Source, encode_json
 from enrich.rules import RuleSet
 from enrich.settings import Topics
 
@@ -58,6 +59,34 @@ def raw_record(msg: Message) -> RawRecord:
     return RawRecord(msg.value(), source)
 
 
+def raw_records(messages: Sequence[Message], topic: str, partition: int) -> list[RawRecord]:
+    """``raw_record`` for messages read from one partition (two calls fewer per message)."""
+    out = []
+    for msg in messages:
+        ts_type, ts = msg.timestamp()
+        source = Source(topic, partition, msg.offset() or 0, ts if ts_type else None, msg.key())
+        out.append(RawRecord(msg.value(), source))
+    return out
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector for one micro-batch.
+
+    A batch allocates about ten objects per line, none of them in reference cycles, and each
+    allocation burst makes the collector re-scan everything alive (the whole batch): measured
+    on a 100,000-line batch, 40 % of the task's time. Reference counting still frees memory
+    as usual; the collector runs again, on its own schedule, as soon as the batch is done.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def write_result(
     producer: Producer, topics: Topics, result: BatchResult, out_partition: int | None = None
 ) -> int:
@@ -70,14 +99,12 @@ def write_result(
     for record in result.enriched:
         src = record["source"]
         key = f"{src['topic']}:{src['partition']}:{src['offset']}"
-        produce_one(
-            producer, topics.enriched, json.dumps(record, ensure_ascii=False), key, **placement
-        )
+        produce_one(producer, topics.enriched, encode_json(record), key, **placement)
     now = int(time.time() * 1000)
     for label in result.labels:
         send_label(producer, topics.labels, label, now)
     for item in result.queries:
-        value = json.dumps({**item.to_dict(), "queued_at": now}, ensure_ascii=False)
+        value = encode_json({**item.to_dict(), "queued_at": now})
         produce_one(producer, topics.review, value, item.fingerprint)
     for dead in result.dead_letters:
         s = dead.source
@@ -106,13 +133,8 @@ def send_label(
     producer: Producer, topic: str, label: TrainingLabel, now_ms: int | None = None
 ) -> None:
     """Produce one training label to the compacted labels topic."""
-    value = {**label.to_dict(), "labelled_at": now_ms or int(time.time() * 1000)}
-    produce_one(
-        producer,
-        topic,
-        json.dumps(value, ensure_ascii=False),
-        label_key(label.source, label.fingerprint),
-    )
+    value = {"labelled_at": now_ms or int(time.time() * 1000), **label.to_dict()}
+    produce_one(producer, topic, encode_json(value), label_key(label.source, label.fingerprint))
 
 
 def label_key(source: str, fingerprint: str) -> str:
@@ -147,6 +169,7 @@ class PartitionRun:
         }
 
 
+@gc_paused()
 def enrich_partition(
     config: Mapping[str, Any],
     topics: Topics,
@@ -164,7 +187,7 @@ def enrich_partition(
     try:
         rng = plan_range(consumer, topics.raw, partition, max_batch_size)
         messages, next_offset = read_range(consumer, rng)
-        records = [raw_record(m) for m in messages]
+        records = raw_records(messages, topics.raw, partition)
         if next_offset <= rng.start:
             return PartitionRun(topics.raw, partition, rng.start, rng.start, {"in": 0}, 0, False)
         result = enrich_batch(records, model, rules, settings)
@@ -189,6 +212,7 @@ def enrich_partition(
         producer.flush(5)
 
 
+@gc_paused()
 def reenrich_range(
     config: Mapping[str, Any],
     topics: Topics,
@@ -207,7 +231,7 @@ def reenrich_range(
     consumer = consumer_for(config, "log-enricher-backfill")
     try:
         messages, next_offset = read_range(consumer, rng)
-        records = [raw_record(m) for m in messages]
+        records = raw_records(messages, rng.topic, rng.partition)
         if ts_from is not None and ts_to is not None:
             records = [
                 r

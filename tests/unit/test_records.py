@@ -72,3 +72,38 @@ def test_text_fields_are_configurable() -> None:
     out = decode(b'{"msg": "custom"}', text_fields=("msg",))
     assert isinstance(out, LogRecord)
     assert out.text == "custom"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        b'{"message": "a", "n": 1.5, "big": 123456789012345678901234567890}',
+        b'{"message": "\\ud800 lone surrogate escape"}',  # msgspec refuses, stdlib accepts
+        b'{"message": "x", "f": NaN}',  # a stdlib extension msgspec refuses
+        b'{"message": "x", "f": 1e400}',
+        b'{"message": "dup", "message": "last wins"}',
+        b'{"message": "\xff"}',  # invalid UTF-8 inside a JSON string
+        b'{"log": 3}',
+        b'{"a":' * 5_000 + b"1" + b"}" * 5_000,
+        b'{"message": "trailing"} junk',
+    ],
+)
+def test_fast_json_path_decides_like_the_stdlib(
+    value: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fast = decode(value)
+
+    def refuse(_value: bytes) -> None:
+        raise ValueError("fast path off")
+
+    monkeypatch.setattr(records, "_fast_decode", refuse)
+    assert decode(value) == fast
+
+
+def test_encode_json_round_trips_and_escapes_what_utf8_cannot_carry() -> None:
+    record = {"message": "ü \u202e", "n": [1, None], "big": 10**30}
+    assert json.loads(records.encode_json(record)) == record
+    lone = {"message": "\ud800"}
+    out = records.encode_json(lone)
+    assert out == b'{"message": "\\ud800"}'
+    assert json.loads(out) == lone
