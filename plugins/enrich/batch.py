@@ -92,9 +92,11 @@ class TrainingLabel:
     source: str  # "rules" or "human"
     rule: str | None = None
     origin: Source | None = None
+    by: str | None = None  # who labelled it (human labels)
+    labelled_at: int | None = None  # epoch ms; None: when it is written
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "fingerprint": self.fingerprint,
             "text": self.text,
             **self.label.to_dict(),
@@ -102,6 +104,11 @@ class TrainingLabel:
             "rule": self.rule,
             "origin": self.origin.coordinates if self.origin else None,
         }
+        if self.by is not None:
+            out["by"] = self.by
+        if self.labelled_at is not None:
+            out["labelled_at"] = self.labelled_at
+        return out
 
 
 @dataclass(frozen=True)

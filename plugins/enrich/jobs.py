@@ -321,3 +321,103 @@ def backfill_partition(part: dict[str, Any], params: dict[str, Any], dag_id: str
     summary = run.as_dict()
     log.info("backfill partition %s: %s", part["partition"], summary)
     return summary
+
+
+def human_labelled(stack: StackSettings, config: dict[str, Any]) -> set[str]:
+    """Fingerprints a person has labelled: the ``human:`` keys of the labels topic."""
+    messages, _ends = kafka_io.read_topic(config, stack.topics.labels)
+    prefix = pipeline.label_key("human", "").encode()
+    return {
+        key[len(prefix) :].decode()
+        for m in messages
+        if (key := m.key()) is not None and key.startswith(prefix)
+    }
+
+
+def review_questions(params: dict[str, Any]) -> list[dict[str, Any]]:
+    """The labelling DAG's first task: the top ``k`` questions from the review queue.
+
+    Reads the last ``queue_window`` items of each review partition (assign + seek, nothing
+    committed), drops fingerprints a person already labelled, keeps one item per fingerprint,
+    re-scores with the champion and picks with ``strategy``. Returns one
+    ``{"question": ...}`` per question (the mapped task's arguments).
+    """
+    from enrich import review
+    from enrich.kafka_io import PartitionRange, consumer_for, read_range
+
+    stack = StackSettings.from_env()
+    config = kafka_io.client_config(stack.kafka_conn_id)
+    kafka_io.ensure_topics(config, kafka_io.project_topics(stack))
+    window = int(params.get("queue_window", 100_000))
+    consumer = consumer_for(config, "log-enricher-labelling")
+    items, bad = [], 0
+    try:
+        for p, (low, high) in sorted(kafka_io.watermarks(config, stack.topics.review).items()):
+            rng = PartitionRange(stack.topics.review, p, max(low, high - window), high)
+            for m in read_range(consumer, rng)[0]:
+                try:
+                    items.append(review.QueueItem.from_json(m.value() or b""))
+                except (ValueError, KeyError, TypeError):
+                    bad += 1
+    finally:
+        consumer.close()
+    if bad:
+        log.warning("skipped %d unreadable review items", bad)
+    labelled = human_labelled(stack, config)
+    waiting = review.pending(items, labelled)
+    questions = review.pick_questions(
+        waiting,
+        champion(stack),
+        taxonomy(),
+        int(params.get("k", 10)),
+        str(params.get("strategy", "diverse")),
+    )
+    log.info(
+        "review queue: %d items read, %d fingerprints already labelled by people, %d waiting; "
+        "asking %d",
+        len(items),
+        len(labelled),
+        len(waiting),
+        len(questions),
+    )
+    return [{"question": q.to_dict()} for q in questions]
+
+
+def save_answers(answers: list[dict[str, Any] | None], asked: int | None = None) -> dict[str, Any]:
+    """The labelling DAG's last task: each ``Save label`` answer → a human training label.
+
+    Skipped and timed-out questions write nothing: the item stays in the queue and a later
+    run asks again. Labels go to the compacted labels topic keyed ``human:<fingerprint>``, so a
+    later answer for the same line replaces an earlier one.
+    """
+    from enrich import review
+
+    stack = StackSettings.from_env()
+    tax = taxonomy()
+    labels, skipped = [], 0
+    for answer in answers:
+        if not answer:
+            continue
+        if review.SAVE not in answer.get("chosen", []):
+            skipped += 1
+            continue
+        label = review.answer_label(answer.get("answer") or {}, tax)
+        answered_at = answer.get("answered_at")
+        when = datetime.fromisoformat(answered_at) if isinstance(answered_at, str) else None
+        labels.append(review.human_label(answer["question"], label, answer.get("by"), when))
+    if labels:
+        config = kafka_io.client_config(stack.kafka_conn_id)
+        producer = kafka_io.idempotent_producer(config)
+        for item in labels:
+            pipeline.send_label(producer, stack.topics.labels, item)
+        kafka_io.flush_or_fail(producer, stack.topics.labels)
+    asked = len(answers) if asked is None else asked
+    summary = {
+        "asked": asked,
+        "labelled": len(labels),
+        "skipped": skipped,
+        "unanswered_or_refused": asked - len(labels) - skipped,
+        "by": sorted({x.by for x in labels if x.by}),
+    }
+    log.info("labelling summary: %s", summary)
+    return summary

@@ -1,0 +1,86 @@
+"""labelling: people label the lines the model most needs, in the Airflow UI.
+
+Each run (default hourly, ``ENRICH_LABELLING_SCHEDULE``; or by hand) reads the review queue
+that ``log_enrichment`` fills, drops lines a person already labelled, re-scores the rest with
+the current champion and asks about the top ``k`` (diversity-aware: one question per
+template). Every question is one ``ask`` task waiting in **Required actions** (Browse →
+Required actions, or the task's *Required action* tab): the line, its host/container fields,
+the model's guess and a form with severity, event type and category from the taxonomy.
+
+``Save label`` writes a human training label (it outranks any rule label of the same line;
+a later answer replaces an earlier one); ``Skip``, or no answer within ``answer_timeout_hours``,
+leaves the line in the queue for a later run. ``save`` writes the labels and updates the
+labels Asset, which schedules ``model_training``.
+"""
+
+# XComArg stands in for task results when wiring; mypy cannot see through the decorator.
+# mypy: disable-error-code="arg-type"
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta
+from typing import Any
+
+from airflow.sdk import Param, dag, get_current_context, task
+
+from enrich.assets import labels_asset
+from enrich.hitl import LabelQuestionOperator
+
+ANSWER_TIMEOUT = timedelta(hours=float(os.environ.get("ENRICH_ANSWER_TIMEOUT_HOURS", "24")))
+
+
+@dag(
+    dag_id="labelling",
+    schedule=os.environ.get("ENRICH_LABELLING_SCHEDULE", "@hourly"),
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    params={
+        "k": Param(10, type="integer", minimum=1, maximum=100, description="questions per run"),
+        "strategy": Param(
+            "diverse",
+            enum=["diverse", "ranked_batch", "uncertainty", "margin", "entropy", "random"],
+            description="which queued lines to ask about first",
+        ),
+        "queue_window": Param(
+            100_000,
+            type="integer",
+            minimum=1,
+            description="newest review items read per partition",
+        ),
+    },
+    tags=["log-enrichment", "human-in-the-loop"],
+    doc_md=__doc__,
+)
+def labelling() -> None:
+    @task(retries=1)
+    def pick() -> list[dict[str, Any]]:
+        """Top k questions from the review queue, re-scored with the champion."""
+        from enrich import jobs
+
+        return jobs.review_questions(dict(get_current_context()["params"]))
+
+    questions = pick()
+    ask = LabelQuestionOperator.partial(
+        task_id="ask",
+        response_timeout=ANSWER_TIMEOUT,
+        map_index_template="{{ task.question['text'][:60] }}",
+    ).expand_kwargs(questions)
+
+    @task(trigger_rule="all_done", outlets=[labels_asset()])
+    def save(asked: list[dict[str, Any]], answers: list[dict[str, Any]]) -> dict[str, Any]:
+        """Answers → human labels on the labels topic; skipped lines stay queued."""
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from enrich import jobs
+
+        result = jobs.save_answers(list(answers), asked=len(asked))
+        if not result["labelled"]:
+            raise AirflowSkipException(f"no labels saved: {result}")
+        get_current_context()["outlet_events"][labels_asset()].extra = result
+        return result
+
+    save(questions, ask.output)
+
+
+labelling()

@@ -1,0 +1,259 @@
+"""The review queue and people's answers: pure functions the ``labelling`` DAG runs.
+
+The queue is the review topic: ``enrich_batch`` puts there, per batch, the lines neither the
+model nor a rule could label, picked by the query strategy. A labelling run reads it, drops
+every fingerprint a person has already labelled, re-scores what is left with the current
+champion (the model may have learned since the line was queued), and asks about the top ``k``
+picked by the diversity-aware strategy: one question per fingerprint, and near-duplicates of
+one template are not asked side by side.
+
+Nothing is taken off the queue by asking: an item leaves it only when a person's label for
+its fingerprint is on the labels topic. A skipped, timed-out or refused question is simply
+asked again by a later run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from enrich import learner as learner_mod
+from enrich.batch import TrainingLabel
+from enrich.errors import ConfigError
+from enrich.features import normalize
+from enrich.labels import FIELDS, Label, Taxonomy
+from enrich.learner import STRATEGIES, Model
+
+SAVE = "Save label"
+SKIP = "Skip"
+OPTIONS = [SAVE, SKIP]
+# Fields of a JSON log record worth showing next to the message, in this order.
+CONTEXT_FIELDS = (
+    "host",
+    "hostname",
+    "service",
+    "app",
+    "container",
+    "container_name",
+    "pod",
+    "namespace",
+    "source",
+    "level",
+    "logger",
+    "timestamp",
+    "@timestamp",
+)
+MAX_SHOWN_CHARS = 4_000  # a question shows at most this much of a (very long) line
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    """One line waiting for a person, as the review topic holds it."""
+
+    fingerprint: str
+    text: str
+    fields: dict[str, Any] | None
+    guess: dict[str, str]
+    confidence: float | None
+    origin: str
+    queued_at: int
+
+    @classmethod
+    def from_json(cls, value: bytes) -> QueueItem:
+        data = json.loads(value)
+        return cls(
+            str(data["fingerprint"]),
+            str(data["text"]),
+            data.get("fields") if isinstance(data.get("fields"), dict) else None,
+            dict(data.get("guess") or {}),
+            data.get("confidence"),
+            str(data.get("origin") or ""),
+            int(data.get("queued_at") or 0),
+        )
+
+
+def pending(items: Iterable[QueueItem], labelled: set[str]) -> list[QueueItem]:
+    """One item per fingerprint (the latest queued), without those a person already labelled."""
+    latest: dict[str, QueueItem] = {}
+    for item in items:
+        if item.fingerprint in labelled:
+            continue
+        seen = latest.get(item.fingerprint)
+        if seen is None or item.queued_at >= seen.queued_at:
+            latest[item.fingerprint] = item
+    return sorted(latest.values(), key=lambda x: x.fingerprint)
+
+
+@dataclass(frozen=True)
+class Question:
+    """What one form asks: the line, its context, the model's current guess."""
+
+    fingerprint: str
+    text: str
+    fields: dict[str, Any]
+    guess: dict[str, str]
+    confidence: float | None
+    score: float
+    origin: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "fingerprint": self.fingerprint,
+            "text": self.text,
+            "fields": self.fields,
+            "guess": self.guess,
+            "confidence": self.confidence,
+            "score": self.score,
+            "origin": self.origin,
+        }
+
+
+def pick_questions(
+    items: Sequence[QueueItem],
+    model: Model | None,
+    taxonomy: Taxonomy,
+    k: int,
+    strategy: str = learner_mod.DEFAULT_STRATEGY,
+    random_state: int = 0,
+) -> list[Question]:
+    """The ``k`` items the model most needs, re-scored with ``model`` (None: no model yet)."""
+    if k <= 0 or not items:
+        return []
+    if strategy not in STRATEGIES:
+        raise ConfigError(f"unknown query strategy {strategy!r}; choose one of {list(STRATEGIES)}")
+    pool = np.asarray([normalize(x.text) for x in items], dtype=object)
+    if model is not None:
+        best, conf = model.predict_normalized(list(pool))
+        guesses = [model.classes[int(i)] for i in best]
+        confidences: list[float | None] = [round(float(c), 4) for c in conf]
+        scorer = model.pipeline
+    else:
+        guesses = [taxonomy.fallback] * len(items)
+        confidences = [None] * len(items)
+        scorer = learner_mod.unfitted_learner()
+    picked, scores = STRATEGIES[strategy](scorer, pool, min(k, len(items)), random_state)
+    questions = []
+    for j, score in zip(picked, scores, strict=True):
+        i = int(j)
+        item = items[i]
+        questions.append(
+            Question(
+                item.fingerprint,
+                item.text,
+                context_fields(item.fields),
+                guesses[i].to_dict(),
+                confidences[i],
+                round(float(score), 6) if math.isfinite(float(score)) else 0.0,
+                item.origin,
+            )
+        )
+    return questions
+
+
+def context_fields(fields: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The source fields a person needs to judge a line (host, container, ...), if present."""
+    if not fields:
+        return {}
+    return {
+        name: fields[name]
+        for name in CONTEXT_FIELDS
+        if name in fields and isinstance(fields[name], (str, int, float))
+    }
+
+
+def subject(question: Mapping[str, Any]) -> str:
+    conf = question.get("confidence")
+    guess = question["guess"]
+    how = f"{conf:.0%} sure" if isinstance(conf, (int, float)) else "no model yet"
+    return f"Label this log line: the model guesses {guess['severity']} ({how})"
+
+
+def body(question: Mapping[str, Any]) -> str:
+    """Markdown shown above the form. The line is data, never markup or a template."""
+    text = question["text"]
+    shown = text if len(text) <= MAX_SHOWN_CHARS else text[:MAX_SHOWN_CHARS] + " …"
+    fence = "`" * max(3, _longest_backtick_run(shown) + 1)
+    lines = [f"{fence}text", shown, fence, ""]
+    fields = question.get("fields") or {}
+    if fields:
+        lines += ["| field | value |", "|---|---|"]
+        lines += [f"| {_cell(k)} | {_cell(v)} |" for k, v in fields.items()]
+        lines.append("")
+    guess = question["guess"]
+    conf = question.get("confidence")
+    lines.append(
+        "**Model's guess:** "
+        + " / ".join(_cell(guess[a]) for a in FIELDS)
+        + (f" (confidence {conf:.2f})" if isinstance(conf, (int, float)) else " (no model yet)")
+    )
+    lines.append("")
+    lines.append(
+        f"Correct the three fields below and press **{SAVE}**, or **{SKIP}** to leave the line "
+        "in the queue for later. Source: `" + _cell(question.get("origin") or "?") + "`"
+    )
+    return "\n".join(lines)
+
+
+def form_params(question: Mapping[str, Any], taxonomy: Taxonomy) -> dict[str, dict[str, Any]]:
+    """The form: one choice per axis, from the taxonomy, pre-set to the model's guess."""
+    guess = question["guess"]
+    return {
+        axis: {
+            "default": guess[axis] if guess.get(axis) in getattr(taxonomy, axis) else None,
+            "enum": list(getattr(taxonomy, axis)),
+            "type": "string",
+            "title": axis.replace("_", " ").capitalize(),
+        }
+        for axis in FIELDS
+    }
+
+
+def answer_label(params_input: Mapping[str, Any], taxonomy: Taxonomy) -> Label:
+    """The label a person chose; ``ValueError`` naming the field and the allowed values."""
+    problems = []
+    for axis in FIELDS:
+        value = params_input.get(axis)
+        allowed = getattr(taxonomy, axis)
+        if value not in allowed:
+            problems.append(
+                f"{axis} {value!r} is not in the taxonomy (one of: {', '.join(allowed)})"
+            )
+    if problems:
+        raise ValueError("answer refused: " + "; ".join(problems))
+    return Label(*(str(params_input[a]) for a in FIELDS))
+
+
+def human_label(
+    question: Mapping[str, Any], label: Label, by: str | None, answered_at: datetime | None
+) -> TrainingLabel:
+    """The training label a person's answer becomes (``source: human``)."""
+    return TrainingLabel(
+        question["fingerprint"],
+        question["text"],
+        label,
+        "human",
+        by=by,
+        labelled_at=int(answered_at.timestamp() * 1000) if answered_at else None,
+    )
+
+
+def _longest_backtick_run(text: str) -> int:
+    longest = run = 0
+    for c in text:
+        run = run + 1 if c == "`" else 0
+        longest = max(longest, run)
+    return longest
+
+
+def _cell(value: Any) -> str:
+    """One table cell or inline value: no pipes, newlines or markup-significant characters."""
+    out = str(value).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    for c in "*_[]<>`#":
+        out = out.replace(c, "\\" + c)
+    return out
