@@ -35,7 +35,8 @@ A2 = "frobnicator 923 spun up widget at 0x2b"
 B = "quux daemon reticulated splines for tenant acme"
 C = "zorblax handshake phase two done with peer"
 D = "the flux capacitor reading is nominal"
-FP = {name: fingerprint(normalize(text)) for name, text in {"A": A1, "B": B, "C": C, "D": D}.items()}
+TEXTS = {"A": A1, "B": B, "C": C, "D": D}
+FP = {name: fingerprint(normalize(text)) for name, text in TEXTS.items()}
 GOOD = {"severity": "WARNING", "event_type": "State change", "category": "Hardware Infrastructure"}
 
 
@@ -123,7 +124,7 @@ def run_answering(
 def by_text(details: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     out = {}
     for d in details:
-        for name, text in {"A": A1, "B": B, "C": C, "D": D}.items():
+        for name, text in TEXTS.items():
             if text in d["body"] or (name == "A" and A2 in d["body"]):
                 out[name] = d
     return out
@@ -140,7 +141,8 @@ def test_people_label_the_queue_in_airflow_and_unanswered_lines_come_back(
         assert set(asked) == {"A", "B", "C", "D"}, "one question per template"
         assert asked["A"]["options"] == [review.SAVE, review.SKIP]
         assert asked["A"]["params"]["severity"]["value"] == "INFO"  # pre-set to the guess
-        assert "web-" in asked["A"]["body"] and "billing" in asked["A"]["body"]
+        assert "web-" in asked["A"]["body"]
+        assert "billing" in asked["A"]["body"]
         for name, chosen, params in [
             ("A", [review.SAVE], GOOD),
             ("B", [review.SKIP], {}),
@@ -205,7 +207,8 @@ def test_a_human_label_outranks_the_rule_label_in_the_next_training(
     # a rule label for D's line (an older rule said otherwise), and enough rule labels to train
     producer = kafka_io.idempotent_producer(pipe.config)
     rule_says = Label("INFO", "Useless", "Uncategorized")
-    pipeline.send_label(producer, pipe.stack.topics.labels, TrainingLabel(FP["D"], D, rule_says, "rules", "old-rule"))
+    old = TrainingLabel(FP["D"], D, rule_says, "rules", "old-rule")
+    pipeline.send_label(producer, pipe.stack.topics.labels, old)
     kafka_io.flush_or_fail(producer, pipe.stack.topics.labels)
     kafka_io.produce(pipe.config, pipe.stack.topics.raw, [v for _s, v in generate(3000, seed=3)])
 
