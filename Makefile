@@ -12,7 +12,7 @@ ENV := . scripts/env.sh &&
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help install up kafka-up kafka-down setup airflow-init demo test test-fast lint \
+.PHONY: help install up kafka-up kafka-down setup airflow-init demo screenshot test test-fast lint \
         typecheck bench bench-engine bench-pipeline airflow mlflow-ui down clean lock
 
 help: ## list the targets
@@ -44,6 +44,9 @@ up: setup ## everything the demo and tests need, started and prepared
 
 demo: up ## load sample logs, run the pipeline end to end, print what it did
 	$(ENV) $(BIN)/python scripts/demo.py
+
+screenshot: up ## docs/labelling-question.png: the real Required actions page (needs chromium; after make demo)
+	$(ENV) $(BIN)/python scripts/screenshot_labelling.py
 
 test: up lint typecheck ## lint, type-check, then the whole suite against the real stack
 	$(ENV) $(BIN)/pytest $(PYTEST_ARGS)

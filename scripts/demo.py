@@ -8,7 +8,9 @@ the runs show in the UI):
 2. ``log_enrichment`` (no model yet: rules, and review for the rest);
 3. ``model_training`` (bootstrap labels if needed, train, register, promote);
 4. ``log_enrichment`` again on new lines (now mostly labelled by the model);
-5. a small ``log_backfill`` of the newest offsets into a side topic.
+5. a small ``log_backfill`` of the newest offsets into a side topic;
+6. a ``labelling`` run queued for people: its questions wait in the Airflow UI's
+   Required actions page once ``make airflow`` runs the scheduler.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from enrich import kafka_io, registry, samples
+from enrich import jobs, kafka_io, registry, samples
 from enrich.settings import StackSettings
 
 LINES = int(os.environ.get("DEMO_LINES", "20000"))
@@ -42,6 +44,25 @@ def run_dag(dag_id: str, conf: dict[str, Any] | None = None) -> dict[str, Any]:
     if out["state"] != "success":
         raise SystemExit(f"demo: {dag_id} ended {out['state']}; see its task logs above")
     return out
+
+
+def queue_labelling_run() -> str:
+    """Unpause ``labelling`` and queue one run: the scheduler of ``make airflow`` starts it and
+    its questions then wait for a person in the UI (nothing here blocks on them)."""
+    from airflow.api.common.trigger_dag import trigger_dag
+    from airflow.models.dag import DagModel
+    from airflow.utils.session import create_session
+    from airflow.utils.types import DagRunTriggeredByType
+
+    with create_session() as session:
+        model = session.get(DagModel, "labelling")
+        if model is None:
+            raise SystemExit("demo: the labelling DAG is not in Airflow's DB; run `make up`")
+        model.is_paused = False
+    run = trigger_dag(
+        "labelling", triggered_by=DagRunTriggeredByType.CLI, triggering_user_name="demo"
+    )
+    return str(run.run_id) if run else "?"
 
 
 def produce_sample(config: dict[str, Any], topic: str, n: int) -> int:
@@ -102,6 +123,13 @@ def main() -> int:
     )
     say(f"log_backfill of {stack.topics.raw}[0] offsets {offsets['0']} into {side}", backfill)
 
+    waiting, labelled = jobs.review_queue(stack, config)
+    queued_run = queue_labelling_run()
+    print(
+        f"demo: review queue: {len(waiting)} line templates wait for a person "
+        f"({len(labelled)} labelled by people so far); labelling run {queued_run} queued"
+    )
+
     status = registry.registry_status(stack)
     airflow_port = os.environ.get("AIRFLOW__API__PORT", "8080")
     print(
@@ -112,7 +140,9 @@ def main() -> int:
         f"  experiment {stack.experiment}, model {stack.registered_model} "
         f"(aliases {status['aliases']})\n"
         f"  Airflow  make airflow   -> http://127.0.0.1:{airflow_port}"
-        "  user admin; DAGs log_enrichment, model_training, log_backfill\n"
+        "  user admin; DAGs log_enrichment, model_training, log_backfill, labelling\n"
+        f"  Label    make airflow, then http://127.0.0.1:{airflow_port}/required_actions"
+        " (Browse -> Required actions): answer the labelling run's questions\n"
         "  Offline  .venv/bin/enrich label FILE --model models:/log-enricher@champion\n"
         "  Stop     make down\n"
     )
@@ -126,6 +156,8 @@ def main() -> int:
                     "log_enrichment_2": enrich2.get("result"),
                     "log_backfill": backfill.get("result"),
                 },
+                "review_queue": {"waiting": len(waiting), "labelled_by_people": len(labelled)},
+                "labelling_run_queued": queued_run,
                 "model": status,
             },
             default=str,

@@ -334,21 +334,15 @@ def human_labelled(stack: StackSettings, config: dict[str, Any]) -> set[str]:
     }
 
 
-def review_questions(params: dict[str, Any]) -> list[dict[str, Any]]:
-    """The labelling DAG's first task: the top ``k`` questions from the review queue.
-
-    Reads the last ``queue_window`` items of each review partition (assign + seek, nothing
-    committed), drops fingerprints a person already labelled, keeps one item per fingerprint,
-    re-scores with the champion and picks with ``strategy``. Returns one
-    ``{"question": ...}`` per question (the mapped task's arguments).
-    """
+def review_queue(
+    stack: StackSettings, config: dict[str, Any], window: int = 100_000
+) -> tuple[list[Any], set[str]]:
+    """The review queue's items waiting for a person (one per fingerprint), and the
+    fingerprints people have labelled. Reads the last ``window`` items of each review
+    partition by assign + seek; nothing is committed, so reading never takes an item away."""
     from enrich import review
     from enrich.kafka_io import PartitionRange, consumer_for, read_range
 
-    stack = StackSettings.from_env()
-    config = kafka_io.client_config(stack.kafka_conn_id)
-    kafka_io.ensure_topics(config, kafka_io.project_topics(stack))
-    window = int(params.get("queue_window", 100_000))
     consumer = consumer_for(config, "log-enricher-labelling")
     items, bad = [], 0
     try:
@@ -365,6 +359,28 @@ def review_questions(params: dict[str, Any]) -> list[dict[str, Any]]:
         log.warning("skipped %d unreadable review items", bad)
     labelled = human_labelled(stack, config)
     waiting = review.pending(items, labelled)
+    log.info(
+        "review queue: %d items read, %d fingerprints labelled by people, %d waiting",
+        len(items),
+        len(labelled),
+        len(waiting),
+    )
+    return waiting, labelled
+
+
+def review_questions(params: dict[str, Any]) -> list[dict[str, Any]]:
+    """The labelling DAG's first task: the top ``k`` questions from the review queue.
+
+    Drops fingerprints a person already labelled, keeps one item per fingerprint, re-scores
+    with the champion and picks with ``strategy``. Returns one ``{"question": ...}`` per
+    question (the mapped task's arguments).
+    """
+    from enrich import review
+
+    stack = StackSettings.from_env()
+    config = kafka_io.client_config(stack.kafka_conn_id)
+    kafka_io.ensure_topics(config, kafka_io.project_topics(stack))
+    waiting, _labelled = review_queue(stack, config, int(params.get("queue_window", 100_000)))
     questions = review.pick_questions(
         waiting,
         champion(stack),
@@ -372,14 +388,7 @@ def review_questions(params: dict[str, Any]) -> list[dict[str, Any]]:
         int(params.get("k", 10)),
         str(params.get("strategy", "diverse")),
     )
-    log.info(
-        "review queue: %d items read, %d fingerprints already labelled by people, %d waiting; "
-        "asking %d",
-        len(items),
-        len(labelled),
-        len(waiting),
-        len(questions),
-    )
+    log.info("asking %d questions", len(questions))
     return [{"question": q.to_dict()} for q in questions]
 
 
