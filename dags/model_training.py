@@ -14,7 +14,8 @@ on that split (macro-F1, then accuracy; a tie keeps the champion); otherwise ``c
 # mypy: disable-error-code="arg-type"
 from __future__ import annotations
 
-from datetime import datetime
+import os
+from datetime import datetime, timedelta
 from typing import Any
 
 from airflow.sdk import Param, dag, get_current_context, task
@@ -28,6 +29,9 @@ from enrich.assets import labels_asset
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
+    default_args={
+        "retry_delay": timedelta(seconds=float(os.environ.get("ENRICH_RETRY_DELAY_SECONDS", "60")))
+    },
     params={
         "min_new_labels": Param(
             50,

@@ -103,6 +103,10 @@ def load_model(uri: str | Path) -> Model:
             pipeline = mlflow.sklearn.load_model(uri)
     except (MlflowException, OSError) as err:
         raise StackError(f"cannot load model {uri!r}: {err}") from err
+    except Exception as err:  # a corrupted file fails inside the deserialiser, any which way
+        raise StackError(
+            f"cannot load model {uri!r}: its files are corrupted ({type(err).__name__}: {err})"
+        ) from err
     if not hasattr(pipeline, "predict_proba") or "normalize" not in getattr(
         pipeline, "named_steps", {}
     ):
@@ -142,8 +146,10 @@ class ChampionCache:
     ``get`` asks the registry which version the alias points at (a cheap call) and loads that
     version only when it changed. No registered model or no alias yet → ``None`` (the
     pipeline routes by rules and review). If the registry is unreachable, or the new version
-    cannot be loaded, the version loaded last keeps serving, with a warning; with nothing
-    loaded yet, it raises :class:`StackError`.
+    cannot be loaded, the version served last keeps serving, with a warning: the one in memory,
+    or else the one this machine's ``cache_dir`` recorded as served for the alias (task
+    processes come and go; the folder outlives them). With neither, it raises
+    :class:`StackError`.
     """
 
     def __init__(self, cache_dir: Path | None = None) -> None:
@@ -170,7 +176,22 @@ class ChampionCache:
                 return self._fallback(key, str(err))
             self._models = {(name, version): model}  # keep one version in memory
         self._current[key] = model
+        self._remember(key, version)
         return model
+
+    def _served_file(self, key: tuple[str, str]) -> Path | None:
+        return Path(self.cache_dir) / key[0] / f"@{key[1]}" if self.cache_dir else None
+
+    def _remember(self, key: tuple[str, str], version: str) -> None:
+        marker = self._served_file(key)
+        if (
+            marker is not None
+            and (marker.parent / version / "MLmodel").exists()
+            and (not marker.exists() or marker.read_text() != version)
+        ):
+            tmp = marker.with_suffix(".tmp")
+            tmp.write_text(version)
+            tmp.replace(marker)
 
     def _load(self, name: str, version: str) -> Model:
         """Load a version, through a local folder per version when ``cache_dir`` is set
@@ -201,9 +222,25 @@ class ChampionCache:
     def _fallback(self, key: tuple[str, str], problem: str) -> Model:
         previous = self._current.get(key)
         if previous is None:
+            previous = self._served_before(key)
+        if previous is None:
             raise StackError(f"{problem}; no earlier model is loaded to fall back on")
         log.warning("%s; keeping version %s", problem, previous.version)
+        self._current[key] = previous
         return previous
+
+    def _served_before(self, key: tuple[str, str]) -> Model | None:
+        """The version this machine served last for the alias, from the local cache."""
+        marker = self._served_file(key)
+        if marker is None or not marker.exists():
+            return None
+        version = marker.read_text().strip()
+        try:
+            model = load_model(marker.parent / version)
+        except StackError as err:
+            log.warning("the locally cached version %s cannot be loaded either: %s", version, err)
+            return None
+        return Model(model.pipeline, key[0], version)
 
 
 def record_training(

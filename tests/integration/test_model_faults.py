@@ -1,0 +1,145 @@
+"""Model faults against the real MLflow registry, broker and Airflow: a corrupted new
+champion, and MLflow unreachable during enrichment and during training.
+
+The previous good model keeps serving (also in a new task process, from the local model
+cache); with no good model anywhere the run fails in preflight, having consumed nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from airflow.utils.state import DagRunState
+from mlflow.tracking import MlflowClient
+
+from enrich import jobs, kafka_io, registry
+from enrich.errors import StackError
+from enrich.samples import generate
+from tests.integration.pipeline_env import Pipeline, isolated_pipeline
+
+
+@pytest.fixture(scope="module")
+def pipe(tmp_path_factory: pytest.TempPathFactory, stack_env: None) -> Iterator[Pipeline]:
+    with isolated_pipeline(tmp_path_factory.mktemp("faults")) as p:
+        kafka_io.produce(p.config, p.stack.topics.raw, [v for _s, v in generate(3000, seed=12)])
+        run = p.run_dag("model_training")
+        assert run.state == DagRunState.SUCCESS  # champion v1
+        jobs._champions = None
+        assert jobs.champion(p.stack).version == "1"  # served once: remembered on disk
+        yield p
+
+
+def new_process() -> None:
+    """What a new Airflow task process has: nothing in memory, the disk cache only."""
+    jobs._champions = None
+
+
+def model_versions(pipe: Pipeline) -> set[str]:
+    return {
+        json.loads(m.value())["model"]["version"]
+        for m in pipe.read(pipe.stack.topics.enriched)
+        if json.loads(m.value())["labelled_by"] == "model"
+    }
+
+
+def test_a_corrupted_new_champion_does_not_replace_the_good_one(pipe: Pipeline) -> None:
+    client = MlflowClient()
+    name = pipe.stack.registered_model
+    v1 = client.get_model_version(name, "1")
+    v2 = client.create_model_version(name, str(v1.source), run_id=v1.run_id)
+    client.set_registered_model_alias(name, "champion", v2.version)
+    # corrupt v2's files as the cache would download them
+    folder = Path(os.environ["ENRICH_MODEL_CACHE"]) / name / str(v2.version)
+    folder.mkdir(parents=True)
+    (folder / "MLmodel").write_text("flavors: {python_function: {loader_module: nope}}\n")
+
+    new_process()
+    model = jobs.champion(pipe.stack)
+    assert model is not None
+    assert model.version == "1", "the version served last keeps serving"
+
+    kafka_io.produce(pipe.config, pipe.stack.topics.raw, [v for _s, v in generate(500, seed=13)])
+    new_process()
+    run = pipe.run_dag("log_enrichment")
+    assert run.state == DagRunState.SUCCESS
+    assert model_versions(pipe) == {"1"}
+
+    # a machine that never served a good model cannot fall back: preflight fails, says why,
+    # and nothing is consumed
+    empty_cache = Path(os.environ["ENRICH_MODEL_CACHE"]).parent / "empty-cache"
+    empty_cache.mkdir()
+    cache = registry.ChampionCache(empty_cache / "sub")
+    (empty_cache / "sub" / name / str(v2.version)).mkdir(parents=True)
+    (empty_cache / "sub" / name / str(v2.version) / "MLmodel").write_text("flavors: {}\n")
+    with pytest.raises(StackError, match="cannot load model") as err:
+        cache.get(name)
+    assert "no earlier model" in str(err.value)
+
+    client.set_registered_model_alias(name, "champion", "1")  # repaired for the next test
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def mlflow_down() -> Iterator[None]:
+    """MLflow's tracking server is unreachable (nothing listens on its port)."""
+    import mlflow
+
+    keys = (
+        "MLFLOW_TRACKING_URI",
+        "MLFLOW_REGISTRY_URI",
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES",
+        "ENRICH_RETRY_DELAY_SECONDS",
+    )
+    saved = {k: os.environ.get(k) for k in keys}
+    down = f"http://127.0.0.1:{free_port()}"
+    os.environ.update(
+        {
+            "MLFLOW_TRACKING_URI": down,
+            "MLFLOW_REGISTRY_URI": down,
+            "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+            "ENRICH_RETRY_DELAY_SECONDS": "1",  # the training task's retry fails fast too
+        }
+    )
+    mlflow.set_tracking_uri(down)
+    mlflow.set_registry_uri(down)
+    yield
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+    mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])
+    mlflow.set_registry_uri(os.environ["MLFLOW_REGISTRY_URI"])
+
+
+def test_mlflow_unreachable_enrichment_keeps_serving_and_training_fails_clearly(
+    pipe: Pipeline, mlflow_down: None
+) -> None:
+    before = len(pipe.read(pipe.stack.topics.enriched))
+    kafka_io.produce(pipe.config, pipe.stack.topics.raw, [v for _s, v in generate(500, seed=14)])
+    new_process()
+    run = pipe.run_dag("log_enrichment")
+    assert run.state == DagRunState.SUCCESS, "the cached champion keeps enriching"
+    assert len(pipe.read(pipe.stack.topics.enriched)) == before + 500
+    assert model_versions(pipe) == {"1"}
+
+    run = pipe.run_dag("model_training", run_conf={"min_new_labels": 0})
+    assert run.state == DagRunState.FAILED
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert "failed" in states.values()
+
+
+def test_after_mlflow_is_back_the_alias_has_not_moved(pipe: Pipeline) -> None:
+    champion = MlflowClient().get_model_version_by_alias(pipe.stack.registered_model, "champion")
+    assert str(champion.version) == "1"
