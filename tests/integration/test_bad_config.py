@@ -1,0 +1,95 @@
+"""Bad configuration stops log_enrichment in preflight, saying what to fix, before anything is
+consumed or committed (real broker, real Airflow)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from airflow.utils.state import DagRunState
+
+from enrich import kafka_io
+from enrich.samples import generate
+from tests.integration.pipeline_env import Pipeline, isolated_pipeline
+
+
+@pytest.fixture(scope="module")
+def pipe(tmp_path_factory: pytest.TempPathFactory, stack_env: None) -> Iterator[Pipeline]:
+    with isolated_pipeline(tmp_path_factory.mktemp("config")) as p:
+        kafka_io.produce(p.config, p.stack.topics.raw, [v for _s, v in generate(300, seed=21)])
+        yield p
+
+
+def fails_in_preflight(pipe: Pipeline, capsys: pytest.CaptureFixture[str], **env: str) -> str:
+    """Run the DAG under ``env``; assert preflight failed, nothing ran after it, nothing was
+    committed or written; return the run's output (dag.test logs tasks to stdout)."""
+    outputs = [pipe.stack.topics.enriched, pipe.stack.topics.dlq, pipe.stack.topics.labels]
+    before = {t: pipe.high(t) for t in outputs}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        capsys.readouterr()
+        run = pipe.run_dag("log_enrichment")
+        out = capsys.readouterr().out
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    assert run.state == DagRunState.FAILED
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert states["preflight"] == "failed"
+    assert states.get("enrich_partition") in (None, "upstream_failed")
+    assert all(v < 0 for v in pipe.committed().values()), "nothing consumed or committed"
+    assert {t: pipe.high(t) for t in outputs} == before
+    return out
+
+
+def test_wrong_bootstrap_address(pipe: Pipeline, capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens here
+    conn = json.dumps({"conn_type": "kafka", "extra": {"bootstrap.servers": f"127.0.0.1:{port}"}})
+    out = fails_in_preflight(pipe, capsys, AIRFLOW_CONN_KAFKA_DEFAULT=conn)
+    assert f"cannot reach Kafka at 127.0.0.1:{port}" in out
+    assert "fix the connection's bootstrap.servers" in out
+
+
+def test_rule_with_a_value_outside_the_taxonomy(
+    pipe: Pipeline, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "rules:\n  - name: disk_full\n    regex: 'disk full'\n"
+        "    label: {severity: FATAL, event_type: Heartbeat, category: Datas}\n"
+    )
+    out = fails_in_preflight(pipe, capsys, ENRICH_RULES_FILE=str(rules))
+    assert "disk_full" in out
+    assert "severity 'FATAL' is not in the taxonomy" in out
+
+
+def test_unreadable_taxonomy_file(
+    pipe: Pipeline, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    taxonomy = tmp_path / "taxonomy.yaml"
+    taxonomy.write_text("severity: [INFO\n")
+    out = fails_in_preflight(pipe, capsys, ENRICH_TAXONOMY_FILE=str(taxonomy))
+    assert f"taxonomy file {taxonomy} is not valid YAML" in out
+
+
+def test_missing_connection(pipe: Pipeline, capsys: pytest.CaptureFixture[str]) -> None:
+    out = fails_in_preflight(pipe, capsys, ENRICH_KAFKA_CONN_ID="kafka_nowhere")
+    assert "Airflow connection 'kafka_nowhere' is not defined" in out
+
+
+def test_out_of_range_params_are_refused_before_the_run_starts(pipe: Pipeline) -> None:
+    from airflow.sdk.definitions.param import ParamValidationError
+
+    with pytest.raises(ParamValidationError, match="threshold"):
+        pipe.run_dag("log_enrichment", run_conf={"threshold": 2})
+    assert all(v < 0 for v in pipe.committed().values())
