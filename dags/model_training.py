@@ -48,6 +48,13 @@ from enrich.assets import labels_asset
             exclusiveMinimum=0,
             description="logistic regression: inverse regularisation strength",
         ),
+        "max_labels": Param(
+            200_000,
+            type="integer",
+            minimum=2,
+            description="train on at most this many labelled lines: every human label, then "
+            "the newest rule labels",
+        ),
         "bootstrap_sample": Param(
             5_000,
             type="integer",

@@ -167,6 +167,41 @@ def bootstrap_labels(params: dict[str, Any]) -> dict[str, Any]:
     return {"bootstrapped": True, "sampled": len(records), "labels": len(result.labels)}
 
 
+def read_labels(
+    stack: StackSettings, config: dict[str, Any]
+) -> tuple[dict[str, Any], dict[int, int], int]:
+    """The labels topic merged to one label per fingerprint (human over rules, latest wins),
+    the end offsets read, and how many records were read. One partition's records are held at
+    a time, so memory follows the number of distinct lines, not the topic's length."""
+    from enrich import training
+    from enrich.kafka_io import PartitionRange, consumer_for, read_range
+
+    tax = taxonomy()
+    merged: dict[str, training.StoredLabel] = {}
+    ends: dict[int, int] = {}
+    read = bad = 0
+    consumer = consumer_for(config, "log-enricher-training")
+    try:
+        for p, (low, high) in sorted(kafka_io.watermarks(config, stack.topics.labels).items()):
+            messages, ends[p] = read_range(
+                consumer, PartitionRange(stack.topics.labels, p, low, high)
+            )
+            read += len(messages)
+            batch = []
+            for m in messages:
+                try:
+                    batch.append(training.StoredLabel.from_json(m.value() or b"", tax))
+                except (ValueError, KeyError, TypeError):
+                    bad += 1
+            del messages
+            merged = training.merge_labels([*merged.values(), *batch])
+    finally:
+        consumer.close()
+    if bad:
+        log.warning("skipped %d unreadable or out-of-taxonomy labels", bad)
+    return merged, ends, read
+
+
 def train_model(params: dict[str, Any]) -> dict[str, Any]:
     """Read every label, train, evaluate against the champion, register, move an alias.
 
@@ -179,17 +214,19 @@ def train_model(params: dict[str, Any]) -> dict[str, Any]:
     stack = StackSettings.from_env()
     config = kafka_io.client_config(stack.kafka_conn_id)
     current = champion(stack)
-    messages, ends = kafka_io.read_topic(config, stack.topics.labels)
-    tax = taxonomy()
-    stored, bad = [], 0
-    for m in messages:
-        try:
-            stored.append(training.StoredLabel.from_json(m.value() or b"", tax))
-        except (ValueError, KeyError, TypeError):
-            bad += 1
-    if bad:
-        log.warning("skipped %d unreadable or out-of-taxonomy labels", bad)
-    labels = training.merge_labels(stored)
+    labels, ends, read = read_labels(stack, config)
+    max_labels = int(params.get("max_labels", training.DEFAULT_MAX_LABELS))
+    capped = training.cap_labels(labels, max_labels)
+    if len(capped) < len(labels):
+        log.warning(
+            "%d labelled lines, over max_labels=%d: training on every human label and the "
+            "newest rule labels; %d oldest rule labels left out",
+            len(labels),
+            max_labels,
+            len(labels) - len(capped),
+        )
+    dropped = len(labels) - len(capped)
+    labels = capped
     new = registry.new_label_count(stack, ends)
     min_new = int(params.get("min_new_labels", 50))
     if current is not None and new < min_new:
@@ -214,6 +251,9 @@ def train_model(params: dict[str, Any]) -> dict[str, Any]:
         (str(current.version), champion_report) if current and champion_report else None,
         params={
             "n_labels": len(labels),
+            "n_label_records_read": read,
+            "max_labels": max_labels,
+            "n_labels_over_cap": dropped,
             "n_train": len(train_set),
             "n_eval": len(eval_set),
             "n_human_labels": humans,

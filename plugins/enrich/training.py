@@ -66,6 +66,26 @@ def merge_labels(labels: Iterable[StoredLabel]) -> dict[str, StoredLabel]:
     return best
 
 
+DEFAULT_MAX_LABELS = 200_000
+
+
+def cap_labels(
+    labels: dict[str, StoredLabel], limit: int = DEFAULT_MAX_LABELS
+) -> dict[str, StoredLabel]:
+    """At most ``limit`` labels (one per fingerprint already): every human label first, then
+    the most recently labelled rule labels. Eviction rule: the oldest rule labels go first; human
+    labels go only if they alone exceed the cap (then the oldest of them). Ties break by
+    fingerprint, so the result does not depend on read order."""
+    if len(labels) <= limit:
+        return labels
+    ranked = sorted(
+        labels.values(),
+        key=lambda x: (SOURCE_RANK[x.source], x.labelled_at, x.fingerprint),
+        reverse=True,
+    )
+    return {x.fingerprint: x for x in ranked[:limit]}
+
+
 def is_eval(fingerprint: str) -> bool:
     """Deterministic hold-out: the fingerprint's hash decides, nothing else."""
     return int(fingerprint[:8], 16) % EVAL_BUCKETS == 0

@@ -102,3 +102,16 @@ def test_enrichment_uses_the_champion(pipe: Pipeline) -> None:
     assert len(model_records) > 3000
     assert model_records[0]["model"] == {"name": pipe.stack.registered_model, "version": "1"}
     assert all(r["confidence"] >= 0.75 for r in model_records)
+
+
+def test_the_label_set_is_capped_keeping_the_newest(pipe: Pipeline) -> None:
+    client = MlflowClient()
+    run = pipe.run_dag("model_training", run_conf={"min_new_labels": 0, "max_labels": 60})
+    assert run.state == DagRunState.SUCCESS
+    versions = client.search_model_versions(f"name = '{pipe.stack.registered_model}'")
+    newest = max(versions, key=lambda v: int(v.version))
+    params = client.get_run(str(newest.run_id)).data.params
+    assert params["n_labels"] == "60"
+    assert params["max_labels"] == "60"
+    assert int(params["n_labels_over_cap"]) > 0
+    assert int(params["n_label_records_read"]) >= 60 + int(params["n_labels_over_cap"])

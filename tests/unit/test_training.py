@@ -7,7 +7,7 @@ import pytest
 from enrich.errors import ConfigError
 from enrich.features import fingerprint
 from enrich.labels import DEFAULT_TAXONOMY, Label
-from enrich.training import StoredLabel, beats, is_eval, merge_labels, split
+from enrich.training import StoredLabel, beats, cap_labels, is_eval, merge_labels, split
 
 A = Label("ERROR", "State change", "Software Infrastructure")
 B = Label("INFO", "Heartbeat", "Monitoring & Logging")
@@ -71,3 +71,18 @@ def test_stored_label_is_validated_against_the_taxonomy() -> None:
     assert (parsed.source, parsed.by, parsed.labelled_at) == ("human", "ann", 5)
     with pytest.raises(ConfigError, match="severity 'LOUD'"):
         StoredLabel.from_json(good.replace(b'"INFO"', b'"LOUD"'), DEFAULT_TAXONOMY)
+
+
+def test_label_cap_keeps_every_human_label_then_the_newest_rule_labels() -> None:
+    label = Label("INFO", "Heartbeat", "Datas")
+    labels = {
+        f"r{i:03d}": StoredLabel(f"r{i:03d}", "t", label, "rules", 1000 + i) for i in range(100)
+    }
+    labels |= {f"h{i}": StoredLabel(f"h{i}", "t", label, "human", i) for i in range(5)}
+    capped = cap_labels(labels, 30)
+    assert len(capped) == 30
+    assert {f"h{i}" for i in range(5)} <= set(capped)  # old human labels stay
+    assert {k for k in capped if k.startswith("r")} == {f"r{i:03d}" for i in range(75, 100)}
+    assert cap_labels(labels, 1000) is labels  # under the cap: untouched
+    only_humans = cap_labels({k: v for k, v in labels.items() if k.startswith("h")}, 2)
+    assert set(only_humans) == {"h4", "h3"}  # humans alone over the cap: the newest stay
