@@ -7,6 +7,10 @@
 #   scripts/kafka.sh status   say whether it runs, exit 0 if it does
 #
 # Ports come from KAFKA_PORT / KAFKA_CONTROLLER_PORT, data from KAFKA_DATA_DIR (scripts/env.sh).
+# KAFKA_SECURITY=sasl starts it secured instead: clients authenticate with SASL/SCRAM-SHA-512
+# on SASL_PLAINTEXT (loopback only) and ACLs decide what each user may do (StandardAuthorizer,
+# nothing allowed without an ACL). The super user `admin` gets KAFKA_ADMIN_PASSWORD (required)
+# when the storage is formatted; create other users and their ACLs with the Admin API.
 # `start` while a broker of this project runs is a no-op; a port held by another program is an error.
 set -euo pipefail
 
@@ -72,7 +76,22 @@ write_config() {
     echo "advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT"
     echo "controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT"
     echo "log.dirs=$data_dir/kraft-logs"
+    if [[ "${KAFKA_SECURITY:-}" == "sasl" ]]; then
+      echo "# --- KAFKA_SECURITY=sasl: SASL/SCRAM-SHA-512 and ACLs ---"
+      echo "listeners=SASL_PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT"
+      echo "advertised.listeners=SASL_PLAINTEXT://127.0.0.1:$KAFKA_PORT"
+      echo "listener.security.protocol.map=CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT"
+      echo "inter.broker.listener.name=SASL_PLAINTEXT"
+      echo "sasl.enabled.mechanisms=SCRAM-SHA-512"
+      echo "sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512"
+      echo "listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username=\"admin\" password=\"$KAFKA_ADMIN_PASSWORD\";"
+      echo "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+      # the controller listener is loopback-only PLAINTEXT: its (anonymous) peer is the broker
+      echo "super.users=User:admin;User:ANONYMOUS"
+      echo "allow.everyone.if.no.acl.found=false"
+    fi
   } >"$config"
+  chmod 600 "$config"
 }
 
 format_storage() {
@@ -82,8 +101,13 @@ format_storage() {
   local cluster_id
   cluster_id="$(java_cmd kafka.tools.StorageTool random-uuid)"
   say "formatting KRaft storage (cluster $cluster_id) in $data_dir/kraft-logs"
+  local scram=()
+  if [[ "${KAFKA_SECURITY:-}" == "sasl" ]]; then
+    scram=(--add-scram "SCRAM-SHA-512=[name=admin,password=$KAFKA_ADMIN_PASSWORD]")
+  fi
   java_cmd kafka.tools.StorageTool format --config "$config" --cluster-id "$cluster_id" \
-    --ignore-formatted >"$log_dir/format.log" 2>&1 || { cat "$log_dir/format.log" >&2; die "storage format failed"; }
+    --ignore-formatted "${scram[@]}" >"$log_dir/format.log" 2>&1 \
+    || { cat "$log_dir/format.log" >&2; die "storage format failed"; }
 }
 
 start() {
@@ -95,6 +119,9 @@ start() {
   for port in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"; do
     port_open "$port" && die "port $port is in use by another program: stop it, or set KAFKA_PORT / KAFKA_CONTROLLER_PORT"
   done
+  if [[ "${KAFKA_SECURITY:-}" == "sasl" && -z "${KAFKA_ADMIN_PASSWORD:-}" ]]; then
+    die "KAFKA_SECURITY=sasl needs KAFKA_ADMIN_PASSWORD (the password of the super user admin)"
+  fi
   setup
   write_config
   format_storage

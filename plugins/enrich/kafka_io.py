@@ -86,11 +86,21 @@ def project_topics(settings: StackSettings) -> list[TopicSpec]:
 
 def list_topics(config: Mapping[str, Any], timeout: float = ADMIN_TIMEOUT_S) -> dict[str, int]:
     """Topic name → partition count. Raises :class:`StackError` if the broker cannot be reached."""
-    admin = AdminClient(dict(config))
+    errors: list[KafkaError] = []
+    own: dict[str, Any] = {} if "error_cb" in config else {"error_cb": errors.append}
+    admin = AdminClient({**config, **own})
     try:
         metadata = admin.list_topics(timeout=timeout)
     except KafkaException as err:
         servers = config.get("bootstrap.servers")
+        admin.poll(0.5)  # serve the client's error callbacks: why did it fail?
+        auth = [e for e in errors if e.code() == KafkaError._AUTHENTICATION]
+        if auth:
+            raise StackError(
+                f"Kafka at {servers} refused the connection's credentials ({auth[0].str()}): "
+                "fix sasl.username / sasl.password (or the mechanism) in the Airflow "
+                "connection's extra"
+            ) from err
         raise StackError(
             f"cannot reach Kafka at {servers} within {timeout:.0f}s ({err.args[0]}): start the "
             "local broker with `make kafka-up`, or fix the connection's bootstrap.servers"
@@ -133,8 +143,22 @@ def topic_config(config: Mapping[str, Any], topic: str) -> dict[str, str]:
     return {name: entry.value for name, entry in result.items()}
 
 
+class CheckedProducer(Producer):
+    """An idempotent producer that remembers failed deliveries, so ``flush_or_fail`` raises
+    instead of a refused or lost write passing silently (a delivery callback given to
+    ``produce`` itself replaces this one for that message)."""
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        self.failures: list[str] = []
+        super().__init__({**config, "on_delivery": self._record})
+
+    def _record(self, err: KafkaError | None, _msg: Message) -> None:
+        if err is not None:
+            self.failures.append(err.str())
+
+
 def idempotent_producer(config: Mapping[str, Any]) -> Producer:
-    return Producer(
+    return CheckedProducer(
         {
             **config,
             "enable.idempotence": True,
@@ -148,10 +172,11 @@ def idempotent_producer(config: Mapping[str, Any]) -> Producer:
 def flush_or_fail(producer: Producer, topic: str, failures: list[str] | None = None) -> None:
     """Flush; raise StackError if anything was not delivered."""
     remaining = producer.flush(60)
+    failures = [*(failures or []), *getattr(producer, "failures", [])]
     if remaining or failures:
         detail = failures[0] if failures else f"{remaining} messages not delivered in 60s"
         raise StackError(
-            f"producing to {topic!r} failed for {len(failures or []) or remaining}: {detail}"
+            f"producing to {topic!r} failed for {len(failures) or remaining}: {detail}"
         )
 
 
