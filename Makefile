@@ -12,7 +12,7 @@ ENV := . scripts/env.sh &&
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help install up kafka-up kafka-down setup airflow-init demo screenshot test test-fast lint \
+.PHONY: help install up kafka-up kafka-down setup airflow-init demo screenshot soak test test-fast lint \
         typecheck bench bench-engine bench-pipeline airflow mlflow-ui down clean lock
 
 help: ## list the targets
@@ -44,6 +44,9 @@ up: setup ## everything the demo and tests need, started and prepared
 
 demo: up ## load sample logs, run the pipeline end to end, print what it did
 	$(ENV) $(BIN)/python scripts/demo.py
+
+soak: up ## 1% bad input for SOAK_MINUTES (5) while the task is killed at random; counts + memory
+	$(ENV) $(BIN)/python bench/soak.py --minutes $${SOAK_MINUTES:-5}
 
 screenshot: up ## docs/labelling-question.png: the real Required actions page (needs chromium; after make demo)
 	$(ENV) $(BIN)/python scripts/screenshot_labelling.py
