@@ -15,8 +15,9 @@ Against the local broker and a private MLflow store, on private topics (deleted 
 * at the end the worker catches up without kills, and every input offset is looked up in the
   enriched and dead-letter topics as a ``read_committed`` reader sees them.
 
-Memory: each worker reports its RSS after every round; the last line gives the peak and, for
-the longest-lived worker, the growth between its 5th round and its last.
+Memory: each worker reports its RSS after every round. After the stream, one worker that is
+never killed runs ``--memory-rounds`` rounds of 10,000 new lines; the last line gives the
+peak over all workers and that worker's mean RSS over its first and last quarter of rounds.
 The last line of output is one JSON object.
 """
 
@@ -56,12 +57,12 @@ def rss_mb(pid: int | str = "self") -> float:
     return 0.0
 
 
-def worker(report: str, partitions: int, stop_when_idle: bool) -> None:
+def worker(report: str, partitions: int, stop_when_idle: bool, batch: int = 20_000) -> None:
     """Successive task runs in one process; one line per round to ``report``."""
     warnings.simplefilter("ignore")
     from enrich import jobs
 
-    params = {"consumer_group": os.environ["SOAK_GROUP"], "max_batch_size": 20_000}
+    params = {"consumer_group": os.environ["SOAK_GROUP"], "max_batch_size": batch}
     rounds = 0
     with open(report, "a") as out:
         while True:
@@ -104,6 +105,12 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=float(os.environ.get("SOAK_MINUTES", 5)))
     parser.add_argument("--rate", type=int, default=2000, help="lines per second")
     parser.add_argument("--kill-every", type=float, default=20.0, help="mean seconds between kills")
+    parser.add_argument(
+        "--memory-rounds",
+        type=int,
+        default=60,
+        help="then this many 10,000-line rounds in one worker that is never killed",
+    )
     args = parser.parse_args()
     warnings.simplefilter("ignore")
 
@@ -180,6 +187,17 @@ def main() -> None:
         final.start()
         final.join()
 
+        # memory: one worker, never killed, many rounds of new lines (RSS after each)
+        fresh = (v for _s, v in generate(args.memory_rounds * 10_000, seed=99))
+        kafka_io.produce(config, stack.topics.raw, fresh)
+        memory_report = str(tmp / "worker-memory.jsonl")
+        reports.append(memory_report)
+        steady = ctx.Process(
+            target=worker, args=(memory_report, partitions, True, 10_000 // partitions)
+        )
+        steady.start()
+        steady.join()
+
         # count every input as a read_committed reader sees the outputs
         inputs = {
             (p, o)
@@ -199,7 +217,8 @@ def main() -> None:
                             seen[(src["partition"], src["offset"])] += 1
                         else:
                             source = dict(m.headers() or [])["source"]
-                            coords = bytes(source or b"").decode().rsplit(":", 2)
+                            text = source.decode() if isinstance(source, bytes) else str(source)
+                            coords = text.rsplit(":", 2)
                             seen[(int(coords[1]), int(coords[2]))] += 1
         finally:
             consumer.close()
@@ -209,8 +228,9 @@ def main() -> None:
             for r in reports
             if Path(r).exists()
         ]
-        longest = max(rounds, key=len)
-        growth = longest[-1]["rss_mb"] - longest[min(4, len(longest) - 1)]["rss_mb"]
+        memory = [json.loads(x)["rss_mb"] for x in Path(memory_report).read_text().splitlines()]
+        memory = memory[:-1]  # its last round found nothing new
+        quarter = max(1, len(memory) // 4)
         result = {
             "minutes": round(stream_s / 60, 2),
             "inputs": len(inputs),
@@ -222,18 +242,18 @@ def main() -> None:
             "kills": kills,
             "worker_processes": len(reports),
             "peak_rss_mb": round(max(r["rss_mb"] for rs in rounds for r in rs), 1),
-            "longest_worker_rounds": len(longest),
-            "longest_worker_rss_growth_mb": round(growth, 1),
-            "longest_worker_rss_mb": [
-                round(x["rss_mb"], 1) for x in longest[:: max(1, len(longest) // 8)]
-            ],
+            "memory_rounds": len(memory),
+            "memory_rss_mb_first_quarter": round(sum(memory[:quarter]) / quarter, 1),
+            "memory_rss_mb_last_quarter": round(sum(memory[-quarter:]) / quarter, 1),
+            "memory_rss_mb_every_10th_round": [round(x, 1) for x in memory[::10]],
         }
         r = result
         print(
             f"soak: {r['inputs']:,} inputs in {r['minutes']} min ({args.rate}/s, 1% bad), "
             f"{kills} kills; outputs {r['outputs']:,}, dead letters {dead:,}, duplicates "
-            f"{r['duplicates']}, losses {r['losses']}; peak RSS {r['peak_rss_mb']} MB; the "
-            f"longest-lived worker: {len(longest)} rounds, RSS {r['longest_worker_rss_mb']} MB"
+            f"{r['duplicates']}, losses {r['losses']}; peak RSS {r['peak_rss_mb']} MB; one worker "
+            f"over {r['memory_rounds']} rounds: RSS {r['memory_rss_mb_first_quarter']} MB "
+            f"(first quarter) -> {r['memory_rss_mb_last_quarter']} MB (last quarter)"
         )
         print(json.dumps(result))
     finally:

@@ -36,6 +36,10 @@ export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="${AIRFLOW__CORE__SIMPLE_AUTH_MA
 # (built in two steps: a JSON default inside ${VAR:-...} would end at its first "}")
 _enrich_conn='{"conn_type": "kafka", "extra": {"bootstrap.servers": "'"$KAFKA_BOOTSTRAP_SERVERS"'"}}'
 export AIRFLOW_CONN_KAFKA_DEFAULT="${AIRFLOW_CONN_KAFKA_DEFAULT:-$_enrich_conn}"
+# glibc gives every thread that allocates its own malloc arena; librdkafka's threads made a
+# long-lived task process grow ~1.6 MB per micro-batch here (measured: 336 -> 431 MB over 60
+# batches; with 2 arenas 333 -> 362 MB). Two arenas keep it near flat at no measured cost.
+export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"
 
 # `airflow standalone` starts its parts by running `airflow` from PATH.
 case ":$PATH:" in

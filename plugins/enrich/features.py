@@ -44,7 +44,7 @@ _MONTHS = frozenset(
     ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 )
 _CLOCK = re.compile(r"\d\d:\d\d:\d\d")
-_CACHE_LIMIT = 500_000
+_CACHE_LIMIT = 20_000  # measured: as fast as 500k on generated logs, ~25x less memory
 _token_cache: dict[str, str] = {}
 
 

@@ -232,3 +232,16 @@ def training_taxonomy() -> Any:
     from enrich import jobs
 
     return jobs.taxonomy()
+
+
+def test_the_api_refuses_requests_without_a_token(api: AirflowAPI) -> None:
+    import httpx
+
+    response = httpx.get(f"{api.base}/api/v2/dags/labelling/dagRuns/~/hitlDetails", timeout=10)
+    assert response.status_code == 401
+    patch = httpx.patch(
+        f"{api.base}/api/v2/dags/labelling/dagRuns/x/taskInstances/ask/0/hitlDetails",
+        json={"chosen_options": ["Skip"]},
+        timeout=10,
+    )
+    assert patch.status_code == 401

@@ -32,3 +32,14 @@ def test_compose_has_the_stack_and_shares_env_names_with_local_stack() -> None:
         assert name in local_env, name
     mounts = {v.split(":")[1] for v in services["airflow-scheduler"]["volumes"]}
     assert {"/opt/airflow/dags", "/opt/airflow/plugins", "/opt/airflow/include"} <= mounts
+
+
+def test_airflow_keeps_authentication_on_locally_and_in_compose() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    env_sh = (ROOT / "scripts/env.sh").read_text()
+    for service in ("airflow-apiserver", "airflow-scheduler"):
+        env = compose["services"][service]["environment"]
+        assert str(env.get("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "False")) == "False"
+        assert env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"]
+    assert "ALL_ADMINS" not in env_sh
+    assert "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS" in env_sh
