@@ -234,7 +234,9 @@ def main() -> None:
         result = {
             "minutes": round(stream_s / 60, 2),
             "inputs": len(inputs),
+            "stream_lines": done[0],
             "bootstrap_lines": 5000,
+            "memory_phase_lines": args.memory_rounds * 10_000,
             "outputs": sum(seen.values()) - dead,
             "dead_letters": dead,
             "duplicates": sum(c - 1 for c in seen.values() if c > 1),
@@ -249,8 +251,9 @@ def main() -> None:
         }
         r = result
         print(
-            f"soak: {r['inputs']:,} inputs in {r['minutes']} min ({args.rate}/s, 1% bad), "
-            f"{kills} kills; outputs {r['outputs']:,}, dead letters {dead:,}, duplicates "
+            f"soak: {r['inputs']:,} inputs ({done[0]:,} streamed in {r['minutes']} min at "
+            f"{args.rate}/s with 1% bad, {kills} kills; then bootstrap and memory-phase lines); "
+            f"outputs {r['outputs']:,}, dead letters {dead:,}, duplicates "
             f"{r['duplicates']}, losses {r['losses']}; peak RSS {r['peak_rss_mb']} MB; one worker "
             f"over {r['memory_rounds']} rounds: RSS {r['memory_rss_mb_first_quarter']} MB "
             f"(first quarter) -> {r['memory_rss_mb_last_quarter']} MB (last quarter)"
