@@ -27,3 +27,10 @@ def test_settings_already_in_the_environment_win() -> None:
     assert env["KAFKA_BOOTSTRAP_SERVERS"] == "127.0.0.1:19092"
     assert env["MLFLOW_TRACKING_URI"] == "http://mlflow:5000"
     assert env["AIRFLOW_HOME"].endswith("/var/airflow")
+
+
+def test_airflow_base_url_follows_the_api_port() -> None:
+    """Task processes find the execution API at {base_url}/execution/."""
+    assert source(1)["AIRFLOW__API__BASE_URL"] == "http://127.0.0.1:8080"
+    moved = source(1, "export AIRFLOW__API__PORT=18080")
+    assert moved["AIRFLOW__API__BASE_URL"] == "http://127.0.0.1:18080"
