@@ -365,13 +365,20 @@ def backfill_partition(part: dict[str, Any], params: dict[str, Any], dag_id: str
 
 def human_labelled(stack: StackSettings, config: dict[str, Any]) -> set[str]:
     """Fingerprints a person has labelled: the ``human:`` keys of the labels topic."""
-    messages, _ends = kafka_io.read_topic(config, stack.topics.labels)
+    from enrich.kafka_io import PartitionRange, consumer_for, read_range
+
     prefix = pipeline.label_key("human", "").encode()
-    return {
-        key[len(prefix) :].decode()
-        for m in messages
-        if (key := m.key()) is not None and key.startswith(prefix)
-    }
+    found: set[str] = set()
+    consumer = consumer_for(config, "log-enricher-labelling")
+    try:  # one partition's records at a time: only the keys are kept
+        for p, (low, high) in sorted(kafka_io.watermarks(config, stack.topics.labels).items()):
+            for m in read_range(consumer, PartitionRange(stack.topics.labels, p, low, high))[0]:
+                key = m.key()
+                if key is not None and key.startswith(prefix):
+                    found.add(key[len(prefix) :].decode())
+    finally:
+        consumer.close()
+    return found
 
 
 def review_queue(
