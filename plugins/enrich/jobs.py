@@ -142,22 +142,17 @@ def bootstrap_labels(params: dict[str, Any]) -> dict[str, Any]:
     keyed by fingerprint on a compacted topic.
     """
     from enrich.batch import enrich_batch
-    from enrich.kafka_io import PartitionRange, consumer_for, read_range
 
     stack = StackSettings.from_env()
     if champion(stack) is not None:
         return {"bootstrapped": False, "reason": "a champion exists"}
     config = kafka_io.client_config(stack.kafka_conn_id)
     per_partition = int(params.get("bootstrap_sample", 5_000))
-    consumer = consumer_for(config, "log-enricher-bootstrap")
     records = []
-    try:
-        for p, (low, high) in sorted(kafka_io.watermarks(config, stack.topics.raw).items()):
-            rng = PartitionRange(stack.topics.raw, p, max(low, high - per_partition), high)
-            messages, _end = read_range(consumer, rng)
-            records += [pipeline.raw_record(m) for m in messages]
-    finally:
-        consumer.close()
+    for p, messages, _end in kafka_io.read_partitions(
+        config, stack.topics.raw, "log-enricher-bootstrap", newest=per_partition
+    ):
+        records += pipeline.raw_records(messages, stack.topics.raw, p)
     result = enrich_batch(records, None, rules(), settings_from({**params, "review_k": 0}))
     producer = kafka_io.idempotent_producer(config)
     for label in result.labels:
@@ -174,29 +169,23 @@ def read_labels(
     the end offsets read, and how many records were read. One partition's records are held at
     a time, so memory follows the number of distinct lines, not the topic's length."""
     from enrich import training
-    from enrich.kafka_io import PartitionRange, consumer_for, read_range
 
     tax = taxonomy()
     merged: dict[str, training.StoredLabel] = {}
     ends: dict[int, int] = {}
     read = bad = 0
-    consumer = consumer_for(config, "log-enricher-training")
-    try:
-        for p, (low, high) in sorted(kafka_io.watermarks(config, stack.topics.labels).items()):
-            messages, ends[p] = read_range(
-                consumer, PartitionRange(stack.topics.labels, p, low, high)
-            )
-            read += len(messages)
-            batch = []
-            for m in messages:
-                try:
-                    batch.append(training.StoredLabel.from_json(m.value() or b"", tax))
-                except (ValueError, KeyError, TypeError):
-                    bad += 1
-            del messages
-            merged = training.merge_labels([*merged.values(), *batch])
-    finally:
-        consumer.close()
+    for p, messages, end in kafka_io.read_partitions(
+        config, stack.topics.labels, "log-enricher-training"
+    ):
+        ends[p] = end
+        read += len(messages)
+        batch = []
+        for m in messages:
+            try:
+                batch.append(training.StoredLabel.from_json(m.value() or b"", tax))
+            except (ValueError, KeyError, TypeError):
+                bad += 1
+        merged = training.merge_labels([*merged.values(), *batch])
     if bad:
         log.warning("skipped %d unreadable or out-of-taxonomy labels", bad)
     return merged, ends, read
@@ -365,19 +354,15 @@ def backfill_partition(part: dict[str, Any], params: dict[str, Any], dag_id: str
 
 def human_labelled(stack: StackSettings, config: dict[str, Any]) -> set[str]:
     """Fingerprints a person has labelled: the ``human:`` keys of the labels topic."""
-    from enrich.kafka_io import PartitionRange, consumer_for, read_range
-
     prefix = pipeline.label_key("human", "").encode()
     found: set[str] = set()
-    consumer = consumer_for(config, "log-enricher-labelling")
-    try:  # one partition's records at a time: only the keys are kept
-        for p, (low, high) in sorted(kafka_io.watermarks(config, stack.topics.labels).items()):
-            for m in read_range(consumer, PartitionRange(stack.topics.labels, p, low, high))[0]:
-                key = m.key()
-                if key is not None and key.startswith(prefix):
-                    found.add(key[len(prefix) :].decode())
-    finally:
-        consumer.close()
+    for _p, messages, _end in kafka_io.read_partitions(
+        config, stack.topics.labels, "log-enricher-labelling"
+    ):  # one partition's records at a time: only the keys are kept
+        for m in messages:
+            key = m.key()
+            if key is not None and key.startswith(prefix):
+                found.add(key[len(prefix) :].decode())
     return found
 
 
@@ -388,20 +373,16 @@ def review_queue(
     fingerprints people have labelled. Reads the last ``window`` items of each review
     partition by assign + seek; nothing is committed, so reading never takes an item away."""
     from enrich import review
-    from enrich.kafka_io import PartitionRange, consumer_for, read_range
 
-    consumer = consumer_for(config, "log-enricher-labelling")
     items, bad = [], 0
-    try:
-        for p, (low, high) in sorted(kafka_io.watermarks(config, stack.topics.review).items()):
-            rng = PartitionRange(stack.topics.review, p, max(low, high - window), high)
-            for m in read_range(consumer, rng)[0]:
-                try:
-                    items.append(review.QueueItem.from_json(m.value() or b""))
-                except (ValueError, KeyError, TypeError):
-                    bad += 1
-    finally:
-        consumer.close()
+    for _p, messages, _end in kafka_io.read_partitions(
+        config, stack.topics.review, "log-enricher-labelling", newest=window
+    ):
+        for m in messages:
+            try:
+                items.append(review.QueueItem.from_json(m.value() or b""))
+            except (ValueError, KeyError, TypeError):
+                bad += 1
     if bad:
         log.warning("skipped %d unreadable review items", bad)
     labelled = human_labelled(stack, config)

@@ -8,7 +8,7 @@ operators read them, so users configure security once. Nothing here logs a confi
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -191,21 +191,15 @@ def produce(
     Raises :class:`StackError` if any delivery failed: a failed write never passes silently.
     """
     producer = idempotent_producer(config)
-    failures: list[str] = []
-
-    def on_delivery(err: KafkaError | None, _msg: Message) -> None:
-        if err is not None:
-            failures.append(err.str())
-
     key_iter = iter(keys) if keys is not None else None
     count = 0
     for value in values:
         key = next(key_iter) if key_iter is not None else None
-        produce_one(producer, topic, value, key, on_delivery=on_delivery)
+        produce_one(producer, topic, value, key)
         count += 1
         if count % 10_000 == 0:
             producer.poll(0)
-    flush_or_fail(producer, topic, failures)
+    flush_or_fail(producer, topic)
     return count
 
 
@@ -323,26 +317,40 @@ def _position(consumer: Consumer, rng: PartitionRange) -> int:
     return offset
 
 
+def read_partitions(
+    config: Mapping[str, Any],
+    topic: str,
+    group_id: str = "enrich-reader",
+    newest: int | None = None,
+    limit: int | None = None,
+) -> Iterator[tuple[int, list[Message], int]]:
+    """Every committed message of ``topic``, one partition at a time (read_committed, by
+    assign, nothing committed): ``(partition, messages, end offset read)``. ``newest`` reads
+    only the last that many offsets of each partition; ``limit`` caps the count from the start."""
+    marks = watermarks(config, topic)
+    consumer = consumer_for(config, group_id)
+    try:
+        for partition, (low, high) in sorted(marks.items()):
+            start = low if newest is None else max(low, high - newest)
+            got, end = read_range(consumer, PartitionRange(topic, partition, start, high), limit)
+            yield partition, got, end
+    finally:
+        consumer.close()
+
+
 def read_topic(
     config: Mapping[str, Any],
     topic: str,
     group_id: str = "enrich-reader",
     limit: int | None = None,
 ) -> tuple[list[Message], dict[int, int]]:
-    """Every committed message of ``topic`` (read_committed, by assign, no commits), and the
-    end offset per partition it read up to. ``limit`` caps the count per partition."""
-    marks = watermarks(config, topic)
-    consumer = consumer_for(config, group_id)
+    """Every committed message of ``topic`` (see ``read_partitions``), and the end offset per
+    partition it read up to. ``limit`` caps the count per partition."""
     messages: list[Message] = []
     ends: dict[int, int] = {}
-    try:
-        for partition, (low, high) in sorted(marks.items()):
-            got, ends[partition] = read_range(
-                consumer, PartitionRange(topic, partition, low, high), limit
-            )
-            messages.extend(got)
-    finally:
-        consumer.close()
+    for partition, got, end in read_partitions(config, topic, group_id, limit=limit):
+        messages.extend(got)
+        ends[partition] = end
     return messages, ends
 
 
