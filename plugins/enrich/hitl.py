@@ -6,8 +6,10 @@ guess, and two buttons: ``Save label`` and ``Skip``. Unanswered past ``response_
 resolves to ``Skip`` (the item stays queued). An answer outside the taxonomy is refused when
 the task resumes, with a message naming the field and the allowed values.
 
-The log line is untrusted data: the subject and body are never rendered as Jinja templates
-(``template_fields`` is empty) and the body quotes the line in a code fence.
+The engine (``enrich.review``, which pulls in scikit-learn) is imported only when a task runs,
+never when the DAG file is parsed. The log line is untrusted data: the subject and body are
+never rendered as Jinja templates (``template_fields`` is empty) and the body quotes the line
+in a code fence.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from typing import Any
 from airflow.providers.standard.operators.hitl import HITLOperator
 from airflow.sdk import Param
 
-from enrich import review
 from enrich.labels import Taxonomy
 
 
@@ -32,7 +33,7 @@ class LabelQuestionOperator(HITLOperator):
     def __init__(
         self, *, question: Mapping[str, Any], taxonomy: Taxonomy | None = None, **kwargs: Any
     ) -> None:
-        from enrich import jobs
+        from enrich import jobs, review
 
         self.question = dict(question)
         self.taxonomy = taxonomy or jobs.taxonomy()
@@ -49,6 +50,8 @@ class LabelQuestionOperator(HITLOperator):
         )
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
+        from enrich import review
+
         # refuse values outside the taxonomy first, with a message listing the allowed ones
         if review.SAVE in (event.get("chosen_options") or []):
             review.answer_label(event.get("params_input") or {}, self.taxonomy)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -103,15 +103,7 @@ class Question:
     origin: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "fingerprint": self.fingerprint,
-            "text": self.text,
-            "fields": self.fields,
-            "guess": self.guess,
-            "confidence": self.confidence,
-            "score": self.score,
-            "origin": self.origin,
-        }
+        return asdict(self)
 
 
 def pick_questions(
