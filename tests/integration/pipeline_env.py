@@ -7,6 +7,8 @@ names are private, so tests never see each other's data or the demo's.
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -52,56 +54,77 @@ class Pipeline:
         return dag.test(run_conf={"consumer_group": self.group, **conf}, **kwargs)
 
 
-ENV_KEYS = (
-    "ENRICH_TOPIC_RAW",
-    "ENRICH_TOPIC_ENRICHED",
-    "ENRICH_TOPIC_LABELS",
-    "ENRICH_TOPIC_REVIEW",
-    "ENRICH_TOPIC_DLQ",
-    "ENRICH_REGISTERED_MODEL",
-    "ENRICH_MLFLOW_EXPERIMENT",
-    "ENRICH_MLFLOW_ARTIFACT_ROOT",
-    "ENRICH_MODEL_CACHE",
-    "MLFLOW_TRACKING_URI",
-    "MLFLOW_REGISTRY_URI",
-)
-
-
 @contextmanager
 def isolated_pipeline(tmp: Path) -> Iterator[Pipeline]:
     tag = uuid.uuid4().hex[:10]
-    saved = {k: os.environ.get(k) for k in ENV_KEYS}
     uri = f"sqlite:///{tmp / 'mlflow.db'}"
-    os.environ.update(
-        {
-            "ENRICH_TOPIC_RAW": f"t{tag}.raw",
-            "ENRICH_TOPIC_ENRICHED": f"t{tag}.enriched",
-            "ENRICH_TOPIC_LABELS": f"t{tag}.labels",
-            "ENRICH_TOPIC_REVIEW": f"t{tag}.review",
-            "ENRICH_TOPIC_DLQ": f"t{tag}.dlq",
-            "ENRICH_REGISTERED_MODEL": f"model-{tag}",
-            "ENRICH_MLFLOW_EXPERIMENT": f"exp-{tag}",
-            "ENRICH_MLFLOW_ARTIFACT_ROOT": str(tmp / "artifacts"),
-            "ENRICH_MODEL_CACHE": str(tmp / "model-cache"),
-            "MLFLOW_TRACKING_URI": uri,
-            "MLFLOW_REGISTRY_URI": uri,
-        }
-    )
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    jobs._champions = None  # a new registry: forget models loaded from another one
-    stack = StackSettings.from_env()
-    config = kafka_io.client_config(stack.kafka_conn_id)
-    kafka_io.ensure_topics(config, kafka_io.project_topics(stack))
+    with env_vars(
+        ENRICH_TOPIC_RAW=f"t{tag}.raw",
+        ENRICH_TOPIC_ENRICHED=f"t{tag}.enriched",
+        ENRICH_TOPIC_LABELS=f"t{tag}.labels",
+        ENRICH_TOPIC_REVIEW=f"t{tag}.review",
+        ENRICH_TOPIC_DLQ=f"t{tag}.dlq",
+        ENRICH_REGISTERED_MODEL=f"model-{tag}",
+        ENRICH_MLFLOW_EXPERIMENT=f"exp-{tag}",
+        ENRICH_MLFLOW_ARTIFACT_ROOT=str(tmp / "artifacts"),
+        ENRICH_MODEL_CACHE=str(tmp / "model-cache"),
+        MLFLOW_TRACKING_URI=uri,
+        MLFLOW_REGISTRY_URI=uri,
+    ):
+        mlflow.set_tracking_uri(uri)
+        mlflow.set_registry_uri(uri)
+        jobs._champions = None  # a new registry: forget models loaded from another one
+        stack = StackSettings.from_env()
+        config = kafka_io.client_config(stack.kafka_conn_id)
+        kafka_io.ensure_topics(config, kafka_io.project_topics(stack))
+        try:
+            yield Pipeline(stack, config, f"group-{tag}")
+        finally:
+            AdminClient(config).delete_topics(list(stack.topics.all()))
+            jobs._champions = None
+    mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])
+    mlflow.set_registry_uri(os.environ["MLFLOW_REGISTRY_URI"])
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@contextmanager
+def env_vars(**values: str) -> Iterator[None]:
+    """Set environment variables for a block; restore (or remove) them afterwards."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
     try:
-        yield Pipeline(stack, config, f"group-{tag}")
+        yield
     finally:
-        AdminClient(config).delete_topics(list(stack.topics.all()))
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-        mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])
-        mlflow.set_registry_uri(os.environ["MLFLOW_REGISTRY_URI"])
-        jobs._champions = None
+
+
+@contextmanager
+def local_broker(data_dir: Path, **env: str) -> Iterator[dict[str, str]]:
+    """A dedicated broker from scripts/kafka.sh on free ports (``env`` adds settings such as
+    ``KAFKA_SECURITY``); yields the environment that starts and stops it."""
+    script = str(DAGS.parent / "scripts" / "kafka.sh")
+    broker_env = {
+        **os.environ,
+        "KAFKA_PORT": str(free_port()),
+        "KAFKA_CONTROLLER_PORT": str(free_port()),
+        "KAFKA_DATA_DIR": str(data_dir),
+        **env,
+    }
+    subprocess.run([script, "start"], env=broker_env, check=True, capture_output=True, timeout=120)
+    try:
+        yield broker_env
+    finally:
+        subprocess.run(
+            [script, "stop"], env=broker_env, check=False, capture_output=True, timeout=120
+        )

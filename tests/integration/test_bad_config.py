@@ -4,8 +4,6 @@ consumed or committed (real broker, real Airflow)."""
 from __future__ import annotations
 
 import json
-import os
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +12,7 @@ from airflow.utils.state import DagRunState
 
 from enrich import kafka_io
 from enrich.samples import generate
-from tests.integration.pipeline_env import Pipeline, isolated_pipeline
+from tests.integration.pipeline_env import Pipeline, env_vars, free_port, isolated_pipeline
 
 
 @pytest.fixture(scope="module")
@@ -29,18 +27,10 @@ def fails_in_preflight(pipe: Pipeline, capsys: pytest.CaptureFixture[str], **env
     committed or written; return the run's output (dag.test logs tasks to stdout)."""
     outputs = [pipe.stack.topics.enriched, pipe.stack.topics.dlq, pipe.stack.topics.labels]
     before = {t: pipe.high(t) for t in outputs}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
+    with env_vars(**env):
         capsys.readouterr()
         run = pipe.run_dag("log_enrichment")
         out = capsys.readouterr().out
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     assert run.state == DagRunState.FAILED
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
     assert states["preflight"] == "failed"
@@ -51,9 +41,7 @@ def fails_in_preflight(pipe: Pipeline, capsys: pytest.CaptureFixture[str], **env
 
 
 def test_wrong_bootstrap_address(pipe: Pipeline, capsys: pytest.CaptureFixture[str]) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # nothing listens here
+    port = free_port()  # nothing listens here
     conn = json.dumps({"conn_type": "kafka", "extra": {"bootstrap.servers": f"127.0.0.1:{port}"}})
     out = fails_in_preflight(pipe, capsys, AIRFLOW_CONN_KAFKA_DEFAULT=conn)
     assert f"cannot reach Kafka at 127.0.0.1:{port}" in out

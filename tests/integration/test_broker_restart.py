@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -20,41 +19,24 @@ from confluent_kafka import Consumer, TopicPartition
 
 from enrich import jobs, kafka_io
 from enrich.samples import generate
-from tests.integration.pipeline_env import Pipeline, isolated_pipeline
+from tests.integration.pipeline_env import Pipeline, env_vars, isolated_pipeline, local_broker
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = str(ROOT / "scripts" / "kafka.sh")
 BATCH = 60_000
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def broker_env(
     tmp_path_factory: pytest.TempPathFactory, stack_env: None
 ) -> Iterator[dict[str, str]]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "KAFKA_PORT": str(port),
-        "KAFKA_CONTROLLER_PORT": str(free_port()),
-        "KAFKA_DATA_DIR": str(tmp_path_factory.mktemp("restart-kafka")),
-    }
-    subprocess.run([SCRIPT, "start"], env=env, check=True, capture_output=True, timeout=120)
-    saved = os.environ["AIRFLOW_CONN_KAFKA_DEFAULT"]
-    os.environ["AIRFLOW_CONN_KAFKA_DEFAULT"] = json.dumps(
-        {"conn_type": "kafka", "extra": {"bootstrap.servers": f"127.0.0.1:{port}"}}
-    )
-    try:
-        yield env
-    finally:
-        os.environ["AIRFLOW_CONN_KAFKA_DEFAULT"] = saved
-        subprocess.run([SCRIPT, "stop"], env=env, check=False, capture_output=True, timeout=120)
+    with local_broker(tmp_path_factory.mktemp("restart-kafka")) as env:
+        conn = {
+            "conn_type": "kafka",
+            "extra": {"bootstrap.servers": f"127.0.0.1:{env['KAFKA_PORT']}"},
+        }
+        with env_vars(AIRFLOW_CONN_KAFKA_DEFAULT=json.dumps(conn)):
+            yield env
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ import pytest
 from airflow.utils.state import DagRunState
 from mlflow.tracking import MlflowClient
 
-from enrich import kafka_io, pipeline, review, training
+from enrich import jobs, kafka_io, pipeline, review, training
 from enrich.batch import EnrichSettings, TrainingLabel, enrich_batch
 from enrich.features import fingerprint, normalize
 from enrich.labels import Label
@@ -27,7 +27,7 @@ from enrich.records import RawRecord, Source
 from enrich.rules import load_rules
 from enrich.samples import generate
 from tests.integration.airflow_api import USER, AirflowAPI, api_server
-from tests.integration.pipeline_env import Pipeline, isolated_pipeline
+from tests.integration.pipeline_env import Pipeline, env_vars, isolated_pipeline
 
 # Lines no default rule matches: they land in the review queue. A1/A2 are one template.
 A1 = "frobnicator 17 spun up widget at 0x1f3a"
@@ -54,15 +54,8 @@ def api(tmp_path_factory: pytest.TempPathFactory, stack_env: None) -> Iterator[A
 
 @pytest.fixture(scope="module", autouse=True)
 def short_answer_timeout() -> Iterator[None]:
-    import os
-
-    old = os.environ.get("ENRICH_ANSWER_TIMEOUT_HOURS")
-    os.environ["ENRICH_ANSWER_TIMEOUT_HOURS"] = str(2 / 3600)  # 2 s, enforced by the sweep
-    yield
-    if old is None:
-        os.environ.pop("ENRICH_ANSWER_TIMEOUT_HOURS")
-    else:
-        os.environ["ENRICH_ANSWER_TIMEOUT_HOURS"] = old
+    with env_vars(ENRICH_ANSWER_TIMEOUT_HOURS=str(2 / 3600)):  # 2 s, enforced by the sweep
+        yield
 
 
 def queue_lines(pipe: Pipeline, texts: list[str]) -> None:
@@ -220,18 +213,12 @@ def test_a_human_label_outranks_the_rule_label_in_the_next_training(
     params = client.get_run(str(champion.run_id)).data.params
     assert params["n_human_labels"] == "3"  # A, B and D from the first test
     stored = [
-        training.StoredLabel.from_json(m.value(), training_taxonomy())
+        training.StoredLabel.from_json(m.value(), jobs.taxonomy())
         for m in pipe.read(pipe.stack.topics.labels)
     ]
     merged = training.merge_labels(stored)
     assert merged[FP["D"]].source == "human"
     assert merged[FP["D"]].label.severity == "ERROR"
-
-
-def training_taxonomy() -> Any:
-    from enrich import jobs
-
-    return jobs.taxonomy()
 
 
 def test_the_api_refuses_requests_without_a_token(api: AirflowAPI) -> None:

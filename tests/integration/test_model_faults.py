@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from mlflow.tracking import MlflowClient
 from enrich import jobs, kafka_io, registry
 from enrich.errors import StackError
 from enrich.samples import generate
-from tests.integration.pipeline_env import Pipeline, isolated_pipeline
+from tests.integration.pipeline_env import Pipeline, env_vars, free_port, isolated_pipeline
 
 
 @pytest.fixture(scope="module")
@@ -83,42 +82,21 @@ def test_a_corrupted_new_champion_does_not_replace_the_good_one(pipe: Pipeline) 
     client.set_registered_model_alias(name, "champion", "1")  # repaired for the next test
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def mlflow_down() -> Iterator[None]:
     """MLflow's tracking server is unreachable (nothing listens on its port)."""
     import mlflow
 
-    keys = (
-        "MLFLOW_TRACKING_URI",
-        "MLFLOW_REGISTRY_URI",
-        "MLFLOW_HTTP_REQUEST_MAX_RETRIES",
-        "ENRICH_RETRY_DELAY_SECONDS",
-    )
-    saved = {k: os.environ.get(k) for k in keys}
     down = f"http://127.0.0.1:{free_port()}"
-    os.environ.update(
-        {
-            "MLFLOW_TRACKING_URI": down,
-            "MLFLOW_REGISTRY_URI": down,
-            "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
-            "ENRICH_RETRY_DELAY_SECONDS": "1",  # the training task's retry fails fast too
-        }
-    )
-    mlflow.set_tracking_uri(down)
-    mlflow.set_registry_uri(down)
-    yield
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
+    with env_vars(
+        MLFLOW_TRACKING_URI=down,
+        MLFLOW_REGISTRY_URI=down,
+        MLFLOW_HTTP_REQUEST_MAX_RETRIES="0",
+        ENRICH_RETRY_DELAY_SECONDS="1",  # the training task's retry fails fast too
+    ):
+        mlflow.set_tracking_uri(down)
+        mlflow.set_registry_uri(down)
+        yield
     mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])
     mlflow.set_registry_uri(os.environ["MLFLOW_REGISTRY_URI"])
 

@@ -6,10 +6,7 @@ secret never shows in task logs, XCom, MLflow params or output records."""
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import socket
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,17 +30,15 @@ from mlflow.tracking import MlflowClient
 from enrich import kafka_io
 from enrich.errors import StackError
 from enrich.samples import generate
-from tests.integration.pipeline_env import Pipeline, isolated_pipeline
+from tests.integration.pipeline_env import (
+    Pipeline,
+    env_vars,
+    isolated_pipeline,
+    local_broker,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 USER = "enricher"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def sasl(port: int, user: str, password: str) -> dict[str, Any]:
@@ -70,20 +65,13 @@ class SecureBroker:
 
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory: pytest.TempPathFactory, stack_env: None) -> Iterator[SecureBroker]:
-    data = tmp_path_factory.mktemp("sasl-kafka")
-    port = free_port()
-    env = {
-        **os.environ,
-        "KAFKA_SECURITY": "sasl",
-        "KAFKA_ADMIN_PASSWORD": secrets.token_hex(12),
-        "KAFKA_PORT": str(port),
-        "KAFKA_CONTROLLER_PORT": str(free_port()),
-        "KAFKA_DATA_DIR": str(data),
-    }
-    script = str(ROOT / "scripts" / "kafka.sh")
-    subprocess.run([script, "start"], env=env, check=True, capture_output=True, timeout=120)
-    try:
-        b = SecureBroker(port, env["KAFKA_ADMIN_PASSWORD"], "pw-" + secrets.token_hex(12))
+    admin_password = secrets.token_hex(12)
+    with local_broker(
+        tmp_path_factory.mktemp("sasl-kafka"),
+        KAFKA_SECURITY="sasl",
+        KAFKA_ADMIN_PASSWORD=admin_password,
+    ) as env:
+        b = SecureBroker(int(env["KAFKA_PORT"]), admin_password, "pw-" + secrets.token_hex(12))
         admin = AdminClient(b.admin)
         upsert = UserScramCredentialUpsertion(
             USER, ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 8192), b.user_password.encode()
@@ -91,8 +79,6 @@ def broker(tmp_path_factory: pytest.TempPathFactory, stack_env: None) -> Iterato
         for future in admin.alter_user_scram_credentials([upsert]).values():
             future.result()
         yield b
-    finally:
-        subprocess.run([script, "stop"], env=env, check=False, capture_output=True, timeout=120)
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +87,6 @@ def pipe(
 ) -> Iterator[tuple[Pipeline, SecureBroker]]:
     with isolated_pipeline(tmp_path_factory.mktemp("secure")) as p:
         topics = p.stack.topics
-        prefix = topics.raw.split(".")[0] + "."
         kafka_io.ensure_topics(broker.admin, kafka_io.project_topics(p.stack))
         allow = AclPermissionType.ALLOW
         lit, pre = ResourcePatternType.LITERAL, ResourcePatternType.PREFIXED
@@ -126,7 +111,6 @@ def pipe(
         admin = AdminClient(broker.admin)  # kept alive until the futures resolve
         for future in admin.create_acls(bindings).values():
             future.result()
-        assert prefix  # topics are private to this test
         kafka_io.produce(broker.admin, topics.raw, [v for _s, v in generate(2000, seed=77)])
         yield p, broker
 
@@ -134,14 +118,11 @@ def pipe(
 def run_with(
     p: Pipeline, conn: str, dag_id: str, capsys: pytest.CaptureFixture[str], **conf: Any
 ) -> tuple[Any, str]:
-    saved = os.environ["AIRFLOW_CONN_KAFKA_DEFAULT"]
-    os.environ["AIRFLOW_CONN_KAFKA_DEFAULT"] = conn
-    try:
+    with env_vars(AIRFLOW_CONN_KAFKA_DEFAULT=conn):
         capsys.readouterr()
         run = p.run_dag(dag_id, run_conf=conf)
-        return run, capsys.readouterr().out + capsys.readouterr().err
-    finally:
-        os.environ["AIRFLOW_CONN_KAFKA_DEFAULT"] = saved
+        captured = capsys.readouterr()
+        return run, captured.out + captured.err
 
 
 def test_pipeline_runs_on_a_secured_broker_and_never_leaks_the_secret(
