@@ -115,11 +115,9 @@ def main() -> None:
     warnings.simplefilter("ignore")
 
     import mlflow
-    from confluent_kafka import Consumer
     from confluent_kafka.admin import AdminClient
 
     from enrich import jobs, kafka_io
-    from enrich.kafka_io import PartitionRange, read_range
     from enrich.settings import StackSettings
 
     tag = uuid.uuid4().hex[:8]
@@ -177,7 +175,7 @@ def main() -> None:
                 time.sleep(0.1)
             if proc.is_alive():
                 os.kill(proc.pid or 0, signal.SIGKILL)
-                kills += 1 if feeder.is_alive() else 0
+                kills += int(feeder.is_alive())  # the last stop is not a kill
             proc.join()
         feeder.join()
         stream_s = time.monotonic() - started
@@ -205,24 +203,18 @@ def main() -> None:
             for o in range(low, high)
         }
         seen: Counter[tuple[int, int]] = Counter()
-        consumer = Consumer(
-            {**config, "group.id": "soak-check", "isolation.level": "read_committed"}
-        )
-        try:
-            for topic in (stack.topics.enriched, stack.topics.dlq):
-                for p, (low, high) in kafka_io.watermarks(config, topic).items():
-                    for m in read_range(consumer, PartitionRange(topic, p, low, high))[0]:
-                        if topic == stack.topics.enriched:
-                            src = json.loads(m.value() or b"{}")["source"]
-                            seen[(src["partition"], src["offset"])] += 1
-                        else:
-                            source = dict(m.headers() or [])["source"]
-                            text = source.decode() if isinstance(source, bytes) else str(source)
-                            coords = text.rsplit(":", 2)
-                            seen[(int(coords[1]), int(coords[2]))] += 1
-        finally:
-            consumer.close()
-        dead = sum(1 for topic in [stack.topics.dlq] for _ in kafka_io.read_topic(config, topic)[0])
+        for _p, messages, _end in kafka_io.read_partitions(config, stack.topics.enriched):
+            for m in messages:
+                src = json.loads(m.value() or b"{}")["source"]
+                seen[(src["partition"], src["offset"])] += 1
+        dead = 0
+        for _p, messages, _end in kafka_io.read_partitions(config, stack.topics.dlq):
+            for m in messages:
+                source = dict(m.headers() or [])["source"]
+                text = source.decode() if isinstance(source, bytes) else str(source)
+                coords = text.rsplit(":", 2)
+                seen[(int(coords[1]), int(coords[2]))] += 1
+                dead += 1
         rounds = [
             [json.loads(x) for x in Path(r).read_text().splitlines()]
             for r in reports
