@@ -120,7 +120,7 @@ def provider(config: dict[str, Any], topics: Topics, model: Model, n: int) -> fl
         )
         result = enrich_batch([record], model, rules, settings)
         for out in result.enriched:
-            kafka_io.produce_one(producer, topics.enriched, json.dumps(out), None)
+            kafka_io.produce_one(producer, topics.enriched, out, None)
         for dead in result.dead_letters:
             kafka_io.produce_one(producer, topics.dlq, dead.value, None)
 

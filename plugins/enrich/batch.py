@@ -15,6 +15,7 @@ lines no rule matches. Confident model predictions are never taught back.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,9 +32,11 @@ from enrich.records import (
     TEXT_FIELDS,
     DeadLetter,
     LogRecord,
+    RawBatch,
     RawRecord,
     Source,
     decode,
+    encode_json,
 )
 from enrich.rules import RuleSet
 
@@ -139,52 +142,69 @@ class ReviewItem:
 
 @dataclass
 class BatchResult:
-    enriched: list[dict[str, Any]] = field(default_factory=list)
+    """What ``enrich_batch`` made of one batch.
+
+    ``enriched`` holds the output records as UTF-8 JSON values, in input order, and
+    ``enriched_keys`` their keys: the source coordinates ``topic:partition:offset``.
+    """
+
+    enriched: list[bytes] = field(default_factory=list)
+    enriched_keys: list[str] = field(default_factory=list)
     labels: list[TrainingLabel] = field(default_factory=list)
     queries: list[ReviewItem] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     counts: dict[str, Any] = field(default_factory=dict)
 
+    def records(self) -> list[dict[str, Any]]:
+        """The enriched records decoded (for tests and small tools; the pipeline sends bytes)."""
+        return [json.loads(v) for v in self.enriched]
+
 
 def enrich_batch(
-    records: Sequence[RawRecord],
+    records: Sequence[RawRecord] | RawBatch,
     model: Model | None,
     rules: RuleSet,
     settings: EnrichSettings | None = None,
 ) -> BatchResult:
     """Enrich one batch. Every input is in ``enriched`` or ``dead_letters``, in input order.
 
-    Never raises for bad input; raises ConfigError only for invalid settings (checked when
+    ``records`` are :class:`RawRecord` objects or one partition's :class:`RawBatch`. Never
+    raises for bad input; raises ConfigError only for invalid settings (checked when
     ``EnrichSettings`` is built). Idempotent: the same records, model, rules and settings give
     the same result.
     """
     settings = settings or EnrichSettings()
     result = BatchResult()
+    src = _Columns.of(records)
 
-    # 1. decode; dead letters keep their source coordinates
+    # 1. decode; dead letters keep their source coordinates; rows[i]: input index of decoded[i]
     decoded: list[LogRecord] = []
-    sources: list[Source] = []
-    for raw in records:
-        out = decode(raw.value, settings.max_value_bytes, settings.text_fields)
+    rows: list[int] = []
+    max_bytes, text_fields = settings.max_value_bytes, settings.text_fields
+    for row, value in enumerate(src.values):
+        out = decode(value, max_bytes, text_fields)
         if isinstance(out, LogRecord):
             decoded.append(out)
-            sources.append(raw.source)
+            rows.append(row)
         else:
-            result.dead_letters.append(DeadLetter(out[0], out[1], raw.value, raw.source))
+            result.dead_letters.append(DeadLetter(out[0], out[1], value, src.source(row)))
     n = len(decoded)
 
     # 2. normalise once; the model sees each distinct normalised text once
     normalized = [normalize(r.text) for r in decoded]
+    slot: dict[str, int] = {}
+    inverse = [slot.setdefault(t, len(slot)) for t in normalized]
     if model is not None and n:
-        slot: dict[str, int] = {}
-        inverse = np.fromiter((slot.setdefault(t, len(slot)) for t in normalized), np.intp, n)
         best, conf = model.predict_normalized(list(slot))
         class_idx, confidence = best[inverse], conf[inverse]
         classes = model.classes
+        # as the output writes it, once per distinct text
+        conf_json = [b"null" if c != c else repr(c).encode() for c in np.round(conf, 4).tolist()]
     else:
         class_idx = np.zeros(n, dtype=np.intp)
         confidence = np.full(n, np.nan)
         classes = [settings.taxonomy.fallback]
+        conf_json = [b"null"] * len(slot)
     confident = confidence >= settings.threshold  # NaN (no model) is never confident
 
     # 3. rules, only where they can decide
@@ -204,45 +224,31 @@ def enrich_batch(
     review = ~(by_model | by_rules)
 
     model_meta = {"name": model.name, "version": model.version} if model is not None else None
+    writer = _Output(src, model_meta, classes, rules)
     # plain Python lists: per-record indexing of numpy arrays costs more than the work itself
-    rules_l, review_l, model_l = by_rules.tolist(), review.tolist(), by_model.tolist()
+    route = np.where(by_rules, _RULES, np.where(by_model, _MODEL, _REVIEW)).tolist()
     class_l, rule_l = class_idx.tolist(), rule_idx.tolist()
-    conf_l = [None if c != c else c for c in np.round(confidence, 4).tolist()]  # NaN → None
     seen_labels: set[str] = set()
     candidates: dict[str, int] = {}
     fps: list[str | None] = [None] * n
-    enriched = result.enriched
     for i, rec in enumerate(decoded):
-        fp = None
-        if rules_l[i]:
-            rule = rules.rules[rule_l[i]]
-            label, labelled_by, rule_name = rule.label, "rules", rule.name
+        kind, row = route[i], rows[i]
+        if kind == _RULES:
+            r = rule_l[i]
             fp = fps[i] = fingerprint(normalized[i])
             if fp not in seen_labels:
                 seen_labels.add(fp)
+                rule = rules.rules[r]
                 result.labels.append(
-                    TrainingLabel(fp, rec.text, label, "rules", rule_name, sources[i])
+                    TrainingLabel(fp, rec.text, rule.label, "rules", rule.name, src.source(row))
                 )
+            writer.add(rec, row, kind, r, conf_json[inverse[i]], fp)
         else:
-            label = classes[class_l[i]]
-            labelled_by = "model" if model_l[i] else "none"
-            rule_name = None
-            if review_l[i]:
+            if kind == _REVIEW:
                 fp = fps[i] = fingerprint(normalized[i])
                 candidates.setdefault(fp, i)
-        enriched.append(
-            _enriched(
-                rec,
-                sources[i],
-                label,
-                conf_l[i],
-                labelled_by,
-                review_l[i],
-                model_meta,
-                rule_name,
-                fp,
-            )
-        )
+            writer.add(rec, row, kind, class_l[i], conf_json[inverse[i]], fps[i])
+    result.enriched, result.enriched_keys = writer.values, writer.keys
 
     # 5. review queries: top k distinct candidates by the strategy
     if settings.review_k and candidates:
@@ -264,13 +270,13 @@ def enrich_batch(
                     conf_i,
                     float(score),
                     settings.strategy,
-                    sources[i],
+                    src.source(rows[i]),
                 )
             )
 
     with_conf = confidence[~np.isnan(confidence)]
     result.counts = {
-        "in": len(records),
+        "in": len(src.values),
         "out": n,
         "dead_letters": len(result.dead_letters),
         "by_model": int(by_model.sum()),
@@ -285,39 +291,149 @@ def enrich_batch(
     return result
 
 
-def _enriched(
-    rec: LogRecord,
-    source: Source,
-    label: Label,
-    confidence: float | None,
-    labelled_by: str,
-    needs_review: bool,
-    model: dict[str, Any] | None,
-    rule: str | None,
-    fp: str | None,
-) -> dict[str, Any]:
-    enrichment = {
-        "severity": label.severity,
-        "event_type": label.event_type,
-        "category": label.category,
-        "confidence": confidence,
-        "labelled_by": labelled_by,
-        "needs_review": needs_review,
-        "model": model,
-        "rule": rule,
-        "fingerprint": fp,
-        "source": {
-            "topic": source.topic,
-            "partition": source.partition,
-            "offset": source.offset,
-            "timestamp": source.timestamp_ms,
-        },
-    }
-    if rec.fields is None:
-        return {"message": rec.text, **enrichment}
-    out = dict(rec.fields)
-    clashes = {k: out.pop(k) for k in ENRICHMENT_KEYS if k in out}
-    if clashes:
-        out["original_fields"] = clashes
-    out.update(enrichment)
-    return out
+_RULES, _MODEL, _REVIEW = 0, 1, 2
+_ENRICHMENT_KEYS = frozenset(ENRICHMENT_KEYS)
+_TAIL = (
+    b',"confidence":%b,"fingerprint":%b,'
+    b'"source":{"topic":%b,"partition":%d,"offset":%d,"timestamp":%b}}'
+)
+
+
+@dataclass
+class _Columns:
+    """The batch's inputs as columns, whichever form they came in."""
+
+    values: list[bytes | None]
+    topics: list[str]
+    partitions: list[int]
+    offsets: list[int]
+    timestamps: list[int | None]
+    keys: list[bytes | None]
+
+    @classmethod
+    def of(cls, records: Sequence[RawRecord] | RawBatch) -> _Columns:
+        if isinstance(records, RawBatch):
+            n = len(records)
+            return cls(
+                records.values,
+                [records.topic] * n,
+                [records.partition] * n,
+                records.offsets,
+                records.timestamps,
+                records.keys,
+            )
+        sources = [r.source for r in records]
+        return cls(
+            [r.value for r in records],
+            [s.topic for s in sources],
+            [s.partition for s in sources],
+            [s.offset for s in sources],
+            [s.timestamp_ms for s in sources],
+            [s.key for s in sources],
+        )
+
+    def source(self, row: int) -> Source:
+        return Source(
+            self.topics[row],
+            self.partitions[row],
+            self.offsets[row],
+            self.timestamps[row],
+            self.keys[row],
+        )
+
+
+class _Output:
+    """Builds the output values: the input record with the enrichment keys added.
+
+    A strict JSON object input is extended as it is, byte for byte (its own fields, order,
+    number spelling and escapes pass through untouched), with the enrichment appended; the
+    enrichment's fixed part (label, who labelled, model, rule) is encoded once per route and
+    class or rule. Any other input (a field named like an enrichment key, JSON only the stdlib
+    reads) is built as an object and encoded. Both give the same decoded record.
+    """
+
+    def __init__(
+        self,
+        src: _Columns,
+        model: dict[str, Any] | None,
+        classes: Sequence[Label],
+        rules: RuleSet,
+    ) -> None:
+        self.src, self.model, self.classes, self.rules = src, model, classes, rules
+        self.values: list[bytes] = []
+        self.keys: list[str] = []
+        self._static: dict[tuple[int, int], bytes] = {}
+        self._topic_json: dict[str, bytes] = {}
+
+    def _fixed(self, kind: int, idx: int) -> dict[str, Any]:
+        if kind == _RULES:
+            rule = self.rules.rules[idx]
+            label, by, rule_name = rule.label, "rules", rule.name
+        else:
+            label, rule_name = self.classes[idx], None
+            by = "model" if kind == _MODEL else "none"
+        return {
+            "severity": label.severity,
+            "event_type": label.event_type,
+            "category": label.category,
+            "labelled_by": by,
+            "needs_review": kind == _REVIEW,
+            "model": self.model,
+            "rule": rule_name,
+        }
+
+    def add(
+        self, rec: LogRecord, row: int, kind: int, idx: int, confidence: bytes, fp: str | None
+    ) -> None:
+        src = self.src
+        topic, partition, offset = src.topics[row], src.partitions[row], src.offsets[row]
+        self.keys.append(f"{topic}:{partition}:{offset}")
+        fields = rec.fields
+        if fields is not None and not (rec.verbatim and _ENRICHMENT_KEYS.isdisjoint(fields)):
+            self.values.append(encode_json(self._as_object(rec, row, kind, idx, confidence, fp)))
+            return
+        static = self._static.get((kind, idx))
+        if static is None:
+            static = self._static[kind, idx] = encode_json(self._fixed(kind, idx))[1:-1]
+        topic_json = self._topic_json.get(topic)
+        if topic_json is None:
+            topic_json = self._topic_json[topic] = encode_json(topic)
+        ts = src.timestamps[row]
+        tail = _TAIL % (
+            confidence,
+            b"null" if fp is None else b'"%s"' % fp.encode(),
+            topic_json,
+            partition,
+            offset,
+            b"null" if ts is None else b"%d" % ts,
+        )
+        if fields is None:
+            head = b'{"message":' + encode_json(rec.text) + b","
+        else:  # a strict JSON object: its bytes up to the closing brace, then ours
+            body = src.values[row].rstrip()[:-1]  # type: ignore[union-attr]
+            head = body + b"," if fields else body
+        self.values.append(head + static + tail)
+
+    def _as_object(
+        self, rec: LogRecord, row: int, kind: int, idx: int, confidence: bytes, fp: str | None
+    ) -> dict[str, Any]:
+        src = self.src
+        enrichment = {
+            **self._fixed(kind, idx),
+            "confidence": json.loads(confidence),
+            "fingerprint": fp,
+            "source": {
+                "topic": src.topics[row],
+                "partition": src.partitions[row],
+                "offset": src.offsets[row],
+                "timestamp": src.timestamps[row],
+            },
+        }
+        if rec.fields is None:
+            return {"message": rec.text, **enrichment}
+        out = dict(rec.fields)
+        clashes = {k: out.pop(k) for k in ENRICHMENT_KEYS if k in out}
+        if clashes:
+            out["original_fields"] = clashes
+        out.update(enrichment)
+        return out

@@ -127,8 +127,8 @@ def _cmd_label(args: argparse.Namespace) -> int:
         records = [RawRecord(v, Source(topic, 0, offset + i)) for i, v in enumerate(chunk)]
         offset += len(chunk)
         result = enrich_batch(records, model, rules, settings)
-        for record in result.enriched:
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        for value in result.enriched:
+            out.write(value.decode() + "\n")
         for dead in result.dead_letters:
             err.write(
                 json.dumps(

@@ -8,7 +8,7 @@ operators read them, so users configure security once. Nothing here logs a confi
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -366,6 +366,23 @@ def offsets_for_time(config: Mapping[str, Any], topic: str, timestamp_ms: int) -
     finally:
         consumer.close()
     return {tp.partition: tp.offset if tp.offset >= 0 else marks[tp.partition][1] for tp in found}
+
+
+def produce_many(
+    producer: Producer,
+    topic: str,
+    values: Sequence[bytes],
+    keys: Sequence[str],
+    partition: int = -1,
+) -> None:
+    """``produce_one`` for many values (``partition`` -1: by key), with positional arguments:
+    the keyword parsing of ``produce`` costs more than queueing the message."""
+    produce = producer.produce
+    for value, key in zip(values, keys, strict=True):
+        try:
+            produce(topic, value, key, partition)
+        except BufferError:
+            produce_one(producer, topic, value, key, partition=partition)
 
 
 def produce_one(

@@ -35,26 +35,35 @@ from enrich.kafka_io import (
     PartitionRange,
     consumer_for,
     plan_range,
+    produce_many,
     produce_one,
     read_range,
     transactional_producer,
 )
 from enrich.learner import Model
-from enrich.records import RawRecord, Source, encode_json
+from enrich.records import RawBatch, RawRecord, encode_json
 from enrich.rules import RuleSet
 from enrich.settings import Topics
 
 log = logging.getLogger(__name__)
 
 
+def raw_batch(messages: Sequence[Message], topic: str, partition: int) -> RawBatch:
+    """The engine's input for messages read from one partition of ``topic``, as columns."""
+    stamps = [msg.timestamp() for msg in messages]
+    return RawBatch(
+        topic,
+        partition,
+        [msg.value() for msg in messages],
+        [msg.offset() or 0 for msg in messages],
+        [ts if ts_type else None for ts_type, ts in stamps],
+        [msg.key() for msg in messages],
+    )
+
+
 def raw_records(messages: Sequence[Message], topic: str, partition: int) -> list[RawRecord]:
-    """Engine inputs for messages read from one partition of ``topic``."""
-    out = []
-    for msg in messages:
-        ts_type, ts = msg.timestamp()
-        source = Source(topic, partition, msg.offset() or 0, ts if ts_type else None, msg.key())
-        out.append(RawRecord(msg.value(), source))
-    return out
+    """Engine inputs for messages read from one partition of ``topic``, one object each."""
+    return raw_batch(messages, topic, partition).records()
 
 
 @contextmanager
@@ -83,11 +92,13 @@ def write_result(
     Enriched records go to ``out_partition`` when given (the source partition, so the output
     keeps the input's order), else by key.
     """
-    placement = {} if out_partition is None else {"partition": out_partition}
-    for record in result.enriched:
-        src = record["source"]
-        key = f"{src['topic']}:{src['partition']}:{src['offset']}"
-        produce_one(producer, topics.enriched, encode_json(record), key, **placement)
+    produce_many(
+        producer,
+        topics.enriched,
+        result.enriched,
+        result.enriched_keys,
+        -1 if out_partition is None else out_partition,
+    )
     now = int(time.time() * 1000)
     for label in result.labels:
         send_label(producer, topics.labels, label, now)
@@ -175,10 +186,9 @@ def enrich_partition(
     try:
         rng = plan_range(consumer, topics.raw, partition, max_batch_size)
         messages, next_offset = read_range(consumer, rng)
-        records = raw_records(messages, topics.raw, partition)
         if next_offset <= rng.start:
             return PartitionRun(topics.raw, partition, rng.start, rng.start, {"in": 0}, 0, False)
-        result = enrich_batch(records, model, rules, settings)
+        result = enrich_batch(raw_batch(messages, topics.raw, partition), model, rules, settings)
         out_partition = same_partition(config, topics.enriched, partition)
         producer.begin_transaction()
         try:
@@ -219,13 +229,9 @@ def reenrich_range(
     consumer = consumer_for(config, "log-enricher-backfill")
     try:
         messages, next_offset = read_range(consumer, rng)
-        records = raw_records(messages, rng.topic, rng.partition)
         if ts_from is not None and ts_to is not None:
-            records = [
-                r
-                for r in records
-                if r.source.timestamp_ms is not None and ts_from <= r.source.timestamp_ms < ts_to
-            ]
+            messages = [m for m in messages if _stamped_in(m, ts_from, ts_to)]
+        records = raw_batch(messages, rng.topic, rng.partition)
         result = enrich_batch(records, model, rules, settings)
         result.labels.clear()  # the live pipeline already taught these lines
         result.counts["labels"] = 0
@@ -245,6 +251,11 @@ def reenrich_range(
     finally:
         consumer.close()
         producer.flush(5)
+
+
+def _stamped_in(msg: Message, ts_from: int, ts_to: int) -> bool:
+    ts_type, ts = msg.timestamp()
+    return bool(ts_type) and ts_from <= ts < ts_to
 
 
 def _abort(producer: Producer, err: KafkaException) -> None:

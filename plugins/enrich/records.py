@@ -58,12 +58,39 @@ class RawRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class RawBatch:
+    """Consecutive messages of one partition as columns: the input of ``enrich_batch`` the
+    pipeline builds from a consumer's messages without a :class:`Source` object per message."""
+
+    topic: str
+    partition: int
+    values: list[bytes | None]
+    offsets: list[int]
+    timestamps: list[int | None]
+    keys: list[bytes | None]
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def source(self, i: int) -> Source:
+        return Source(self.topic, self.partition, self.offsets[i], self.timestamps[i], self.keys[i])
+
+    def records(self) -> list[RawRecord]:
+        return [RawRecord(v, self.source(i)) for i, v in enumerate(self.values)]
+
+
+@dataclass(frozen=True, slots=True)
 class LogRecord:
-    """A decoded log line: its text and, for JSON input, the original object."""
+    """A decoded log line: its text and, for JSON input, the original object.
+
+    ``verbatim``: the value is a strict RFC 8259 JSON object, so an output may extend its
+    bytes as they are instead of re-encoding the decoded object.
+    """
 
     text: str
     fields: dict[str, Any] | None = None
     text_field: str | None = None
+    verbatim: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +117,7 @@ def decode(
         except _FAST_ERRORS:
             parsed = None  # the stdlib path below decides
         if isinstance(parsed, dict):
-            return _from_object(parsed, text_fields)
+            return _from_object(parsed, text_fields, verbatim=True)
     try:
         text = value.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -110,7 +137,7 @@ def decode(
 
 
 def _from_object(
-    parsed: dict[str, Any], text_fields: tuple[str, ...]
+    parsed: dict[str, Any], text_fields: tuple[str, ...], verbatim: bool = False
 ) -> LogRecord | tuple[str, str]:
     for name in text_fields:
         if name in parsed and parsed[name] is not None:
@@ -119,8 +146,8 @@ def _from_object(
                 return TEXT_NOT_STRING, (
                     f"field {name!r} is of type {type(message).__name__}, not a string"
                 )
-            return LogRecord(message.strip(), parsed, name)
-    return LogRecord("", parsed, None)
+            return LogRecord(message.strip(), parsed, name, verbatim)
+    return LogRecord("", parsed, None, verbatim)
 
 
 def encode_json(obj: Any) -> bytes:

@@ -45,7 +45,7 @@ def test_routing_around_the_threshold(
 ) -> None:
     model = fixed_model((GUESS, OTHER), {text.split()[1]: confidence})
     result = enrich_batch(raw([text.encode()]), model, RULES)
-    (out,) = result.enriched
+    (out,) = result.records()
     assert out["labelled_by"] == labelled_by
     assert Label(out["severity"], out["event_type"], out["category"]) == label
     assert out["confidence"] == pytest.approx(confidence, abs=1e-4)
@@ -66,13 +66,13 @@ def test_rules_first_policy_lets_a_matching_rule_win_over_a_confident_model() ->
     model = fixed_model((GUESS, OTHER), {"alarm": 0.99, "quiet": 0.99})
     settings = EnrichSettings(policy="rules_first")
     result = enrich_batch(raw([b"alarm x", b"quiet y"]), model, RULES, settings)
-    assert [r["labelled_by"] for r in result.enriched] == ["rules", "model"]
+    assert [r["labelled_by"] for r in result.records()] == ["rules", "model"]
     assert len(result.labels) == 1
 
 
 def test_bootstrap_without_model_uses_rules_then_fallback() -> None:
     result = enrich_batch(raw([b"alarm 1", b"unknown thing 2"]), None, RULES)
-    by_rules, review = result.enriched
+    by_rules, review = result.records()
     assert by_rules["labelled_by"] == "rules"
     assert review["labelled_by"] == "none"
     assert Label(review["severity"], review["event_type"], review["category"]) == (
@@ -87,8 +87,8 @@ def test_bootstrap_without_model_uses_rules_then_fallback() -> None:
 def test_every_input_is_enriched_or_dead_lettered_in_order_with_its_coordinates() -> None:
     values = [b"alarm", None, b"\xff", b"[1]", b'{"message": "alarm", "host": "h"}', b""]
     result = enrich_batch(raw(values), None, RULES)
-    assert len(result.enriched) + len(result.dead_letters) == len(values)
-    assert [r["source"]["offset"] for r in result.enriched] == [100, 104, 105]
+    assert len(result.records()) + len(result.dead_letters) == len(values)
+    assert [r["source"]["offset"] for r in result.records()] == [100, 104, 105]
     assert [d.source.offset for d in result.dead_letters] == [101, 102, 103]
     assert [d.reason for d in result.dead_letters] == [
         "null_value",
@@ -96,7 +96,7 @@ def test_every_input_is_enriched_or_dead_lettered_in_order_with_its_coordinates(
         "json_not_object",
     ]
     assert result.dead_letters[1].value == b"\xff"  # the original bytes, untouched
-    first = result.enriched[0]
+    first = result.records()[0]
     assert first["source"] == {
         "topic": "logs.raw",
         "partition": 1,
@@ -110,13 +110,114 @@ def test_every_input_is_enriched_or_dead_lettered_in_order_with_its_coordinates(
 
 def test_json_fields_pass_through_and_clashing_keys_are_kept_aside() -> None:
     value = {"message": "alarm raised", "host": "db-1", "severity": "high", "nested": {"a": [1]}}
-    (out,) = enrich_batch(raw([json.dumps(value).encode()]), None, RULES).enriched
+    (out,) = enrich_batch(raw([json.dumps(value).encode()]), None, RULES).records()
     assert out["message"] == "alarm raised"
     assert out["host"] == "db-1"
     assert out["nested"] == {"a": [1]}
     assert out["original_fields"] == {"severity": "high"}
     assert out["severity"] == "WARNING"
     json.dumps(out)  # serialisable as it is
+
+
+ENRICHMENT = {
+    "severity",
+    "event_type",
+    "category",
+    "confidence",
+    "labelled_by",
+    "needs_review",
+    "model",
+    "rule",
+    "fingerprint",
+    "source",
+}
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        b'{"message": "alarm", "n": 1.0, "big": 12345678901234567890, "e": "caf\\u00e9"}',
+        b'{"message":"quiet","host":"h"}  \n',  # trailing blanks after the object
+        b"{}",
+        b'{ "log": "alarm in log field" }',
+        '{"message": "unicode \u00e9\u4e2d \U0001f600 alarm"}'.encode(),
+        b'{"message": "x", "dup": 1, "dup": 2}',
+    ],
+)
+def test_a_json_object_is_extended_byte_for_byte(value: bytes) -> None:
+    model = fixed_model((GUESS, OTHER), {"alarm": 0.9, "quiet": 0.6})
+    result = enrich_batch(raw([value]), model, RULES)
+    (out_bytes,) = result.enriched
+    body = value.rstrip()[:-1]
+    assert out_bytes.startswith(body)  # its own bytes: number spelling, escapes, key order
+    out = json.loads(out_bytes)
+    assert {k: v for k, v in out.items() if k not in ENRICHMENT} == json.loads(value)
+    assert set(out) - set(json.loads(value)) == ENRICHMENT
+    assert result.enriched_keys == ["logs.raw:1:100"]
+    assert out["source"] == {
+        "topic": "logs.raw",
+        "partition": 1,
+        "offset": 100,
+        "timestamp": 1_700_000_000_000,
+    }
+
+
+def test_the_fast_output_decodes_to_the_same_record_as_the_object_path() -> None:
+    """Every route (model, rules, review) and both input kinds, against the reference that
+    builds the object and encodes it (used for clashing keys and stdlib-only JSON)."""
+    from enrich.batch import _Columns, _Output
+
+    values = [b"alarm x", b"quiet y", b"other z", b'{"message": "alarm", "a": [1, {"b": null}]}']
+    values += [b'{"message": "quiet", "a": "\\ud83d\\ude00"}', b'{"log": "other"}']
+    model = fixed_model((GUESS, OTHER), {"alarm": 0.5, "quiet": 0.9, "other": 0.6})
+    records = raw(values)
+    result = enrich_batch(records, model, RULES)
+    reference = _Output(_Columns.of(records), {"name": "test-model", "version": "7"}, [], RULES)
+    reference.classes = model.classes
+    decoded = [json.loads(v) for v in result.enriched]
+    for row, (value, out) in enumerate(zip(values, decoded, strict=True)):
+        from enrich.records import LogRecord, decode
+
+        rec = decode(value)
+        assert isinstance(rec, LogRecord)
+        kind = {"rules": 0, "model": 1, "none": 2}[out["labelled_by"]]
+        idx = (
+            0
+            if kind == 0
+            else [c.class_name for c in model.classes].index(
+                Label(out["severity"], out["event_type"], out["category"]).class_name
+            )
+        )
+        conf = json.dumps(out["confidence"]).encode()
+        expected = reference._as_object(rec, row, kind, idx, conf, out["fingerprint"])
+        assert out == json.loads(json.dumps(expected))
+    assert [r["labelled_by"] for r in decoded] == [
+        "rules",
+        "model",
+        "none",
+        "rules",
+        "model",
+        "none",
+    ]
+
+
+def test_columns_and_records_give_the_same_output() -> None:
+    from enrich.records import RawBatch
+
+    values: list[bytes | None] = [b"alarm 1", None, b'{"message": "m", "k": 1}', b"plain"]
+    batch = RawBatch(
+        "logs.raw",
+        1,
+        values,
+        [100 + i for i in range(4)],
+        [1_700_000_000_000 + i for i in range(4)],
+        [None] * 4,
+    )
+    a, b = enrich_batch(batch, None, RULES), enrich_batch(raw(values), None, RULES)
+    assert a.enriched == b.enriched
+    assert a.enriched_keys == b.enriched_keys
+    assert a.dead_letters == b.dead_letters
+    assert a.labels == b.labels
 
 
 def test_training_labels_are_one_per_fingerprint_and_carry_the_rule() -> None:
@@ -163,12 +264,13 @@ def test_same_input_same_output() -> None:
     a = enrich_batch(raw(values), None, RULES)
     b = enrich_batch(raw(values), None, RULES)
     assert a.enriched == b.enriched
+    assert a.enriched_keys == b.enriched_keys
     assert [q.fingerprint for q in a.queries] == [q.fingerprint for q in b.queries]
 
 
 def test_empty_batch() -> None:
     result = enrich_batch([], None, RULES)
-    assert result.enriched == []
+    assert result.records() == []
     assert result.counts["in"] == 0
 
 
