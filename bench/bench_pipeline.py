@@ -7,9 +7,10 @@ One run, the same input for the three paths (private topics, deleted afterwards)
 
 (a) passthrough: consume + produce, no processing: the ceiling of this broker and client;
 (b) enrichment: ``pipeline.enrich_partition``, exactly the DAG task's code (read_committed,
-    enrich_batch, one transaction per micro-batch with the offsets), partitions one after
-    the other in this process; (b') the same with each partition in its own process, as
-    Airflow runs the mapped tasks (on this 2-core machine);
+    enrich_batch, one transaction per micro-batch with the offsets, a new producer and
+    consumer per call), in this process: run after run, each run's partitions one after the
+    other, as one worker slot runs the mapped tasks; (b') each partition in its own process,
+    as three worker slots run them (on this 2-core machine);
 (c) provider: ``ConsumeFromTopicOperator`` with ``apply_function`` enriching one message
     and producing it, as a user of the provider would write it; over the first
     ``--provider-lines`` messages (it is too slow to push all of them through).
@@ -66,34 +67,42 @@ def passthrough(config: dict[str, Any], source: str, target: str, n: int) -> flo
     return elapsed
 
 
-def drain_partition(
-    config: dict[str, Any], topics: Topics, model: Model, batch: int, p: int, group: str
+def drain(
+    config: dict[str, Any],
+    topics: Topics,
+    model: Model,
+    batch: int,
+    partitions: list[int],
+    group: str,
 ) -> None:
-    """What successive runs of one mapped ``enrich_partition`` task do, until caught up."""
+    """What successive runs of the DAG do with one worker slot: each run enriches one
+    micro-batch of every partition in turn (one ``enrich_partition`` call each, as the mapped
+    tasks do), until a run finds nothing new."""
     rules, settings = load_rules(), EnrichSettings()
-    txn = f"bench-{topics.raw}-{group}-{p}"
-    while pipeline.enrich_partition(
-        config, topics, p, model, rules, settings, group, txn, batch
-    ).counts.get("in"):
-        pass
+    active = list(partitions)
+    while active:
+        active = [
+            p
+            for p in active
+            if pipeline.enrich_partition(
+                config, topics, p, model, rules, settings, group, f"bench-{group}-{p}", batch
+            ).counts.get("in")
+        ]
 
 
 def enrichment(
     config: dict[str, Any], topics: Topics, model: Model, batch: int, parallel: bool
 ) -> float:
-    """All partitions one after the other in this process, or each in its own process as
-    Airflow runs mapped tasks (each way with its own consumer group: both read everything)."""
+    """All partitions in this process, or each in its own process as Airflow runs mapped
+    tasks with three worker slots (each way with its own consumer group: both read all)."""
     group = "bench-enrich-parallel" if parallel else "bench-enrich"
     started = time.perf_counter()
     if parallel:
         ctx = multiprocessing.get_context("spawn")
         with ctx.Pool(3) as pool:
-            pool.starmap(
-                drain_partition, [(config, topics, model, batch, p, group) for p in range(3)]
-            )
+            pool.starmap(drain, [(config, topics, model, batch, [p], group) for p in range(3)])
     else:
-        for p in range(3):
-            drain_partition(config, topics, model, batch, p, group)
+        drain(config, topics, model, batch, [0, 1, 2], group)
     return time.perf_counter() - started
 
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from enrich import learner as learner_mod
 from enrich.errors import ConfigError
-from enrich.features import fingerprint, normalize
+from enrich.features import fingerprint, normalize_many
 from enrich.labels import DEFAULT_TAXONOMY, Label, Taxonomy
 from enrich.learner import DEFAULT_STRATEGY, STRATEGIES, Model
 from enrich.records import (
@@ -191,7 +191,7 @@ def enrich_batch(
     n = len(decoded)
 
     # 2. normalise once; the model sees each distinct normalised text once
-    normalized = [normalize(r.text) for r in decoded]
+    normalized = normalize_many([r.text for r in decoded])
     slot: dict[str, int] = {}
     inverse = [slot.setdefault(t, len(slot)) for t in normalized]
     if model is not None and n:
@@ -223,32 +223,30 @@ def enrich_batch(
         by_model = ~by_rules & confident
     review = ~(by_model | by_rules)
 
-    model_meta = {"name": model.name, "version": model.version} if model is not None else None
-    writer = _Output(src, model_meta, classes, rules)
-    # plain Python lists: per-record indexing of numpy arrays costs more than the work itself
-    route = np.where(by_rules, _RULES, np.where(by_model, _MODEL, _REVIEW)).tolist()
-    class_l, rule_l = class_idx.tolist(), rule_idx.tolist()
+    # fingerprints, training labels and review candidates: only lines the model did not label
+    route = np.where(by_rules, _RULES, np.where(by_model, _MODEL, _REVIEW))
+    route_l, rule_l = route.tolist(), rule_idx.tolist()
     seen_labels: set[str] = set()
     candidates: dict[str, int] = {}
     fps: list[str | None] = [None] * n
-    for i, rec in enumerate(decoded):
-        kind, row = route[i], rows[i]
-        if kind == _RULES:
-            r = rule_l[i]
-            fp = fps[i] = fingerprint(normalized[i])
-            if fp not in seen_labels:
-                seen_labels.add(fp)
-                rule = rules.rules[r]
-                result.labels.append(
-                    TrainingLabel(fp, rec.text, rule.label, "rules", rule.name, src.source(row))
+    for i in np.flatnonzero(~by_model).tolist():
+        fp = fps[i] = fingerprint(normalized[i])
+        if route_l[i] == _REVIEW:
+            candidates.setdefault(fp, i)
+        elif fp not in seen_labels:
+            seen_labels.add(fp)
+            rule = rules.rules[rule_l[i]]
+            result.labels.append(
+                TrainingLabel(
+                    fp, decoded[i].text, rule.label, "rules", rule.name, src.source(rows[i])
                 )
-            writer.add(rec, row, kind, r, conf_json[inverse[i]], fp)
-        else:
-            if kind == _REVIEW:
-                fp = fps[i] = fingerprint(normalized[i])
-                candidates.setdefault(fp, i)
-            writer.add(rec, row, kind, class_l[i], conf_json[inverse[i]], fps[i])
-    result.enriched, result.enriched_keys = writer.values, writer.keys
+            )
+
+    model_meta = {"name": model.name, "version": model.version} if model is not None else None
+    writer = _Output(src, model_meta, classes, rules)
+    result.enriched, result.enriched_keys = writer.encode(
+        decoded, rows, route, np.where(by_rules, rule_idx, class_idx), conf_json, inverse, fps
+    )
 
     # 5. review queries: top k distinct candidates by the strategy
     if settings.review_k and candidates:
@@ -293,10 +291,12 @@ def enrich_batch(
 
 _RULES, _MODEL, _REVIEW = 0, 1, 2
 _ENRICHMENT_KEYS = frozenset(ENRICHMENT_KEYS)
-_TAIL = (
-    b',"confidence":%b,"fingerprint":%b,'
+_ENRICHMENT_JSON = (
+    b'%b,"confidence":%b,"fingerprint":%b,'
     b'"source":{"topic":%b,"partition":%d,"offset":%d,"timestamp":%b}}'
 )
+_TEXT = b'{"message":%b,' + _ENRICHMENT_JSON  # a plain line
+_OBJECT = b"%b%b" + _ENRICHMENT_JSON  # a JSON object's bytes up to its closing brace
 
 
 @dataclass
@@ -360,10 +360,6 @@ class _Output:
         rules: RuleSet,
     ) -> None:
         self.src, self.model, self.classes, self.rules = src, model, classes, rules
-        self.values: list[bytes] = []
-        self.keys: list[str] = []
-        self._static: dict[tuple[int, int], bytes] = {}
-        self._topic_json: dict[str, bytes] = {}
 
     def _fixed(self, kind: int, idx: int) -> dict[str, Any]:
         if kind == _RULES:
@@ -382,41 +378,79 @@ class _Output:
             "rule": rule_name,
         }
 
-    def add(
-        self, rec: LogRecord, row: int, kind: int, idx: int, confidence: bytes, fp: str | None
-    ) -> None:
-        src = self.src
-        topic, partition, offset = src.topics[row], src.partitions[row], src.offsets[row]
-        self.keys.append(f"{topic}:{partition}:{offset}")
-        fields = rec.fields
-        if fields is not None and not (rec.verbatim and _ENRICHMENT_KEYS.isdisjoint(fields)):
-            self.values.append(encode_json(self._as_object(rec, row, kind, idx, confidence, fp)))
-            return
-        static = self._static.get((kind, idx))
-        if static is None:
-            static = self._static[kind, idx] = encode_json(self._fixed(kind, idx))[1:-1]
-        topic_json = self._topic_json.get(topic)
-        if topic_json is None:
-            topic_json = self._topic_json[topic] = encode_json(topic)
-        ts = src.timestamps[row]
-        tail = _TAIL % (
-            confidence,
-            b"null" if fp is None else b'"%s"' % fp.encode(),
-            topic_json,
-            partition,
-            offset,
-            b"null" if ts is None else b"%d" % ts,
-        )
-        if fields is None:
-            head = b'{"message":' + encode_json(rec.text) + b","
-        else:  # a strict JSON object: its bytes up to the closing brace, then ours
-            body = src.values[row].rstrip()[:-1]  # type: ignore[union-attr]
-            head = body + b"," if fields else body
-        self.values.append(head + static + tail)
+    def encode(
+        self,
+        decoded: Sequence[LogRecord],
+        rows: Sequence[int],
+        route: np.ndarray,
+        fixed_idx: np.ndarray,
+        conf_json: Sequence[bytes],
+        inverse: Sequence[int],
+        fps: Sequence[str | None],
+    ) -> tuple[list[bytes], list[str]]:
+        """The output value and key of each decoded record.
 
-    def _as_object(
+        ``route``: _RULES, _MODEL or _REVIEW per record; ``fixed_idx``: its rule or class;
+        ``conf_json``: the confidence as JSON per distinct text, ``inverse[i]`` its slot.
+        """
+        src = self.src
+        raw, topics, partitions, offsets, stamps = (
+            src.values,
+            src.topics,
+            src.partitions,
+            src.offsets,
+            src.timestamps,
+        )
+        keys = [f"{topics[r]}:{partitions[r]}:{offsets[r]}" for r in rows]
+        sids = (fixed_idx * 3 + route).tolist()
+        static = {sid: encode_json(self._fixed(sid % 3, sid // 3))[1:-1] for sid in set(sids)}
+        topic_json = {t: encode_json(t) for t in set(topics)}
+        values: list[bytes] = []
+        append, disjoint = values.append, _ENRICHMENT_KEYS.isdisjoint
+        for i, rec in enumerate(decoded):
+            row, fields, fp = rows[i], rec.fields, fps[i]
+            ts = stamps[row]
+            fp_json = b"null" if fp is None else b'"%s"' % fp.encode()
+            ts_json = b"null" if ts is None else b"%d" % ts
+            if fields is None:
+                append(
+                    _TEXT
+                    % (
+                        encode_json(rec.text),
+                        static[sids[i]],
+                        conf_json[inverse[i]],
+                        fp_json,
+                        topic_json[topics[row]],
+                        partitions[row],
+                        offsets[row],
+                        ts_json,
+                    )
+                )
+            elif rec.verbatim and disjoint(fields):
+                append(
+                    _OBJECT
+                    % (
+                        raw[row].rstrip()[:-1],  # type: ignore[union-attr]
+                        b"," if fields else b"",
+                        static[sids[i]],
+                        conf_json[inverse[i]],
+                        fp_json,
+                        topic_json[topics[row]],
+                        partitions[row],
+                        offsets[row],
+                        ts_json,
+                    )
+                )
+            else:
+                kind, idx = sids[i] % 3, sids[i] // 3
+                obj = self.as_object(rec, row, kind, idx, conf_json[inverse[i]], fp)
+                append(encode_json(obj))
+        return values, keys
+
+    def as_object(
         self, rec: LogRecord, row: int, kind: int, idx: int, confidence: bytes, fp: str | None
     ) -> dict[str, Any]:
+        """The reference: the output record as an object (``encode`` gives its JSON)."""
         src = self.src
         enrichment = {
             **self._fixed(kind, idx),

@@ -44,6 +44,12 @@ _MONTHS = frozenset(
     ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 )
 _CLOCK = re.compile(r"\d\d:\d\d:\d\d")
+try:  # the optional native normaliser (native/): same results, ~10x faster
+    from enrich_native import normalize_many as _native_normalize_many
+except ImportError:  # not built here: the Python code below does all of it
+    _native_normalize_many = None
+NATIVE = _native_normalize_many is not None
+
 _CACHE_LIMIT = 20_000  # measured: as fast as 500k on generated logs, ~25x less memory
 _token_cache: dict[str, str] = {}
 
@@ -109,7 +115,15 @@ def _cached_mask(token: str) -> str:
 
 
 def normalize_many(texts: Iterable[str]) -> list[str]:
-    return [normalize(t) for t in texts]
+    """``normalize`` of each text: by the native normaliser when it is installed (ASCII lines;
+    it gives ``None`` for the others, which take the Python path), else in Python."""
+    texts = texts if isinstance(texts, list) else list(texts)
+    if _native_normalize_many is None:
+        return [normalize(t) for t in texts]
+    out: list[str | None] = _native_normalize_many(texts)
+    if None in out:
+        return [normalize(t) if n is None else n for n, t in zip(out, texts, strict=True)]
+    return out  # type: ignore[return-value]  # no None left
 
 
 def fingerprint(normalized: str) -> str:

@@ -291,7 +291,12 @@ def read_range(
         while (
             next_offset < rng.end and idle < IDLE_POLLS and (limit is None or len(records) < limit)
         ):
-            batch = consumer.consume(num_messages=CONSUME_CHUNK, timeout=0.5)
+            # never ask for more than the range has left: consume() waits out its timeout
+            # for a chunk the partition cannot fill
+            want = min(CONSUME_CHUNK, rng.end - next_offset)
+            if limit is not None:
+                want = min(want, limit - len(records))
+            batch = consumer.consume(num_messages=max(want, 1), timeout=0.5)
             idle = 0 if batch else idle + 1
             if not batch and _position(consumer, rng) >= rng.end:
                 next_offset = rng.end  # only control records (transaction markers) were left

@@ -121,11 +121,18 @@ def write_result(
     )
 
 
-def same_partition(config: Mapping[str, Any], topic: str, partition: int) -> int | None:
-    """``partition`` if ``topic`` has it (output order follows input order), else None."""
-    from enrich.kafka_io import list_topics
+def same_partition(producer: Producer, topic: str, partition: int) -> int | None:
+    """``partition`` if ``topic`` has it (output order follows input order), else None.
 
-    return partition if partition < list_topics(config).get(topic, 0) else None
+    Asks through the producer's own connection, for this one topic.
+    """
+    try:
+        meta = producer.list_topics(topic, timeout=TXN_TIMEOUT_S).topics.get(topic)
+    except KafkaException as err:
+        raise StackError(f"cannot read the metadata of topic {topic}: {err}") from err
+    if meta is None or meta.error is not None:
+        return None
+    return partition if partition in meta.partitions else None
 
 
 def send_label(
@@ -189,7 +196,7 @@ def enrich_partition(
         if next_offset <= rng.start:
             return PartitionRun(topics.raw, partition, rng.start, rng.start, {"in": 0}, 0, False)
         result = enrich_batch(raw_batch(messages, topics.raw, partition), model, rules, settings)
-        out_partition = same_partition(config, topics.enriched, partition)
+        out_partition = same_partition(producer, topics.enriched, partition)
         producer.begin_transaction()
         try:
             produced = write_result(producer, topics, result, out_partition)
@@ -235,7 +242,7 @@ def reenrich_range(
         result = enrich_batch(records, model, rules, settings)
         result.labels.clear()  # the live pipeline already taught these lines
         result.counts["labels"] = 0
-        out_partition = same_partition(config, topics.enriched, rng.partition)
+        out_partition = same_partition(producer, topics.enriched, rng.partition)
         producer.begin_transaction()
         try:
             produced = write_result(producer, topics, result, out_partition)

@@ -189,7 +189,7 @@ def test_the_fast_output_decodes_to_the_same_record_as_the_object_path() -> None
             )
         )
         conf = json.dumps(out["confidence"]).encode()
-        expected = reference._as_object(rec, row, kind, idx, conf, out["fingerprint"])
+        expected = reference.as_object(rec, row, kind, idx, conf, out["fingerprint"])
         assert out == json.loads(json.dumps(expected))
     assert [r["labelled_by"] for r in decoded] == [
         "rules",

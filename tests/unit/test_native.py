@@ -1,0 +1,142 @@
+"""The native normaliser (native/, Rust) gives exactly what the Python reference gives.
+
+``enrich.features.normalize`` is the reference; ``enrich_native.normalize_many`` must agree
+on every ASCII line and hand every other line back (``None``) to the Python path.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from enrich.features import normalize, normalize_many
+from enrich.records import LogRecord, decode
+from enrich.samples import generate
+
+native = pytest.importorskip(
+    "enrich_native", reason="native normaliser not built (make install builds it with cargo)"
+)
+
+EDGE_TOKENS = [
+    "0x",
+    "0x1F",
+    "0xZZ",
+    "0X1F",
+    "abcdef",
+    "abcde1",
+    "abc12",
+    "ABCDEF12",
+    "deadbeef",
+    "<NUM>",
+    "<ab>",
+    "<A1>",
+    "<HTTP_5XX>",
+    "'x'",
+    '"x"',
+    "'x\"",
+    "..",
+    ".5",
+    "5.",
+    "1..2",
+    "1.2.3.4",
+    "1.2.3.4:80",
+    "1.2.3.4:123456",
+    "999.999.999.999",
+    "1.2.3.4.5",
+    "::1",
+    "a:b:c",
+    "fe80::1",
+    "fe80::1%eth0",
+    "SHA256:abc+/=",
+    "SHA256:",
+    "2026-11-01",
+    "2026-11-01T10:00:00Z",
+    "2026-11-01 10:00:00",
+    "2026-11-01T10:00:00.123+02:00",
+    "01/Nov/2026:10:00:00",
+    "01/nov/2026:10:00:00",
+    "10:00:00",
+    "10:00:00,123",
+    "1:00:00",
+    "/var/log/x",
+    "/var",
+    "s3://b/k/",
+    "http://host/a/b",
+    "C:/x/y",
+    "+5",
+    "-5.5",
+    "1,5",
+    "--5",
+    "deadbeef-dead-beef-dead-beefdeadbeef",
+    "12345678-1234-1234-1234-1234567890ab",
+    "[<TS>",
+    "(<IP>),",
+    "sshd[812]:",
+    "pid=42;",
+    "key=user:42",
+    "v1.2.3-rc4",
+    "[]",
+    "()",
+    "''",
+    '""',
+    "`x`",
+    "x:",
+    "x.",
+    "::",
+    "-",
+    "+",
+    "a_b",
+    "_1",
+    "1_000",
+    "e1",
+    "1e5",
+]
+
+
+def _corpus() -> list[str]:
+    lines = []
+    for _source, value in generate(20_000, seed=7):
+        record = decode(value)
+        if isinstance(record, LogRecord):
+            lines.append(record.text)
+    lines += EDGE_TOKENS
+    lines += [f"x {a} {b} y" for a, b in zip(EDGE_TOKENS, reversed(EDGE_TOKENS), strict=True)]
+    lines += [
+        "Nov  1 10:00:00 web-01 sshd[812]: Accepted publickey for root",
+        "Nov 1 10:00:00 web-01",  # a header and nothing else: not dropped (4 tokens)
+        "Nov 01 1:00:00 web-01 x y",  # the clock is not hh:mm:ss: kept
+        'GET "/x" 503 done',
+        '"GET / HTTP/1.1" 503 12 "GET / HTTP/1.1" 200',
+        '"a" 600 "b" 099 "c" 404',
+        'x" 200',  # '" ' present, the code follows a token ending in a quote
+        "a\x1cb\x1dc\x1ed\x1fe\x0bf\x0cg\rh\ti\nj",  # what str.split() splits on
+        "   leading and trailing   ",
+        "",
+    ]
+    rng = random.Random(11)
+    alphabet = "0123456789abcdefABCDEFxXSHA:/.-+_,;[](){}<>\"'`@%~= \t\x1c"
+    lines += [
+        "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) for _ in range(20_000)
+    ]
+    return lines
+
+
+def test_native_equals_the_python_reference_on_ascii_lines() -> None:
+    lines = _corpus()
+    got = native.normalize_many(lines)
+    mismatches = [
+        (line, n, normalize(line))
+        for line, n in zip(lines, got, strict=True)
+        if n != normalize(line)
+    ]
+    assert mismatches[:5] == []
+    assert len(lines) > 40_000
+
+
+def test_non_ascii_lines_go_back_to_python() -> None:
+    lines = ["caf\u00e9 12 ok", "\u0661\u0662\u0663 arabic digits", "x\u00a0y 5", "\ud800 7"]
+    assert native.normalize_many(lines) == [None] * 4
+    assert normalize_many(lines) == [normalize(line) for line in lines]
+    mixed = ["plain 12", *lines, "more 0x1f"]
+    assert normalize_many(mixed) == [normalize(line) for line in mixed]
