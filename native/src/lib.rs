@@ -9,7 +9,7 @@
 
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString};
-use regex::RegexSet;
+use regex::Regex;
 use std::sync::OnceLock;
 
 /// Token shapes, in the reference's order: the first that matches the whole core wins.
@@ -21,23 +21,48 @@ const HASH: &str = r"SHA256:[A-Za-z0-9+/=]+";
 const NUM: &str = r"[+-]?\d+(?:[.,]\d+)?";
 const PATH: &str = r"(?:[A-Za-z][\w+.-]*:/)?(?:/[\w.@%+~:-]+){2,}/?";
 
-const LEAD: &[u8] = b"[](){}<>\"'`,;";
-const TRAIL: &[u8] = b"[](){}<>\"'`,;:.";
+/// Byte classes as lookup tables: leading and trailing punctuation kept around a mask, and
+/// what Python's `str.split()` splits an ASCII string on (`str.isspace`).
+const fn table(members: &[u8]) -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < members.len() {
+        t[members[i] as usize] = true;
+        i += 1;
+    }
+    t
+}
+const LEAD: [bool; 256] = table(b"[](){}<>\"'`,;");
+const TRAIL: [bool; 256] = table(b"[](){}<>\"'`,;:.");
+const SPACE: [bool; 256] = table(b" \t\n\x0b\x0c\r\x1c\x1d\x1e\x1f");
 const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
 
-fn shapes() -> &'static RegexSet {
-    static SET: OnceLock<RegexSet> = OnceLock::new();
-    SET.get_or_init(|| {
-        let anchored = [TS, UUID, IP, HASH, NUM, PATH].map(|p| format!(r"\A(?:{p})\z"));
-        RegexSet::new(anchored).expect("token shapes compile")
-    })
+/// The shapes as anchored regexes (HEX aside), compiled once.
+struct Shapes {
+    ts: Regex,
+    uuid: Regex,
+    ip: Regex,
+    hash: Regex,
+    num: Regex,
+    path: Regex,
 }
 
-/// Python's `str.isspace` for ASCII: what `str.split()` splits on.
-fn is_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | 0x1c..=0x1f)
+fn shapes() -> &'static Shapes {
+    static SHAPES: OnceLock<Shapes> = OnceLock::new();
+    SHAPES.get_or_init(|| {
+        let anchored =
+            |p: &str| Regex::new(&format!(r"\A(?:{p})\z")).expect("token shape compiles");
+        Shapes {
+            ts: anchored(TS),
+            uuid: anchored(UUID),
+            ip: anchored(IP),
+            hash: anchored(HASH),
+            num: anchored(NUM),
+            path: anchored(PATH),
+        }
+    })
 }
 
 fn all_digits(s: &[u8]) -> bool {
@@ -61,40 +86,42 @@ fn is_hex(core: &[u8]) -> bool {
         && core.iter().any(|&c| (b'a'..=b'f').contains(&c))
 }
 
-/// The mask of the first shape matching the whole core, if any.
+/// The mask of the first shape matching the whole core, if any. Each regex runs only when
+/// the core has what every match of it has (two leading digits, 36 characters, two
+/// slashes...).
 fn shape(core: &str) -> Option<&'static str> {
     let bytes = core.as_bytes();
-    // Without a digit only UUID (needs '-'), IPv6 (':') and PATH ('/') can match.
-    if !bytes
-        .iter()
-        .any(|&c| c.is_ascii_digit() || matches!(c, b'-' | b':' | b'/'))
-    {
-        return None;
+    let digit_at = |i: usize| bytes.get(i).is_some_and(u8::is_ascii_digit);
+    let colons = bytes.iter().filter(|&&c| c == b':').count();
+    let slashes = bytes.iter().filter(|&&c| c == b'/').count();
+    let signed = matches!(bytes.first(), Some(b'+' | b'-'));
+    let s = shapes();
+    if digit_at(0) && digit_at(1) && s.ts.is_match(core) {
+        Some("<TS>")
+    } else if bytes.len() == 36 && s.uuid.is_match(core) {
+        Some("<UUID>")
+    } else if (digit_at(0) || colons >= 2) && s.ip.is_match(core) {
+        Some("<IP>")
+    } else if is_hex(bytes) {
+        Some("<HEX>")
+    } else if bytes.starts_with(b"SHA256:") && s.hash.is_match(core) {
+        Some("<HASH>")
+    } else if (digit_at(0) || (signed && digit_at(1))) && s.num.is_match(core) {
+        Some("<NUM>")
+    } else if slashes >= 2 && s.path.is_match(core) {
+        Some("<PATH>")
+    } else {
+        None
     }
-    let hits = shapes().matches(core);
-    for (i, name) in ["<TS>", "<UUID>", "<IP>"].iter().enumerate() {
-        if hits.matched(i) {
-            return Some(name);
-        }
-    }
-    if is_hex(bytes) {
-        return Some("<HEX>");
-    }
-    for (i, name) in ["<HASH>", "<NUM>", "<PATH>"].iter().enumerate() {
-        if hits.matched(i + 3) {
-            return Some(name);
-        }
-    }
-    None
 }
 
 /// `enrich.features._mask_token`, appended to `out`.
 fn mask_token(token: &str, out: &mut String) {
     let b = token.as_bytes();
-    let start = b.iter().position(|c| !LEAD.contains(c)).unwrap_or(b.len());
+    let start = b.iter().position(|&c| !LEAD[c as usize]).unwrap_or(b.len());
     let end = b[start..]
         .iter()
-        .rposition(|c| !TRAIL.contains(c))
+        .rposition(|&c| !TRAIL[c as usize])
         .map_or(start, |i| start + i + 1);
     let (pre, core, suf) = (&token[..start], &token[start..end], &token[end..]);
     let cb = core.as_bytes();
@@ -156,36 +183,50 @@ fn is_clock(t: &[u8]) -> bool {
 }
 
 /// `enrich.features.normalize` for one ASCII line.
-fn normalize_ascii(text: &str, out: &mut String) {
-    let mut tokens: Vec<&str> = text
-        .split(|c: char| is_space(c as u8))
-        .filter(|t| !t.is_empty())
-        .collect();
-    if tokens.len() > 4
-        && MONTHS.contains(&tokens[0])
-        && all_digits(tokens[1].as_bytes())
-        && is_clock(tokens[2].as_bytes())
+fn normalize_ascii(text: &str, spans: &mut Vec<(usize, usize)>, out: &mut String) {
+    spans.clear();
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if SPACE[b[i] as usize] {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < b.len() && !SPACE[b[i] as usize] {
+            i += 1;
+        }
+        spans.push((start, i));
+    }
+    // ASCII: every index is a char boundary
+    let token = |k: usize| &text[spans[k].0..spans[k].1];
+    let mut first = 0;
+    if spans.len() > 4
+        && MONTHS.contains(&token(0))
+        && all_digits(token(1).as_bytes())
+        && is_clock(token(2).as_bytes())
     {
-        tokens.drain(..4);
+        first = 4;
     }
     let access_log = text.contains("\" ");
-    for (j, token) in tokens.iter().enumerate() {
-        if j > 0 {
+    for k in first..spans.len() {
+        let t = token(k);
+        let tb = t.as_bytes();
+        if k > first {
             out.push(' ');
         }
-        let t = token.as_bytes();
         if access_log
-            && j > 0
-            && t.len() == 3
-            && all_digits(t)
-            && (b'1'..=b'5').contains(&t[0])
-            && tokens[j - 1].ends_with('"')
+            && k > first
+            && tb.len() == 3
+            && all_digits(tb)
+            && (b'1'..=b'5').contains(&tb[0])
+            && token(k - 1).ends_with('"')
         {
             out.push_str("<HTTP_");
-            out.push(t[0] as char);
+            out.push(tb[0] as char);
             out.push_str("XX>");
         } else {
-            mask_token(token, out);
+            mask_token(t, out);
         }
     }
 }
@@ -198,12 +239,13 @@ fn normalize_many<'py>(
 ) -> PyResult<Bound<'py, PyList>> {
     let out = PyList::empty(py);
     let mut buf = String::with_capacity(256);
+    let mut spans = Vec::with_capacity(64);
     for item in texts.iter() {
         // not valid UTF-8 (a lone surrogate) or not ASCII: the caller's Python path
         match item.cast::<PyString>()?.to_str() {
             Ok(text) if text.is_ascii() => {
                 buf.clear();
-                normalize_ascii(text, &mut buf);
+                normalize_ascii(text, &mut spans, &mut buf);
                 out.append(PyString::new(py, &buf))?;
             }
             _ => out.append(py.None())?,
