@@ -192,8 +192,8 @@ def enrich_batch(
 
     # 2. normalise once; the model sees each distinct normalised text once
     normalized = normalize_many([r.text for r in decoded])
-    slot: dict[str, int] = {}
-    inverse = [slot.setdefault(t, len(slot)) for t in normalized]
+    slot = {t: i for i, t in enumerate(dict.fromkeys(normalized))}  # distinct, in order
+    inverse = list(map(slot.__getitem__, normalized))
     if model is not None and n:
         best, conf = model.predict_normalized(list(slot))
         class_idx, confidence = best[inverse], conf[inverse]
@@ -291,12 +291,11 @@ def enrich_batch(
 
 _RULES, _MODEL, _REVIEW = 0, 1, 2
 _ENRICHMENT_KEYS = frozenset(ENRICHMENT_KEYS)
-_ENRICHMENT_JSON = (
-    b'%b,"confidence":%b,"fingerprint":%b,'
-    b'"source":{"topic":%b,"partition":%d,"offset":%d,"timestamp":%b}}'
-)
-_TEXT = b'{"message":%b,' + _ENRICHMENT_JSON  # a plain line
-_OBJECT = b"%b%b" + _ENRICHMENT_JSON  # a JSON object's bytes up to its closing brace
+# Output templates, in two steps: ``% source_json`` (the source's topic and partition, once
+# per batch), then per record. %% survives the first step as %.
+_ENRICHMENT_JSON = b'%%b,"confidence":%%b,"fingerprint":%%b,%b,"offset":%%d,"timestamp":%%b}}'
+_TEXT = b'{"message":%%b,' + _ENRICHMENT_JSON  # a plain line
+_OBJECT = b"%%b%%b" + _ENRICHMENT_JSON  # a JSON object's bytes up to its closing brace
 
 
 @dataclass
@@ -394,56 +393,72 @@ class _Output:
         ``conf_json``: the confidence as JSON per distinct text, ``inverse[i]`` its slot.
         """
         src = self.src
-        raw, topics, partitions, offsets, stamps = (
-            src.values,
-            src.topics,
-            src.partitions,
-            src.offsets,
-            src.timestamps,
-        )
-        keys = [f"{topics[r]}:{partitions[r]}:{offsets[r]}" for r in rows]
+        if len(rows) == len(src.values):  # no dead letters: record i is input row i
+            raw, topics, partitions, offsets, stamps = (
+                src.values,
+                src.topics,
+                src.partitions,
+                src.offsets,
+                src.timestamps,
+            )
+        else:
+            raw = [src.values[r] for r in rows]
+            topics = [src.topics[r] for r in rows]
+            partitions = [src.partitions[r] for r in rows]
+            offsets = [src.offsets[r] for r in rows]
+            stamps = [src.timestamps[r] for r in rows]
+        # per (topic, partition): the key prefix and the JSON of the source's first fields
+        where: dict[tuple[str, int], tuple[str, bytes]] = {}
+        for tp in set(zip(topics, partitions, strict=True)):
+            source_json = b'"source":{"topic":%b,"partition":%d' % (encode_json(tp[0]), tp[1])
+            where[tp] = (f"{tp[0]}:{tp[1]}:", source_json.replace(b"%", b"%%"))
+        if len(where) == 1:  # one partition's batch: the prefixes are constants
+            ((prefix, source_json),) = where.values()
+            keys = list(map(prefix.__add__, map(str, offsets)))
+            text_t, object_t = _TEXT % source_json, _OBJECT % source_json
+            sources = None
+        else:
+            sources = [where[tp] for tp in zip(topics, partitions, strict=True)]
+            keys = [p + str(o) for (p, _j), o in zip(sources, offsets, strict=True)]
         sids = (fixed_idx * 3 + route).tolist()
         static = {sid: encode_json(self._fixed(sid % 3, sid // 3))[1:-1] for sid in set(sids)}
-        topic_json = {t: encode_json(t) for t in set(topics)}
+        fps_json = [b"null" if fp is None else b'"%s"' % fp.encode() for fp in fps]
         values: list[bytes] = []
         append, disjoint = values.append, _ENRICHMENT_KEYS.isdisjoint
-        for i, rec in enumerate(decoded):
-            row, fields, fp = rows[i], rec.fields, fps[i]
-            ts = stamps[row]
-            fp_json = b"null" if fp is None else b'"%s"' % fp.encode()
+        for i, (rec, value, offset, ts) in enumerate(zip(decoded, raw, offsets, stamps)):  # noqa: B905
+            fields = rec.fields
+            if sources is not None:
+                source_json = sources[i][1]
+                text_t, object_t = _TEXT % source_json, _OBJECT % source_json
             ts_json = b"null" if ts is None else b"%d" % ts
             if fields is None:
                 append(
-                    _TEXT
+                    text_t
                     % (
                         encode_json(rec.text),
                         static[sids[i]],
                         conf_json[inverse[i]],
-                        fp_json,
-                        topic_json[topics[row]],
-                        partitions[row],
-                        offsets[row],
+                        fps_json[i],
+                        offset,
                         ts_json,
                     )
                 )
             elif rec.verbatim and disjoint(fields):
                 append(
-                    _OBJECT
+                    object_t
                     % (
-                        raw[row].rstrip()[:-1],  # type: ignore[union-attr]
+                        value.rstrip()[:-1],  # type: ignore[union-attr]
                         b"," if fields else b"",
                         static[sids[i]],
                         conf_json[inverse[i]],
-                        fp_json,
-                        topic_json[topics[row]],
-                        partitions[row],
-                        offsets[row],
+                        fps_json[i],
+                        offset,
                         ts_json,
                     )
                 )
             else:
                 kind, idx = sids[i] % 3, sids[i] // 3
-                obj = self.as_object(rec, row, kind, idx, conf_json[inverse[i]], fp)
+                obj = self.as_object(rec, rows[i], kind, idx, conf_json[inverse[i]], fps[i])
                 append(encode_json(obj))
         return values, keys
 
