@@ -25,6 +25,7 @@ import argparse
 import json
 import multiprocessing
 import os
+import statistics
 import time
 import uuid
 import warnings
@@ -91,11 +92,11 @@ def drain(
 
 
 def enrichment(
-    config: dict[str, Any], topics: Topics, model: Model, batch: int, parallel: bool
+    config: dict[str, Any], topics: Topics, model: Model, batch: int, parallel: bool, rep: int = 0
 ) -> float:
     """All partitions in this process, or each in its own process as Airflow runs mapped
-    tasks with three worker slots (each way with its own consumer group: both read all)."""
-    group = "bench-enrich-parallel" if parallel else "bench-enrich"
+    tasks with three worker slots (each run with its own consumer group: each reads all)."""
+    group = f"bench-enrich-{'parallel' if parallel else 'serial'}-{rep}"
     started = time.perf_counter()
     if parallel:
         ctx = multiprocessing.get_context("spawn")
@@ -153,6 +154,7 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--provider-lines", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=100_000, help="max_batch_size per run")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of (a) and (b); medians")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     tag = uuid.uuid4().hex[:8]
@@ -175,8 +177,12 @@ def main() -> None:
         learner = make_learner([x.text for x in boot.labels], [x.label for x in boot.labels])
         model = Model(learner.estimator, "bench", "1")
 
-        t_pass = passthrough(config, topics.raw, side[0], args.lines)
-        t_enrich = enrichment(config, topics, model, args.batch, parallel=False)
+        # (a) and (b) alternate, --repeat times each; their medians are compared
+        passes, enrichs = [], []
+        for rep in range(args.repeat):
+            passes.append(passthrough(config, topics.raw, side[0], args.lines))
+            enrichs.append(enrichment(config, topics, model, args.batch, False, rep))
+        t_pass, t_enrich = statistics.median(passes), statistics.median(enrichs)
         t_parallel = enrichment(config, topics, model, args.batch, parallel=True)
         provider_topics = Topics(topics.raw, side[1], topics.labels, topics.review, side[2])
         t_provider = provider(config, provider_topics, model, args.provider_lines)
@@ -191,7 +197,9 @@ def main() -> None:
     }
     print(
         f"{args.lines:,} generated lines through the local broker (produced in {produce_s:.1f}s); "
-        f"one process; model trained on {len(boot.labels)} rule labels"
+        f"one process; model trained on {len(boot.labels)} rule labels; (a) and (b): median of "
+        f"{args.repeat} alternating runs, seconds {[round(x, 2) for x in passes]} and "
+        f"{[round(x, 2) for x in enrichs]}"
     )
     print(f"{'path':56s} {'messages':>10s} {'seconds':>8s} {'msg/s':>10s}")
     rows = [
@@ -207,6 +215,7 @@ def main() -> None:
             {
                 "lines": args.lines,
                 "provider_lines": args.provider_lines,
+                "repeat": args.repeat,
                 "passthrough_msgs_per_s": round(rate["passthrough"]),
                 "enrichment_msgs_per_s": round(rate["enrichment"]),
                 "enrichment_3_processes_msgs_per_s": round(rate["parallel"]),
