@@ -7,8 +7,9 @@
 //! in `tests/unit/test_native.py` compare both on generated logs, edge tokens and random
 //! strings.
 
+use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyList, PyString};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 use regex::Regex;
 use std::sync::OnceLock;
 
@@ -254,8 +255,129 @@ fn normalize_many<'py>(
     Ok(out)
 }
 
+/// Append `text` as a JSON string (RFC 8259 escapes; other characters as UTF-8).
+fn push_json_str(text: &str, out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push(b'"');
+    let b = text.as_bytes();
+    let mut start = 0;
+    for (i, &c) in b.iter().enumerate() {
+        let escape: &[u8] = match c {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x00..=0x1f => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(&b[start..i]);
+        if escape.is_empty() {
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[(c >> 4) as usize]);
+            out.push(HEX[(c & 0xf) as usize]);
+        } else {
+            out.extend_from_slice(escape);
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&b[start..]);
+    out.push(b'"');
+}
+
+fn push_int(n: i64, out: &mut Vec<u8>) {
+    use std::io::Write;
+    write!(out, "{n}").expect("writing to a Vec cannot fail");
+}
+
+/// The output values of one partition's batch, as `enrich.batch._Output.encode` builds them
+/// in Python (the reference): a plain line becomes `{"message": <text>, <enrichment>}`, a
+/// strict JSON object with none of the `reserved` keys is extended byte for byte with the
+/// enrichment. `None` for any other record: the caller builds it as an object.
+///
+/// Per record `i`: `records[i]` (LogRecord), `raw[i]` (its value), `statics[sids[i]]` (the
+/// enrichment's fixed part), `confs[inverse[i]]`, `fps[i]` (JSON), `offsets[i]`,
+/// `stamps[i]`; `source` is the JSON of the source's topic and partition.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn encode_records<'py>(
+    py: Python<'py>,
+    records: &Bound<'py, PyList>,
+    raw: &Bound<'py, PyList>,
+    statics: &Bound<'py, PyList>,
+    sids: &Bound<'py, PyList>,
+    confs: &Bound<'py, PyList>,
+    inverse: &Bound<'py, PyList>,
+    fps: &Bound<'py, PyList>,
+    offsets: &Bound<'py, PyList>,
+    stamps: &Bound<'py, PyList>,
+    source: &[u8],
+    reserved: Vec<String>,
+) -> PyResult<Bound<'py, PyList>> {
+    let out = PyList::empty(py);
+    let mut buf: Vec<u8> = Vec::with_capacity(1024);
+    for (i, rec) in records.iter().enumerate() {
+        let fields = rec.getattr(intern!(py, "fields"))?;
+        buf.clear();
+        if fields.is_none() {
+            let text = rec.getattr(intern!(py, "text"))?;
+            let Ok(text) = text.cast::<PyString>()?.to_str() else {
+                out.append(py.None())?; // a lone surrogate: the object path escapes it
+                continue;
+            };
+            buf.extend_from_slice(b"{\"message\":");
+            push_json_str(text, &mut buf);
+            buf.push(b',');
+        } else {
+            let fields = fields.cast::<PyDict>()?;
+            let verbatim: bool = rec.getattr(intern!(py, "verbatim"))?.extract()?;
+            let mut clash = false;
+            for key in fields.keys().iter() {
+                let key = key.cast::<PyString>()?.to_str().unwrap_or("");
+                if reserved.iter().any(|r| r == key) {
+                    clash = true;
+                    break;
+                }
+            }
+            if !verbatim || clash {
+                out.append(py.None())?;
+                continue;
+            }
+            let value = raw.get_item(i)?;
+            let value = value.cast::<PyBytes>()?.as_bytes();
+            let end = value.iter().rposition(|&c| !SPACE[c as usize]).unwrap_or(0);
+            buf.extend_from_slice(&value[..end]); // up to the closing brace
+            if !fields.is_empty() {
+                buf.push(b',');
+            }
+        }
+        let sid: usize = sids.get_item(i)?.extract()?;
+        let slot: usize = inverse.get_item(i)?.extract()?;
+        buf.extend_from_slice(statics.get_item(sid)?.cast::<PyBytes>()?.as_bytes());
+        buf.extend_from_slice(b",\"confidence\":");
+        buf.extend_from_slice(confs.get_item(slot)?.cast::<PyBytes>()?.as_bytes());
+        buf.extend_from_slice(b",\"fingerprint\":");
+        buf.extend_from_slice(fps.get_item(i)?.cast::<PyBytes>()?.as_bytes());
+        buf.push(b',');
+        buf.extend_from_slice(source);
+        buf.extend_from_slice(b",\"offset\":");
+        push_int(offsets.get_item(i)?.extract()?, &mut buf);
+        buf.extend_from_slice(b",\"timestamp\":");
+        let ts = stamps.get_item(i)?;
+        if ts.is_none() {
+            buf.extend_from_slice(b"null");
+        } else {
+            push_int(ts.extract()?, &mut buf);
+        }
+        buf.extend_from_slice(b"}}");
+        out.append(PyBytes::new(py, &buf))?;
+    }
+    Ok(out)
+}
+
 #[pymodule]
 fn enrich_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(normalize_many, m)?)?;
+    m.add_function(wrap_pyfunction!(encode_records, m)?)?;
     Ok(())
 }

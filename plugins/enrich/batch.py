@@ -289,6 +289,11 @@ def enrich_batch(
     return result
 
 
+try:  # the native encoder of the same outputs (native/); the Python loop below otherwise
+    from enrich_native import encode_records as _native_encode_records
+except ImportError:
+    _native_encode_records = None
+
 _RULES, _MODEL, _REVIEW = 0, 1, 2
 _ENRICHMENT_KEYS = frozenset(ENRICHMENT_KEYS)
 # Output templates, in two steps: ``% source_json`` (the source's topic and partition, once
@@ -308,6 +313,7 @@ class _Columns:
     offsets: list[int]
     timestamps: list[int | None]
     keys: list[bytes | None]
+    single: tuple[str, int] | None = None  # the one (topic, partition) of a RawBatch
 
     @classmethod
     def of(cls, records: Sequence[RawRecord] | RawBatch) -> _Columns:
@@ -320,6 +326,7 @@ class _Columns:
                 records.offsets,
                 records.timestamps,
                 records.keys,
+                (records.topic, records.partition),
             )
         sources = [r.source for r in records]
         return cls(
@@ -409,7 +416,7 @@ class _Output:
             stamps = [src.timestamps[r] for r in rows]
         # per (topic, partition): the key prefix and the JSON of the source's first fields
         where: dict[tuple[str, int], tuple[str, bytes]] = {}
-        for tp in set(zip(topics, partitions, strict=True)):
+        for tp in {src.single} if src.single else set(zip(topics, partitions, strict=True)):
             source_json = b'"source":{"topic":%b,"partition":%d' % (encode_json(tp[0]), tp[1])
             where[tp] = (f"{tp[0]}:{tp[1]}:", source_json.replace(b"%", b"%%"))
         if len(where) == 1:  # one partition's batch: the prefixes are constants
@@ -423,6 +430,27 @@ class _Output:
         sids = (fixed_idx * 3 + route).tolist()
         static = {sid: encode_json(self._fixed(sid % 3, sid // 3))[1:-1] for sid in set(sids)}
         fps_json = [b"null" if fp is None else b'"%s"' % fp.encode() for fp in fps]
+        if _native_encode_records is not None and sources is None:
+            statics = [static.get(sid, b"") for sid in range(max(sids, default=0) + 1)]
+            native: list[bytes | None] = _native_encode_records(
+                decoded,
+                raw,
+                statics,
+                sids,
+                conf_json,
+                inverse,
+                fps_json,
+                offsets,
+                stamps,
+                source_json.replace(b"%%", b"%"),
+                ENRICHMENT_KEYS,
+            )
+            for i in [i for i, v in enumerate(native) if v is None] if None in native else ():
+                obj = self.as_object(
+                    decoded[i], rows[i], sids[i] % 3, sids[i] // 3, conf_json[inverse[i]], fps[i]
+                )
+                native[i] = encode_json(obj)
+            return native, keys  # type: ignore[return-value]  # no None left
         values: list[bytes] = []
         append, disjoint = values.append, _ENRICHMENT_KEYS.isdisjoint
         for i, (rec, value, offset, ts) in enumerate(zip(decoded, raw, offsets, stamps)):  # noqa: B905
