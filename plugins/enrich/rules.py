@@ -99,7 +99,7 @@ class RuleSet:
                 subject = None if value is None else str(value)
             if subject is None:
                 continue
-            hits = rule_set.Match(subject)
+            hits = _match(rule_set, subject)
             if hits:
                 i = indices[min(hits)]
                 if best < 0 or i < best:
@@ -114,7 +114,10 @@ class RuleSet:
             match = rule_set.Match
             out = []
             for r in records:
-                hits = match(r.text)
+                try:
+                    hits = match(r.text)
+                except UnicodeEncodeError:  # a lone surrogate, from a JSON escape
+                    hits = _match(rule_set, r.text)
                 out.append(indices[min(hits)] if hits else -1)
             return out
         return [self.first_match(r.text, r.fields) for r in records]
@@ -141,6 +144,15 @@ class RuleSet:
         if rule.field is None:
             return self.first_match(example)
         return self.first_match("", {rule.field: example})
+
+
+def _match(rule_set: Any, text: str) -> list[int]:
+    """``rule_set.Match(text)``, also for a text UTF-8 cannot encode (a lone surrogate from a
+    ``\\ud800`` JSON escape): its bytes with the surrogate kept, which no rule's text matches."""
+    try:
+        return rule_set.Match(text)
+    except UnicodeEncodeError:
+        return rule_set.Match(text.encode("utf-8", "surrogatepass"))
 
 
 def _parse_rule(raw: Any, position: int, taxonomy: Taxonomy) -> Rule:

@@ -140,3 +140,39 @@ def test_non_ascii_lines_go_back_to_python() -> None:
     assert normalize_many(lines) == [normalize(line) for line in lines]
     mixed = ["plain 12", *lines, "more 0x1f"]
     assert normalize_many(mixed) == [normalize(line) for line in mixed]
+
+
+def test_native_outputs_are_byte_identical_to_the_python_encoder(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every route and input kind, escapes included, through both encoders."""
+    from enrich import batch
+    from enrich.records import RawBatch
+    from enrich.rules import load_rules
+
+    values: list[bytes | None] = [v for _s, v in generate(3_000, seed=3)]
+    values += [
+        b'{"message": "quote \\" backslash \\\\ tab \\t ctl \\u0001 \\u00e9 \\ud83d\\ude00"}',
+        'plain line with "quotes", \\ and \t tab, caf\u00e9 \U0001f600 \x01 \x7f'.encode(),
+        b'{"message": "clash", "severity": "mine"}',  # a reserved key: the object path
+        b'{"message": "lone \\ud800 surrogate"}',  # only the stdlib reads it
+        b"{}",
+        b'  {"message": "leading blank"}',
+        None,  # a dead letter shifts the rows
+        b'{"log": "x", "n": 1.0e3, "big": 123456789012345678901234567890}  \r\n',
+    ]
+    batch_in = RawBatch(
+        "logs.raw",
+        2,
+        values,
+        list(range(1000, 1000 + len(values))),
+        [None if i % 7 == 0 else 1_700_000_000_000 + i for i in range(len(values))],
+        [None] * len(values),
+    )
+    rules = load_rules()
+    native_out = batch.enrich_batch(batch_in, None, rules)
+    monkeypatch.setattr(batch, "_native_encode_records", None)
+    python_out = batch.enrich_batch(batch_in, None, rules)
+    assert native_out.enriched == python_out.enriched
+    assert native_out.enriched_keys == python_out.enriched_keys
+    assert len(native_out.enriched) == len(values) - 1

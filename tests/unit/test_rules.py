@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from enrich.errors import ConfigError
+from enrich.labels import DEFAULT_TAXONOMY
 from enrich.records import LogRecord
 from enrich.rules import DEFAULT_RULES_FILE, RulesCache, load_rules, parse_rules
 
@@ -153,3 +154,17 @@ def test_rules_file_is_reloaded_when_it_changes(tmp_path: Path) -> None:
 def test_missing_rules_file_says_so(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read rules file"):
         load_rules(tmp_path / "nope.yaml")
+
+
+def test_a_line_utf8_cannot_encode_is_matched_not_raised() -> None:
+    """A lone surrogate (from a JSON ``\\ud800`` escape) reaches the rules as text."""
+    rules = parse_rules(
+        {
+            "rules": [
+                {"name": "boom", "contains": "boom", "label": DEFAULT_TAXONOMY.fallback.to_dict()}
+            ]
+        }
+    )
+    lines = [LogRecord("boom \ud800 here"), LogRecord("quiet \udfff"), LogRecord("boom")]
+    assert rules.match_records(lines) == [0, -1, 0]
+    assert rules.first_match("\ud800 boom") == 0
