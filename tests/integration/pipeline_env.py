@@ -35,8 +35,12 @@ class Pipeline:
     def read(self, topic: str) -> list[Any]:
         return kafka_io.read_topic(self.config, topic)[0]
 
-    def committed(self) -> dict[int, int]:
-        consumer = Consumer({**self.config, "group.id": self.group})
+    def committed(self, stable: bool = True) -> dict[int, int]:
+        """The group's committed offsets. ``stable=False``: without waiting for an open
+        transaction that carries offsets (a read_committed consumer asks for stable offsets,
+        which the broker holds back until that transaction ends)."""
+        isolation = "read_committed" if stable else "read_uncommitted"
+        consumer = Consumer({**self.config, "group.id": self.group, "isolation.level": isolation})
         try:
             parts = [TopicPartition(self.stack.topics.raw, p) for p in range(3)]
             return {tp.partition: tp.offset for tp in consumer.committed(parts, timeout=10)}
