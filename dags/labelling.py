@@ -25,6 +25,7 @@ from airflow.sdk import Param, dag, get_current_context, task
 
 from enrich.assets import labels_asset
 from enrich.hitl import LabelQuestionOperator
+from enrich.settings import QUERY_STRATEGIES
 
 ANSWER_TIMEOUT = timedelta(hours=float(os.environ.get("ENRICH_ANSWER_TIMEOUT_HOURS", "24")))
 
@@ -39,7 +40,7 @@ ANSWER_TIMEOUT = timedelta(hours=float(os.environ.get("ENRICH_ANSWER_TIMEOUT_HOU
         "k": Param(10, type="integer", minimum=1, maximum=100, description="questions per run"),
         "strategy": Param(
             "diverse",
-            enum=["diverse", "ranked_batch", "uncertainty", "margin", "entropy", "random"],
+            enum=list(QUERY_STRATEGIES),
             description="which queued lines to ask about first",
         ),
         "queue_window": Param(

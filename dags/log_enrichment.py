@@ -24,8 +24,7 @@ from typing import Any
 from airflow.sdk import Param, dag, get_current_context, task
 
 from enrich.assets import labels_asset
-
-STRATEGIES = ["diverse", "ranked_batch", "uncertainty", "margin", "entropy", "random"]
+from enrich.settings import QUERY_STRATEGIES
 
 
 @dag(
@@ -50,7 +49,7 @@ STRATEGIES = ["diverse", "ranked_batch", "uncertainty", "margin", "entropy", "ra
         "review_k": Param(
             10, type="integer", minimum=0, description="review queries per partition and run"
         ),
-        "strategy": Param("diverse", enum=STRATEGIES, description="query strategy"),
+        "strategy": Param("diverse", enum=list(QUERY_STRATEGIES), description="query strategy"),
         "consumer_group": Param(
             "log-enricher",
             type="string",

@@ -1,11 +1,14 @@
-//! The per-line hot path of `enrich.features.normalize`, for ASCII lines.
+//! Two per-line hot paths of the engine, each with a Python reference it must agree with.
 //!
-//! `enrich.features.normalize` (Python) is the reference: this module gives the same string
-//! for every ASCII line, and `None` for any other line, which the caller normalises in
-//! Python. Keeping to ASCII keeps the two exactly equal without re-implementing Python's
-//! Unicode tables (`str.split`, `str.isdigit`, `\d` and `\w` on non-ASCII text). The tests
-//! in `tests/unit/test_native.py` compare both on generated logs, edge tokens and random
-//! strings.
+//! `normalize_many` is `enrich.features.normalize` for ASCII lines, and `None` for any other
+//! line, which the caller normalises in Python. Keeping to ASCII keeps the two exactly equal
+//! without re-implementing Python's Unicode tables (`str.split`, `str.isdigit`, `\d` and `\w`
+//! on non-ASCII text).
+//!
+//! `encode_records` is the Python loop of `enrich.batch._Output.encode`: the output values of
+//! a batch, byte for byte the same.
+//!
+//! `tests/unit/test_native.py` compares both with their references.
 
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -143,37 +146,30 @@ fn mask_token(token: &str, out: &mut String) {
     } else {
         shape(core)
     };
-    if let Some(mask) = mask {
-        out.push_str(pre);
-        out.push_str(mask);
-        out.push_str(suf);
+    let quoted = matches!(pre.as_bytes().last(), Some(b'\'' | b'"'))
+        && suf.as_bytes().first() == pre.as_bytes().last();
+    let mask = mask.or(quoted.then_some("<STR>"));
+    if mask.is_none() && !cb.iter().any(u8::is_ascii_digit) {
+        out.push_str(token);
         return;
     }
-    let last = pre.as_bytes().last().copied();
-    if matches!(last, Some(b'\'' | b'"')) && suf.as_bytes().first().copied() == last {
-        out.push_str(pre);
-        out.push_str("<STR>");
-        out.push_str(suf);
-        return;
-    }
-    if cb.iter().any(u8::is_ascii_digit) {
-        out.push_str(pre);
-        let mut in_digits = false;
-        for &c in cb {
-            if c.is_ascii_digit() {
-                if !in_digits {
+    out.push_str(pre);
+    match mask {
+        Some(mask) => out.push_str(mask),
+        None => {
+            // every run of digits becomes <NUM>: sshd[812]: -> sshd[<NUM>]:
+            let mut in_digits = false;
+            for &c in cb {
+                if !c.is_ascii_digit() {
+                    out.push(c as char);
+                } else if !in_digits {
                     out.push_str("<NUM>");
                 }
-                in_digits = true;
-            } else {
-                out.push(c as char);
-                in_digits = false;
+                in_digits = c.is_ascii_digit();
             }
         }
-        out.push_str(suf);
-        return;
     }
-    out.push_str(token);
+    out.push_str(suf);
 }
 
 fn is_clock(t: &[u8]) -> bool {
@@ -296,8 +292,8 @@ fn push_int(n: i64, out: &mut Vec<u8>) {
 /// enrichment. `None` for any other record: the caller builds it as an object.
 ///
 /// Per record `i`: `records[i]` (LogRecord), `raw[i]` (its value), `statics[sids[i]]` (the
-/// enrichment's fixed part), `confs[inverse[i]]`, `fps[i]` (JSON), `offsets[i]`,
-/// `stamps[i]`; `source` is the JSON of the source's topic and partition.
+/// enrichment's fixed part), `confs[inverse[i]]`, `fps[i]` (JSON), `sources[i]` (the JSON of
+/// its source's topic and partition), `offsets[i]`, `stamps[i]`.
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
 fn encode_records<'py>(
@@ -309,9 +305,9 @@ fn encode_records<'py>(
     confs: &Bound<'py, PyList>,
     inverse: &Bound<'py, PyList>,
     fps: &Bound<'py, PyList>,
+    sources: &Bound<'py, PyList>,
     offsets: &Bound<'py, PyList>,
     stamps: &Bound<'py, PyList>,
-    source: &[u8],
     reserved: Vec<String>,
 ) -> PyResult<Bound<'py, PyList>> {
     let out = PyList::empty(py);
@@ -359,7 +355,7 @@ fn encode_records<'py>(
         buf.extend_from_slice(b",\"fingerprint\":");
         buf.extend_from_slice(fps.get_item(i)?.cast::<PyBytes>()?.as_bytes());
         buf.push(b',');
-        buf.extend_from_slice(source);
+        buf.extend_from_slice(sources.get_item(i)?.cast::<PyBytes>()?.as_bytes());
         buf.extend_from_slice(b",\"offset\":");
         push_int(offsets.get_item(i)?.extract()?, &mut buf);
         buf.extend_from_slice(b",\"timestamp\":");

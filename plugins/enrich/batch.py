@@ -296,11 +296,15 @@ except ImportError:
 
 _RULES, _MODEL, _REVIEW = 0, 1, 2
 _ENRICHMENT_KEYS = frozenset(ENRICHMENT_KEYS)
-# Output templates, in two steps: ``% source_json`` (the source's topic and partition, once
-# per batch), then per record. %% survives the first step as %.
-_ENRICHMENT_JSON = b'%%b,"confidence":%%b,"fingerprint":%%b,%b,"offset":%%d,"timestamp":%%b}}'
-_TEXT = b'{"message":%%b,' + _ENRICHMENT_JSON  # a plain line
-_OBJECT = b"%%b%%b" + _ENRICHMENT_JSON  # a JSON object's bytes up to its closing brace
+# An output record after its head: ``{"message":"<text>",`` for a plain line, a JSON object's
+# bytes up to its closing brace (and a comma unless it is empty) for an object.
+_RECORD = b'%b%b,"confidence":%b,"fingerprint":%b,%b,"offset":%d,"timestamp":%b}}'
+
+
+def _where(topic: str, partition: int) -> tuple[str, bytes]:
+    """The key prefix of a record from ``topic``/``partition``, and its source's JSON start."""
+    source = b'"source":{"topic":%b,"partition":%d' % (encode_json(topic), partition)
+    return f"{topic}:{partition}:", source
 
 
 @dataclass
@@ -313,7 +317,6 @@ class _Columns:
     offsets: list[int]
     timestamps: list[int | None]
     keys: list[bytes | None]
-    single: tuple[str, int] | None = None  # the one (topic, partition) of a RawBatch
 
     @classmethod
     def of(cls, records: Sequence[RawRecord] | RawBatch) -> _Columns:
@@ -326,7 +329,6 @@ class _Columns:
                 records.offsets,
                 records.timestamps,
                 records.keys,
-                (records.topic, records.partition),
             )
         sources = [r.source for r in records]
         return cls(
@@ -414,25 +416,24 @@ class _Output:
             partitions = [src.partitions[r] for r in rows]
             offsets = [src.offsets[r] for r in rows]
             stamps = [src.timestamps[r] for r in rows]
-        # per (topic, partition): the key prefix and the JSON of the source's first fields
-        where: dict[tuple[str, int], tuple[str, bytes]] = {}
-        for tp in {src.single} if src.single else set(zip(topics, partitions, strict=True)):
-            source_json = b'"source":{"topic":%b,"partition":%d' % (encode_json(tp[0]), tp[1])
-            where[tp] = (f"{tp[0]}:{tp[1]}:", source_json.replace(b"%", b"%%"))
-        if len(where) == 1:  # one partition's batch: the prefixes are constants
-            ((prefix, source_json),) = where.values()
-            keys = list(map(prefix.__add__, map(str, offsets)))
-            text_t, object_t = _TEXT % source_json, _OBJECT % source_json
-            sources = None
+        # per record: its key's prefix and the JSON of its source's topic and partition
+        if len(set(topics)) == 1 and len(set(partitions)) == 1:  # one partition's batch
+            prefix, source = _where(topics[0], partitions[0])
+            prefixes, sources = [prefix] * len(rows), [source] * len(rows)
         else:
-            sources = [where[tp] for tp in zip(topics, partitions, strict=True)]
-            keys = [p + str(o) for (p, _j), o in zip(sources, offsets, strict=True)]
+            known: dict[tuple[str, int], tuple[str, bytes]] = {}
+            pairs = [
+                known.get(tp) or known.setdefault(tp, _where(*tp))
+                for tp in zip(topics, partitions, strict=True)
+            ]
+            prefixes, sources = [p for p, _s in pairs], [s for _p, s in pairs]
+        keys = list(map(str.__add__, prefixes, map(str, offsets)))
         sids = (fixed_idx * 3 + route).tolist()
         static = {sid: encode_json(self._fixed(sid % 3, sid // 3))[1:-1] for sid in set(sids)}
         fps_json = [b"null" if fp is None else b'"%s"' % fp.encode() for fp in fps]
-        if _native_encode_records is not None and sources is None:
+        if _native_encode_records is not None:
             statics = [static.get(sid, b"") for sid in range(max(sids, default=0) + 1)]
-            native: list[bytes | None] = _native_encode_records(
+            values: list[bytes | None] = _native_encode_records(
                 decoded,
                 raw,
                 statics,
@@ -440,55 +441,34 @@ class _Output:
                 conf_json,
                 inverse,
                 fps_json,
+                sources,
                 offsets,
                 stamps,
-                source_json.replace(b"%%", b"%"),
                 ENRICHMENT_KEYS,
             )
-            for i in [i for i, v in enumerate(native) if v is None] if None in native else ():
-                obj = self.as_object(
-                    decoded[i], rows[i], sids[i] % 3, sids[i] // 3, conf_json[inverse[i]], fps[i]
-                )
-                native[i] = encode_json(obj)
-            return native, keys  # type: ignore[return-value]  # no None left
-        values: list[bytes] = []
-        append, disjoint = values.append, _ENRICHMENT_KEYS.isdisjoint
-        for i, (rec, value, offset, ts) in enumerate(zip(decoded, raw, offsets, stamps)):  # noqa: B905
-            fields = rec.fields
-            if sources is not None:
-                source_json = sources[i][1]
-                text_t, object_t = _TEXT % source_json, _OBJECT % source_json
-            ts_json = b"null" if ts is None else b"%d" % ts
-            if fields is None:
-                append(
-                    text_t
-                    % (
-                        encode_json(rec.text),
-                        static[sids[i]],
-                        conf_json[inverse[i]],
-                        fps_json[i],
-                        offset,
-                        ts_json,
-                    )
-                )
-            elif rec.verbatim and disjoint(fields):
-                append(
-                    object_t
-                    % (
-                        value.rstrip()[:-1],  # type: ignore[union-attr]
-                        b"," if fields else b"",
-                        static[sids[i]],
-                        conf_json[inverse[i]],
-                        fps_json[i],
-                        offset,
-                        ts_json,
-                    )
-                )
-            else:
-                kind, idx = sids[i] % 3, sids[i] // 3
-                obj = self.as_object(rec, rows[i], kind, idx, conf_json[inverse[i]], fps[i])
-                append(encode_json(obj))
-        return values, keys
+        else:
+            values = []
+            append, disjoint = values.append, _ENRICHMENT_KEYS.isdisjoint
+            for i, (rec, value, source, offset, ts) in enumerate(
+                zip(decoded, raw, sources, offsets, stamps)  # noqa: B905  # same lengths
+            ):
+                fields = rec.fields
+                if fields is None:
+                    head = b'{"message":' + encode_json(rec.text) + b","
+                elif rec.verbatim and disjoint(fields):
+                    body = value.rstrip()[:-1]  # type: ignore[union-attr]  # up to its "}"
+                    head = body + b"," if fields else body
+                else:
+                    append(None)  # the object path, below
+                    continue
+                ts_json = b"null" if ts is None else b"%d" % ts
+                fixed, conf = static[sids[i]], conf_json[inverse[i]]
+                append(_RECORD % (head, fixed, conf, fps_json[i], source, offset, ts_json))
+        for i in [i for i, v in enumerate(values) if v is None] if None in values else ():
+            kind, idx = sids[i] % 3, sids[i] // 3
+            obj = self.as_object(decoded[i], rows[i], kind, idx, conf_json[inverse[i]], fps[i])
+            values[i] = encode_json(obj)
+        return values, keys  # type: ignore[return-value]  # no None left
 
     def as_object(
         self, rec: LogRecord, row: int, kind: int, idx: int, confidence: bytes, fp: str | None

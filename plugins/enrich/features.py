@@ -48,7 +48,6 @@ try:  # the optional native normaliser (native/): same results, ~10x faster
     from enrich_native import normalize_many as _native_normalize_many
 except ImportError:  # not built here: the Python code below does all of it
     _native_normalize_many = None
-NATIVE = _native_normalize_many is not None
 
 _CACHE_LIMIT = 20_000  # measured: as fast as 500k on generated logs, ~25x less memory
 _token_cache: dict[str, str] = {}

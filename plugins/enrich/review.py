@@ -25,10 +25,9 @@ import numpy as np
 
 from enrich import learner as learner_mod
 from enrich.batch import TrainingLabel
-from enrich.errors import ConfigError
-from enrich.features import normalize
+from enrich.features import normalize_many
 from enrich.labels import FIELDS, Label, Taxonomy
-from enrich.learner import STRATEGIES, Model
+from enrich.learner import Model
 
 SAVE = "Save label"
 SKIP = "Skip"
@@ -117,9 +116,8 @@ def pick_questions(
     """The ``k`` items the model most needs, re-scored with ``model`` (None: no model yet)."""
     if k <= 0 or not items:
         return []
-    if strategy not in STRATEGIES:
-        raise ConfigError(f"unknown query strategy {strategy!r}; choose one of {list(STRATEGIES)}")
-    pool = np.asarray([normalize(x.text) for x in items], dtype=object)
+    query = learner_mod.get_strategy(strategy)
+    pool = np.asarray(normalize_many([x.text for x in items]), dtype=object)
     if model is not None:
         best, conf = model.predict_normalized(list(pool))
         guesses = [model.classes[int(i)] for i in best]
@@ -129,7 +127,7 @@ def pick_questions(
         guesses = [taxonomy.fallback] * len(items)
         confidences = [None] * len(items)
         scorer = learner_mod.unfitted_learner()
-    picked, scores = STRATEGIES[strategy](scorer, pool, min(k, len(items)), random_state)
+    picked, scores = query(scorer, pool, min(k, len(items)), random_state)
     questions = []
     for j, score in zip(picked, scores, strict=True):
         i = int(j)

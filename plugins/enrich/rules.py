@@ -111,13 +111,9 @@ class RuleSet:
         text_only = list(self._sets) == [None]
         if text_only:
             rule_set, indices = self._sets[None]
-            match = rule_set.Match
             out = []
             for r in records:
-                try:
-                    hits = match(r.text)
-                except UnicodeEncodeError:  # a lone surrogate, from a JSON escape
-                    hits = _match(rule_set, r.text)
+                hits = _match(rule_set, r.text)
                 out.append(indices[min(hits)] if hits else -1)
             return out
         return [self.first_match(r.text, r.fields) for r in records]

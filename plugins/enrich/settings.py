@@ -14,6 +14,9 @@ from pathlib import Path
 from enrich.errors import ConfigError
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
+# The query strategies' names (``enrich.learner.STRATEGIES``), for DAG params: DAG files
+# parse without importing scikit-learn.
+QUERY_STRATEGIES = ("diverse", "ranked_batch", "uncertainty", "margin", "entropy", "random")
 
 
 def _env_int(name: str, default: int, minimum: int = 1) -> int:

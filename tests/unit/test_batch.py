@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from enrich.batch import EnrichSettings, enrich_batch
+from enrich.batch import ENRICHMENT_KEYS, EnrichSettings, enrich_batch
 from enrich.errors import ConfigError
 from enrich.labels import DEFAULT_TAXONOMY, Label
 from enrich.records import RawRecord, Source
@@ -119,18 +119,7 @@ def test_json_fields_pass_through_and_clashing_keys_are_kept_aside() -> None:
     json.dumps(out)  # serialisable as it is
 
 
-ENRICHMENT = {
-    "severity",
-    "event_type",
-    "category",
-    "confidence",
-    "labelled_by",
-    "needs_review",
-    "model",
-    "rule",
-    "fingerprint",
-    "source",
-}
+ENRICHMENT = set(ENRICHMENT_KEYS)
 
 
 @pytest.mark.parametrize(
@@ -198,6 +187,21 @@ def test_the_fast_output_decodes_to_the_same_record_as_the_object_path() -> None
         "rules",
         "model",
         "none",
+    ]
+
+
+def test_records_from_several_partitions_keep_their_own_coordinates() -> None:
+    records = [
+        RawRecord(b"alarm a", Source("logs.raw", 0, 7, None)),
+        RawRecord(b'{"message": "b"}', Source("other", 2, 9, 5)),
+        RawRecord(b"c", Source("logs.raw", 0, 8, 6)),
+    ]
+    result = enrich_batch(records, None, RULES)
+    assert result.enriched_keys == ["logs.raw:0:7", "other:2:9", "logs.raw:0:8"]
+    assert [r["source"] for r in result.records()] == [
+        {"topic": "logs.raw", "partition": 0, "offset": 7, "timestamp": None},
+        {"topic": "other", "partition": 2, "offset": 9, "timestamp": 5},
+        {"topic": "logs.raw", "partition": 0, "offset": 8, "timestamp": 6},
     ]
 
 

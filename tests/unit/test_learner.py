@@ -105,3 +105,9 @@ def test_simulation_is_deterministic() -> None:
 def test_simulation_settings_are_checked(kwargs: dict[str, int], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         Simulation(**kwargs)
+
+
+def test_the_dags_offer_exactly_the_strategies_there_are() -> None:
+    from enrich.settings import QUERY_STRATEGIES
+
+    assert tuple(STRATEGIES) == QUERY_STRATEGIES
