@@ -57,11 +57,11 @@ def passthrough(config: dict[str, Any], source: str, target: str, n: int) -> flo
     producer = kafka_io.idempotent_producer(config)
     started = time.perf_counter()
     seen = 0
-    while seen < n:
-        for msg in consumer.consume(num_messages=10_000, timeout=1.0):
-            if msg.error() is None:
-                kafka_io.produce_one(producer, target, msg.value(), msg.key())
-                seen += 1
+    while seen < n:  # produce_many, as the enrichment task does: the fastest way to produce
+        chunk = consumer.consume(num_messages=min(10_000, n - seen), timeout=1.0)
+        got = [m for m in chunk if m.error() is None]
+        kafka_io.produce_many(producer, target, [m.value() for m in got], [m.key() for m in got])
+        seen += len(got)
     kafka_io.flush_or_fail(producer, target)
     elapsed = time.perf_counter() - started
     consumer.close()

@@ -376,8 +376,8 @@ def offsets_for_time(config: Mapping[str, Any], topic: str, timestamp_ms: int) -
 def produce_many(
     producer: Producer,
     topic: str,
-    values: Sequence[bytes],
-    keys: Sequence[str],
+    values: Sequence[bytes | None],
+    keys: Sequence[str | bytes | None],
     partition: int = -1,
 ) -> None:
     """``produce_one`` for many values (``partition`` -1: by key), with positional arguments:
