@@ -260,15 +260,26 @@ def transactional_producer(config: Mapping[str, Any], transactional_id: str) -> 
     return producer
 
 
+def committed_offset(
+    consumer: Consumer, topic: str, partition: int, timeout: float = ADMIN_TIMEOUT_S
+) -> int:
+    """The consumer's group's committed offset of one partition (negative: none yet).
+
+    A ``read_committed`` consumer asks for the stable offset: the broker holds the answer back
+    while an open transaction carries offsets for the partition, until it ends.
+    """
+    offset: int = consumer.committed([TopicPartition(topic, partition)], timeout=timeout)[0].offset
+    return offset
+
+
 def plan_range(
-    consumer: Consumer, topic: str, partition: int, max_messages: int, timeout: float = 15.0
+    consumer: Consumer, topic: str, partition: int, committed: int, max_messages: int
 ) -> PartitionRange:
-    """[committed offset, min(high watermark, committed + max)) for the consumer's group."""
-    tp = TopicPartition(topic, partition)
-    low, high = consumer.get_watermark_offsets(tp, timeout=timeout, cached=False)
-    committed = consumer.committed([tp], timeout=timeout)[0].offset
-    start = committed if committed >= 0 else low
-    start = max(start, low)  # retention may have deleted what the group never read
+    """[committed offset, min(high watermark, committed + max)): the next micro-batch."""
+    low, high = consumer.get_watermark_offsets(
+        TopicPartition(topic, partition), timeout=ADMIN_TIMEOUT_S, cached=False
+    )
+    start = max(committed, low)  # none committed yet, or retention deleted what was never read
     return PartitionRange(topic, partition, start, min(high, start + max_messages))
 
 
