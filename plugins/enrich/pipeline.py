@@ -5,9 +5,7 @@ be run and tested on its own. Per partition:
 
 1. the producer's ``transactional.id`` is fixed per (DAG, topic, partition):
    ``init_transactions`` fences any zombie of an earlier attempt and aborts its open
-   transaction, so a retried task never duplicates what a killed one half-wrote; the fence
-   runs in a background thread while step 2 reads and enriches, and the group's offset is
-   checked again once it is done (a zombie that committed first makes the run plan again);
+   transaction, so a retried task never duplicates what a killed one half-wrote;
 2. the read starts at the consumer group's committed offset and stops at the high watermark
    seen at start, or after ``max_batch_size`` messages (``read_committed``, partition
    assigned, never a group join);
@@ -24,7 +22,6 @@ import gc
 import logging
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -36,7 +33,6 @@ from enrich.errors import StackError
 from enrich.kafka_io import (
     TXN_TIMEOUT_S,
     PartitionRange,
-    committed_offset,
     consumer_for,
     plan_range,
     produce_many,
@@ -179,25 +175,6 @@ class PartitionRun:
         }
 
 
-@contextmanager
-def fencing(config: Mapping[str, Any], transactional_id: str) -> Iterator[Future[Producer]]:
-    """The transactional producer of ``transactional_id``, fenced in a background thread.
-
-    ``init_transactions`` (which fences earlier owners of the id and aborts their open
-    transaction) waits on the broker for tens of milliseconds, without the GIL; the caller
-    reads and enriches meanwhile and takes the producer with ``.result()`` when it has
-    something to write. On leaving, the fence is waited for, and the producer flushed.
-    """
-    with ThreadPoolExecutor(1, thread_name_prefix="fence") as pool:
-        fenced = pool.submit(transactional_producer, config, transactional_id)
-        try:
-            yield fenced
-        finally:
-            wait([fenced])
-            if fenced.exception() is None:
-                fenced.result().flush(5)
-
-
 @gc_paused()
 def enrich_partition(
     config: Mapping[str, Any],
@@ -210,60 +187,34 @@ def enrich_partition(
     transactional_id: str,
     max_batch_size: int,
 ) -> PartitionRun:
-    """Enrich the next micro-batch of one input partition, exactly once (see module doc).
-
-    The fence runs while the batch is read and enriched (see ``fencing``). The group's offset
-    is read again once it is done: a zombie of an earlier attempt may have committed its
-    transaction between our first read of the offset and the fence (after the fence, no
-    earlier owner of the id can); then the batch is planned again from the new offset.
-    """
-    with fencing(config, transactional_id) as fenced:
-        consumer = consumer_for(config, group_id)
+    """Enrich the next micro-batch of one input partition, exactly once (see module doc)."""
+    producer = transactional_producer(config, transactional_id)
+    consumer = consumer_for(config, group_id)
+    try:
+        rng = plan_range(consumer, topics.raw, partition, max_batch_size)
+        messages, next_offset = read_range(consumer, rng)
+        if next_offset <= rng.start:
+            return PartitionRun(topics.raw, partition, rng.start, rng.start, {"in": 0}, 0, False)
+        result = enrich_batch(raw_batch(messages, topics.raw, partition), model, rules, settings)
+        out_partition = same_partition(producer, topics.enriched, partition)
+        producer.begin_transaction()
         try:
-            while True:
-                committed = committed_offset(consumer, topics.raw, partition)
-                rng = plan_range(consumer, topics.raw, partition, committed, max_batch_size)
-                messages, next_offset = read_range(consumer, rng)
-                result = None
-                if next_offset > rng.start:
-                    batch = raw_batch(messages, topics.raw, partition)
-                    result = enrich_batch(batch, model, rules, settings)
-                producer = fenced.result()
-                moved = committed_offset(consumer, topics.raw, partition)
-                if moved == committed:
-                    break
-                log.warning(
-                    "%s[%d]: the group's offset moved from %d to %d while this run was fencing "
-                    "an earlier attempt (which committed first); planning again",
-                    topics.raw,
-                    partition,
-                    committed,
-                    moved,
-                )
-            if result is None:
-                return PartitionRun(
-                    topics.raw, partition, rng.start, rng.start, {"in": 0}, 0, False
-                )
-            out_partition = same_partition(producer, topics.enriched, partition)
-            producer.begin_transaction()
-            try:
-                produced = write_result(producer, topics, result, out_partition)
-                producer.send_offsets_to_transaction(
-                    [TopicPartition(topics.raw, partition, next_offset)],
-                    consumer.consumer_group_metadata(),
-                    TXN_TIMEOUT_S,
-                )
-                producer.commit_transaction(TXN_TIMEOUT_S)
-            except KafkaException as err:
-                _abort(producer, err)
-                raise StackError(
-                    f"transaction for {topics.raw}[{partition}] failed: {err}"
-                ) from err
-            return PartitionRun(
-                topics.raw, partition, rng.start, next_offset, result.counts, produced, True
+            produced = write_result(producer, topics, result, out_partition)
+            producer.send_offsets_to_transaction(
+                [TopicPartition(topics.raw, partition, next_offset)],
+                consumer.consumer_group_metadata(),
+                TXN_TIMEOUT_S,
             )
-        finally:
-            consumer.close()
+            producer.commit_transaction(TXN_TIMEOUT_S)
+        except KafkaException as err:
+            _abort(producer, err)
+            raise StackError(f"transaction for {topics.raw}[{partition}] failed: {err}") from err
+        return PartitionRun(
+            topics.raw, partition, rng.start, next_offset, result.counts, produced, True
+        )
+    finally:
+        consumer.close()
+        producer.flush(5)
 
 
 @gc_paused()
@@ -279,22 +230,18 @@ def reenrich_range(
 ) -> PartitionRun:
     """Backfill: re-enrich ``rng`` (only messages with timestamps in ``[from, to)`` when the
     window is set) into ``topics.enriched`` and dead letters into ``topics.dlq``, in one
-    transaction, committing no consumer offsets (so the fence runs while it reads, with
-    nothing to check after it)."""
+    transaction, committing no consumer offsets."""
     ts_from, ts_to = time_window
-    with fencing(config, transactional_id) as fenced:
-        consumer = consumer_for(config, "log-enricher-backfill")
-        try:
-            messages, next_offset = read_range(consumer, rng)
-        finally:
-            consumer.close()
+    producer = transactional_producer(config, transactional_id)
+    consumer = consumer_for(config, "log-enricher-backfill")
+    try:
+        messages, next_offset = read_range(consumer, rng)
         if ts_from is not None and ts_to is not None:
             messages = [m for m in messages if _stamped_in(m, ts_from, ts_to)]
         records = raw_batch(messages, rng.topic, rng.partition)
         result = enrich_batch(records, model, rules, settings)
         result.labels.clear()  # the live pipeline already taught these lines
         result.counts["labels"] = 0
-        producer = fenced.result()
         out_partition = same_partition(producer, topics.enriched, rng.partition)
         producer.begin_transaction()
         try:
@@ -308,6 +255,9 @@ def reenrich_range(
         return PartitionRun(
             rng.topic, rng.partition, rng.start, next_offset, result.counts, produced, False
         )
+    finally:
+        consumer.close()
+        producer.flush(5)
 
 
 def _stamped_in(msg: Message, ts_from: int, ts_to: int) -> bool:

@@ -4,21 +4,18 @@ half-written transaction)."""
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 
-from enrich import jobs, kafka_io, pipeline
+from enrich import jobs, kafka_io
 from enrich.samples import generate
 from tests.integration.pipeline_env import Pipeline, isolated_pipeline
 
@@ -101,52 +98,3 @@ def test_killed_mid_transaction_then_retried_is_exactly_once(
     ]
     assert new_labels
     assert max(Counter(m.key() for m in new_labels).values()) == 1
-
-
-def test_a_zombie_committing_while_the_retry_fences_is_not_read_twice(
-    pipe: Pipeline, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
-    """The retry fences the earlier attempt while it reads and enriches. An earlier attempt
-    still alive (a zombie) that commits its transaction after the retry read the group's
-    offset, but before the fence, moved the offset: the retry must plan again from there."""
-    raw = pipe.stack.topics.raw
-    start = max(pipe.committed()[0], 0)
-    produce_to_partition(pipe, 1_000, seed=11)
-    raw_end = pipe.high(raw)[0]
-    zombie_end = start + 400
-    tid = f"log-enricher.log_enrichment.{raw}.0"  # the id jobs.enrich_partition uses
-    zombie = kafka_io.transactional_producer(pipe.config, tid)
-    zombie.begin_transaction()  # the earlier attempt, stalled inside its transaction
-    group_meta = kafka_io.consumer_for(pipe.config, pipe.group).consumer_group_metadata()
-
-    planned = threading.Event()
-    real_plan, real_fence = pipeline.plan_range, pipeline.transactional_producer
-
-    def plan_then_signal(*args: Any) -> kafka_io.PartitionRange:
-        rng = real_plan(*args)
-        planned.set()
-        return rng
-
-    def zombie_commits_then_fence(config: dict[str, Any], transactional_id: str) -> Producer:
-        assert planned.wait(60), "the retry never planned its range"
-        zombie.send_offsets_to_transaction(
-            [TopicPartition(raw, 0, zombie_end)], group_meta, kafka_io.TXN_TIMEOUT_S
-        )
-        zombie.commit_transaction(kafka_io.TXN_TIMEOUT_S)
-        return real_fence(config, transactional_id)
-
-    monkeypatch.setattr(pipeline, "plan_range", plan_then_signal)
-    monkeypatch.setattr(pipeline, "transactional_producer", zombie_commits_then_fence)
-    with caplog.at_level(logging.WARNING, logger="enrich.pipeline"):
-        run = jobs.enrich_partition(
-            0, {"consumer_group": pipe.group, "max_batch_size": 100_000}, "log_enrichment"
-        )
-
-    assert run["offsets"] == [zombie_end, raw_end]
-    assert "the group's offset moved" in caplog.text
-    assert pipe.committed()[0] == raw_end
-    outputs = pipe.read(pipe.stack.topics.enriched) + pipe.read(pipe.stack.topics.dlq)
-    coords = [m.key().decode().split(":") for m in outputs]
-    seen = Counter(int(o) for _t, p, o in coords if p == "0" and int(o) >= start)
-    assert set(seen) == set(range(zombie_end, raw_end))
-    assert max(seen.values()) == 1
