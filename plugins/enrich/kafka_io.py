@@ -43,6 +43,12 @@ TXN_TIMEOUT_S = 120.0
 TASK_CLIENT_DEFAULTS: dict[str, Any] = {"enable.sparse.connections": False}
 
 
+def task_client_config(config: Mapping[str, Any], fixed: Mapping[str, Any]) -> dict[str, Any]:
+    """A client config: the connection's ``config`` over ``TASK_CLIENT_DEFAULTS``, and the
+    settings the code depends on (``fixed``: isolation level, transactional id, ...) over both."""
+    return {**TASK_CLIENT_DEFAULTS, **config, **fixed}
+
+
 def client_config(conn_id: str = "kafka_default", **overrides: Any) -> dict[str, Any]:
     """Return the confluent-kafka config of Airflow connection ``conn_id`` plus ``overrides``.
 
@@ -156,24 +162,30 @@ class CheckedProducer(Producer):
     ``produce`` itself replaces this one for that message)."""
 
     def __init__(self, config: Mapping[str, Any]) -> None:
-        self.failures: list[str] = []
-        super().__init__({**config, "on_delivery": self._record})
+        failures: list[str] = []
 
-    def _record(self, err: KafkaError | None, _msg: Message) -> None:
-        if err is not None:
-            self.failures.append(err.str())
+        # a closure over the list, not a bound method: the producer holding a callback that
+        # holds the producer would be a reference cycle, and the client (its threads and
+        # connections) would outlive its last use until the cyclic collector ran
+        def record(err: KafkaError | None, _msg: Message) -> None:
+            if err is not None:
+                failures.append(err.str())
+
+        self.failures = failures
+        super().__init__({**config, "on_delivery": record})
 
 
 def idempotent_producer(config: Mapping[str, Any]) -> Producer:
     return CheckedProducer(
-        {
-            **TASK_CLIENT_DEFAULTS,
-            **config,
-            "enable.idempotence": True,
-            "linger.ms": 20,
-            "compression.type": "lz4",
-            "message.max.bytes": 10 << 20,
-        }
+        task_client_config(
+            config,
+            {
+                "enable.idempotence": True,
+                "linger.ms": 20,
+                "compression.type": "lz4",
+                "message.max.bytes": 10 << 20,
+            },
+        )
     )
 
 
@@ -214,12 +226,7 @@ def produce(
 def watermarks(config: Mapping[str, Any], topic: str) -> dict[int, tuple[int, int]]:
     """Partition → (low, high) watermark offsets of ``topic``."""
     consumer = Consumer(
-        {
-            **TASK_CLIENT_DEFAULTS,
-            **config,
-            "group.id": "enrich-watermarks",
-            "enable.auto.commit": False,
-        }
+        task_client_config(config, {"group.id": "enrich-watermarks", "enable.auto.commit": False})
     )
     try:
         partitions = list_topics(config).get(topic)
@@ -244,34 +251,36 @@ class PartitionRange:
 def consumer_for(config: Mapping[str, Any], group_id: str) -> Consumer:
     """A consumer that only ever uses ``assign``: it reads committed data, commits nothing."""
     return Consumer(
-        {
-            **TASK_CLIENT_DEFAULTS,
-            **config,
-            "group.id": group_id,
-            "enable.auto.commit": False,
-            "enable.auto.offset.store": False,
-            "isolation.level": "read_committed",
-            "auto.offset.reset": "earliest",
-            "fetch.max.bytes": 64 << 20,
-            "max.partition.fetch.bytes": 16 << 20,
-        }
+        task_client_config(
+            config,
+            {
+                "group.id": group_id,
+                "enable.auto.commit": False,
+                "enable.auto.offset.store": False,
+                "isolation.level": "read_committed",
+                "auto.offset.reset": "earliest",
+                "fetch.max.bytes": 64 << 20,
+                "max.partition.fetch.bytes": 16 << 20,
+            },
+        )
     )
 
 
 def transactional_producer(config: Mapping[str, Any], transactional_id: str) -> Producer:
     """A transactional producer; ``init_transactions`` fences earlier owners of the id."""
     producer = Producer(
-        {
-            **TASK_CLIENT_DEFAULTS,
-            **config,
-            "transactional.id": transactional_id,
-            "transaction.timeout.ms": int(TXN_TIMEOUT_S * 1000),
-            "linger.ms": 50,
-            "batch.size": 1_000_000,
-            "compression.type": "lz4",
-            "queue.buffering.max.messages": 500_000,
-            "message.max.bytes": 10 << 20,
-        }
+        task_client_config(
+            config,
+            {
+                "transactional.id": transactional_id,
+                "transaction.timeout.ms": int(TXN_TIMEOUT_S * 1000),
+                "linger.ms": 50,
+                "batch.size": 1_000_000,
+                "compression.type": "lz4",
+                "queue.buffering.max.messages": 500_000,
+                "message.max.bytes": 10 << 20,
+            },
+        )
     )
     producer.init_transactions(TXN_TIMEOUT_S)
     return producer
