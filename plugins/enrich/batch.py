@@ -223,14 +223,19 @@ def enrich_batch(
         by_model = ~by_rules & confident
     review = ~(by_model | by_rules)
 
-    # fingerprints, training labels and review candidates: only lines the model did not label
+    # fingerprints (one per distinct text), training labels and review candidates: only
+    # lines the model did not label
     route = np.where(by_rules, _RULES, np.where(by_model, _MODEL, _REVIEW))
     route_l, rule_l = route.tolist(), rule_idx.tolist()
     seen_labels: set[str] = set()
     candidates: dict[str, int] = {}
     fps: list[str | None] = [None] * n
+    slot_fps: list[str | None] = [None] * len(slot)
     for i in np.flatnonzero(~by_model).tolist():
-        fp = fps[i] = fingerprint(normalized[i])
+        fp = slot_fps[inverse[i]]
+        if fp is None:
+            fp = slot_fps[inverse[i]] = fingerprint(normalized[i])
+        fps[i] = fp
         if route_l[i] == _REVIEW:
             candidates.setdefault(fp, i)
         elif fp not in seen_labels:
@@ -464,10 +469,13 @@ class _Output:
                 ts_json = b"null" if ts is None else b"%d" % ts
                 fixed, conf = static[sids[i]], conf_json[inverse[i]]
                 append(_RECORD % (head, fixed, conf, fps_json[i], source, offset, ts_json))
-        for i in [i for i, v in enumerate(values) if v is None] if None in values else ():
-            kind, idx = sids[i] % 3, sids[i] // 3
-            obj = self.as_object(decoded[i], rows[i], kind, idx, conf_json[inverse[i]], fps[i])
-            values[i] = encode_json(obj)
+        if None in values:  # what the fast path left to the object path
+            for i in [i for i, v in enumerate(values) if v is None]:
+                kind, idx = sids[i] % 3, sids[i] // 3
+                conf = conf_json[inverse[i]]
+                values[i] = encode_json(
+                    self.as_object(decoded[i], rows[i], kind, idx, conf, fps[i])
+                )
         return values, keys  # type: ignore[return-value]  # no None left
 
     def as_object(
