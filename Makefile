@@ -29,14 +29,14 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml \
 	$(MAKE) --no-print-directory native
 	@touch $@
 
-# The native normaliser (native/, Rust via maturin) is optional: without cargo, enrich uses
-# its Python normaliser, with the same results.
-native: ## build + install the native normaliser (needs cargo; optional, ~5x faster normalising)
+# The native part (native/, Rust via maturin: normaliser and output encoder) is optional:
+# without cargo, enrich does the same work in Python, with the same results.
+native: ## build + install the native normaliser and encoder (optional; needs cargo)
 	@export PATH="$$HOME/.cargo/bin:$$PATH"; \
 	if command -v cargo >/dev/null; then \
 	  $(BIN)/uv pip install -q --python $(BIN)/python --reinstall-package enrich-native ./native; \
 	else \
-	  echo "no Rust toolchain (cargo): enrich normalises in Python (same results, slower)"; \
+	  echo "no Rust toolchain (cargo): enrich normalises and encodes in Python (same results, slower)"; \
 	fi
 
 kafka-up: ## start the local Kafka broker (KRaft, 127.0.0.1:$KAFKA_PORT); harmless if running
