@@ -10,7 +10,7 @@ import pytest
 from enrich.batch import ENRICHMENT_KEYS, EnrichSettings, enrich_batch
 from enrich.errors import ConfigError
 from enrich.labels import DEFAULT_TAXONOMY, Label
-from enrich.records import RawRecord, Source
+from enrich.records import LogRecord, RawBatch, RawRecord, Source, decode
 from enrich.rules import load_rules, parse_rules
 from tests.unit.fixed_model import fixed_model
 
@@ -161,12 +161,10 @@ def test_the_fast_output_decodes_to_the_same_record_as_the_object_path() -> None
     model = fixed_model((GUESS, OTHER), {"alarm": 0.5, "quiet": 0.9, "other": 0.6})
     records = raw(values)
     result = enrich_batch(records, model, RULES)
-    reference = _Output(_Columns.of(records), {"name": "test-model", "version": "7"}, [], RULES)
-    reference.classes = model.classes
+    model_meta = {"name": "test-model", "version": "7"}
+    reference = _Output(_Columns.of(records), model_meta, model.classes, RULES)
     decoded = [json.loads(v) for v in result.enriched]
     for row, (value, out) in enumerate(zip(values, decoded, strict=True)):
-        from enrich.records import LogRecord, decode
-
         rec = decode(value)
         assert isinstance(rec, LogRecord)
         kind = {"rules": 0, "model": 1, "none": 2}[out["labelled_by"]]
@@ -206,8 +204,6 @@ def test_records_from_several_partitions_keep_their_own_coordinates() -> None:
 
 
 def test_columns_and_records_give_the_same_output() -> None:
-    from enrich.records import RawBatch
-
     values: list[bytes | None] = [b"alarm 1", None, b'{"message": "m", "k": 1}', b"plain"]
     batch = RawBatch(
         "logs.raw",

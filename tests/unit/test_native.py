@@ -11,8 +11,10 @@ import random
 import pytest
 
 from enrich.features import normalize, normalize_many
+from enrich.labels import DEFAULT_TAXONOMY, Label
 from enrich.records import LogRecord, decode
 from enrich.samples import generate
+from tests.unit.fixed_model import fixed_model
 
 native = pytest.importorskip(
     "enrich_native", reason="native normaliser not built (make install builds it with cargo)"
@@ -170,9 +172,18 @@ def test_native_outputs_are_byte_identical_to_the_python_encoder(
         [None] * len(values),
     )
     rules = load_rules()
-    native_out = batch.enrich_batch(batch_in, None, rules)
-    monkeypatch.setattr(batch, "_native_encode_records", None)
-    python_out = batch.enrich_batch(batch_in, None, rules)
-    assert native_out.enriched == python_out.enriched
-    assert native_out.enriched_keys == python_out.enriched_keys
-    assert len(native_out.enriched) == len(values) - 1
+    # confident on two templates (the model's route); the rest goes to the rules or review
+    model = fixed_model(
+        (Label("INFO", "Heartbeat", "Monitoring & Logging"), DEFAULT_TAXONOMY.fallback),
+        {"heartbeat": 0.9, "GET": 0.95},
+    )
+    for m in (None, model):
+        monkeypatch.setattr(batch, "_native_encode_records", native.encode_records)
+        native_out = batch.enrich_batch(batch_in, m, rules)
+        monkeypatch.setattr(batch, "_native_encode_records", None)
+        python_out = batch.enrich_batch(batch_in, m, rules)
+        assert native_out.enriched == python_out.enriched
+        assert native_out.enriched_keys == python_out.enriched_keys
+        assert len(native_out.enriched) == len(values) - 1
+    routes = {r["labelled_by"] for r in native_out.records()}
+    assert routes == {"model", "rules", "none"}
