@@ -17,39 +17,23 @@ labels Asset, which schedules ``model_training``.
 # mypy: disable-error-code="arg-type"
 from __future__ import annotations
 
-import os
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk import dag, get_current_context, task
 
-from enrich.assets import labels_asset
-from enrich.hitl import LabelQuestionOperator
-from enrich.settings import QUERY_STRATEGIES
-
-ANSWER_TIMEOUT = timedelta(hours=float(os.environ.get("ENRICH_ANSWER_TIMEOUT_HOURS", "24")))
+from enrich.airflow.assets import labels_asset
+from enrich.airflow.hitl import LabelQuestionOperator
+from enrich.airflow.params import LabellingParams, answer_timeout, labelling_schedule
 
 
 @dag(
     dag_id="labelling",
-    schedule=os.environ.get("ENRICH_LABELLING_SCHEDULE", "@hourly"),
+    schedule=labelling_schedule(),
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
-    params={
-        "k": Param(10, type="integer", minimum=1, maximum=100, description="questions per run"),
-        "strategy": Param(
-            "diverse",
-            enum=list(QUERY_STRATEGIES),
-            description="which queued lines to ask about first",
-        ),
-        "queue_window": Param(
-            100_000,
-            type="integer",
-            minimum=1,
-            description="newest review items read per partition",
-        ),
-    },
+    params=LabellingParams.dag_params(),
     tags=["log-enrichment", "human-in-the-loop"],
     doc_md=__doc__,
 )
@@ -57,14 +41,14 @@ def labelling() -> None:
     @task(retries=1)
     def pick() -> list[dict[str, Any]]:
         """Top k questions from the review queue, re-scored with the champion."""
-        from enrich import jobs
+        from enrich.airflow import labelling
 
-        return jobs.review_questions(dict(get_current_context()["params"]))
+        return labelling.pick_questions(get_current_context()["params"])
 
     questions = pick()
     ask = LabelQuestionOperator.partial(
         task_id="ask",
-        response_timeout=ANSWER_TIMEOUT,
+        response_timeout=answer_timeout(),
         map_index_template="{{ task.question['text'][:60] }}",
     ).expand_kwargs(questions)
 
@@ -73,9 +57,9 @@ def labelling() -> None:
         """Answers → human labels on the labels topic; skipped lines stay queued."""
         from airflow.sdk.exceptions import AirflowSkipException
 
-        from enrich import jobs
+        from enrich.airflow import labelling
 
-        result = jobs.save_answers(list(answers), asked=len(asked))
+        result = labelling.save_answers(list(answers), asked=len(asked))
         if not result["labelled"]:
             raise AirflowSkipException(f"no labels saved: {result}")
         get_current_context()["outlet_events"][labels_asset()].extra = result

@@ -16,7 +16,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_current_context, task
+from airflow.sdk import CronDataIntervalTimetable, dag, get_current_context, task
+
+from enrich.airflow.params import BackfillParams
 
 
 @dag(
@@ -27,19 +29,7 @@ from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_current_conte
     catchup=False,
     is_paused_upon_creation=True,
     max_active_runs=4,
-    params={
-        "offsets": Param(
-            {},
-            type="object",
-            description='explicit ranges instead of dates: {"0": [from, to], ...}',
-        ),
-        "model": Param(
-            "champion", type="string", description="alias, version number, or none (rules only)"
-        ),
-        "target_topic": Param("", type="string", description="empty: the output topic"),
-        "threshold": Param(0.75, type="number", minimum=0, maximum=1),
-        "policy": Param("model_first", enum=["model_first", "rules_first"]),
-    },
+    params=BackfillParams.dag_params(),
     tags=["log-enrichment", "backfill"],
     doc_md=__doc__,
 )
@@ -47,11 +37,11 @@ def log_backfill() -> None:
     @task(retries=0)
     def plan() -> list[dict[str, Any]]:
         """Per-partition offset ranges of this run's interval (or the explicit ones)."""
-        from enrich import jobs
+        from enrich.airflow import backfill
 
         context = get_current_context()
-        return jobs.backfill_plan(
-            dict(context["params"]),
+        return backfill.plan(
+            context["params"],
             context.get("data_interval_start"),
             context.get("data_interval_end"),
         )
@@ -59,18 +49,18 @@ def log_backfill() -> None:
     @task(retries=2, map_index_template="partition {{ part['partition'] }}")
     def reenrich(part: dict[str, Any]) -> dict[str, Any]:
         """Re-enrich one partition's range in one transaction (safe to retry)."""
-        from enrich import jobs
+        from enrich.airflow import backfill
 
         context = get_current_context()
-        context["part"] = part  # type: ignore[typeddict-unknown-key]
-        return jobs.backfill_partition(part, dict(context["params"]), context["dag"].dag_id)
+        context["part"] = part  # type: ignore[typeddict-unknown-key]  # map index
+        return backfill.reenrich(part, context["params"], context["dag"].dag_id)
 
     @task
     def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
         """Totals of the backfill run."""
-        from enrich import jobs
+        from enrich.airflow import enrichment
 
-        return jobs.summarize(list(runs), "backfill")
+        return enrichment.summarize(list(runs), "backfill")
 
     summarize(reenrich.expand(part=plan()))
 

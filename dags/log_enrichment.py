@@ -17,45 +17,23 @@ updates the labels Asset, which schedules ``model_training``.
 # mypy: disable-error-code="arg-type"
 from __future__ import annotations
 
-import os
 from datetime import datetime, timedelta
 from typing import Any
 
-from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk import dag, get_current_context, task
 
-from enrich.assets import labels_asset
-from enrich.settings import QUERY_STRATEGIES
+from enrich.airflow.assets import labels_asset
+from enrich.airflow.params import EnrichmentParams, enrichment_schedule
 
 
 @dag(
     dag_id="log_enrichment",
-    schedule=os.environ.get("ENRICH_SCHEDULE", "*/5 * * * *"),
+    schedule=enrichment_schedule(),
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
     default_args={"retries": 2, "retry_delay": timedelta(seconds=20)},
-    params={
-        "max_batch_size": Param(
-            50_000, type="integer", minimum=1, description="messages per partition and run, at most"
-        ),
-        "threshold": Param(
-            0.75,
-            type="number",
-            minimum=0,
-            maximum=1,
-            description="model confidence at or above which the model decides",
-        ),
-        "policy": Param("model_first", enum=["model_first", "rules_first"]),
-        "review_k": Param(
-            10, type="integer", minimum=0, description="review queries per partition and run"
-        ),
-        "strategy": Param("diverse", enum=list(QUERY_STRATEGIES), description="query strategy"),
-        "consumer_group": Param(
-            "log-enricher",
-            type="string",
-            description="consumer group whose offsets are the live cursor",
-        ),
-    },
+    params=EnrichmentParams.dag_params(),
     tags=["log-enrichment"],
     doc_md=__doc__,
 )
@@ -63,25 +41,25 @@ def log_enrichment() -> None:
     @task(retries=0)
     def preflight() -> list[int]:
         """Validate rules, settings, broker and model; create missing topics; list partitions."""
-        from enrich import jobs
+        from enrich.airflow import enrichment
 
-        return jobs.preflight(dict(get_current_context()["params"]))
+        return enrichment.preflight(get_current_context()["params"])
 
     @task(map_index_template="partition {{ partition }}")
     def enrich_partition(partition: int) -> dict[str, Any]:
         """One partition's micro-batch in one Kafka transaction (safe to retry)."""
-        from enrich import jobs
+        from enrich.airflow import enrichment
 
         context = get_current_context()
-        context["partition"] = partition  # type: ignore[typeddict-unknown-key]
-        return jobs.enrich_partition(partition, dict(context["params"]), context["dag"].dag_id)
+        context["partition"] = partition  # type: ignore[typeddict-unknown-key]  # map index
+        return enrichment.enrich_partition(partition, context["params"], context["dag"].dag_id)
 
     @task
     def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
         """Totals of the run (also the task's XCom)."""
-        from enrich import jobs
+        from enrich.airflow import enrichment
 
-        return jobs.summarize(list(runs), "run")
+        return enrichment.summarize(list(runs), "run")
 
     @task(outlets=[labels_asset()])
     def announce_labels(total: dict[str, Any]) -> None:

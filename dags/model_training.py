@@ -14,13 +14,13 @@ on that split (macro-F1, then accuracy; a tie keeps the champion); otherwise ``c
 # mypy: disable-error-code="arg-type"
 from __future__ import annotations
 
-import os
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk import dag, get_current_context, task
 
-from enrich.assets import labels_asset
+from enrich.airflow.assets import labels_asset
+from enrich.airflow.params import TrainingParams, training_retry_delay
 
 
 @dag(
@@ -29,39 +29,8 @@ from enrich.assets import labels_asset
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
-    default_args={
-        "retry_delay": timedelta(seconds=float(os.environ.get("ENRICH_RETRY_DELAY_SECONDS", "60")))
-    },
-    params={
-        "min_new_labels": Param(
-            50,
-            type="integer",
-            minimum=0,
-            description="skip unless this many labels arrived since the last training",
-        ),
-        "min_labels": Param(
-            20, type="integer", minimum=2, description="fewest training labels for a model"
-        ),
-        "C": Param(
-            20.0,
-            type="number",
-            exclusiveMinimum=0,
-            description="logistic regression: inverse regularisation strength",
-        ),
-        "max_labels": Param(
-            200_000,
-            type="integer",
-            minimum=2,
-            description="train on at most this many labelled lines: every human label, then "
-            "the newest rule labels",
-        ),
-        "bootstrap_sample": Param(
-            5_000,
-            type="integer",
-            minimum=0,
-            description="recent messages per partition to label with rules when no champion exists",
-        ),
-    },
+    default_args={"retry_delay": training_retry_delay()},
+    params=TrainingParams.dag_params(),
     tags=["log-enrichment", "mlflow"],
     doc_md=__doc__,
 )
@@ -69,18 +38,18 @@ def model_training() -> None:
     @task(retries=1)
     def bootstrap() -> dict[str, Any]:
         """No champion yet: label a sample of recent input with the rules (assign + seek)."""
-        from enrich import jobs
+        from enrich.airflow import training
 
-        return jobs.bootstrap_labels(dict(get_current_context()["params"]))
+        return training.bootstrap_labels(get_current_context()["params"])
 
     @task(retries=1)
     def train(_bootstrap: dict[str, Any]) -> dict[str, Any]:
         """Train, evaluate against the champion, register, move champion or challenger."""
         from airflow.sdk.exceptions import AirflowSkipException
 
-        from enrich import jobs
+        from enrich.airflow import training
 
-        result = jobs.train_model(dict(get_current_context()["params"]))
+        result = training.train_model(get_current_context()["params"])
         if "skipped" in result:
             raise AirflowSkipException(result["skipped"])
         return result

@@ -23,24 +23,16 @@ def stack_health() -> None:
     @task(retries=0)
     def kafka_topics() -> dict[str, int]:
         """Create the project's topics if missing; return topic → partition count."""
-        from enrich import kafka_io
-        from enrich.settings import StackSettings
+        from enrich.airflow import health
 
-        settings = StackSettings.from_env()
-        config = kafka_io.client_config(settings.kafka_conn_id)
-        kafka_io.ensure_topics(config, kafka_io.project_topics(settings))
-        topics = kafka_io.list_topics(config)
-        return {name: topics[name] for name in settings.topics.all()}
+        return health.kafka_topics()
 
     @task(retries=0)
     def mlflow_registry() -> dict[str, object]:
         """Create the experiment if missing; return the registered model's versions and aliases."""
-        from enrich import registry
-        from enrich.settings import StackSettings
+        from enrich.airflow import health
 
-        settings = StackSettings.from_env()
-        registry.ensure_experiment(settings)
-        return registry.registry_status(settings)
+        return health.mlflow_registry()
 
     kafka_topics()
     mlflow_registry()

@@ -1,4 +1,5 @@
-"""The ``enrich`` command: set up the stack, load sample logs, and (later) label and evaluate."""
+"""The ``enrich`` command: set up the stack, load sample logs, check rules, label files
+offline and simulate active learning."""
 
 from __future__ import annotations
 
@@ -9,17 +10,18 @@ import sys
 from collections import Counter
 from collections.abc import Iterator, Sequence
 
+from enrich import defaults
 from enrich.errors import EnrichError
 
 
 def _cmd_setup(args: argparse.Namespace) -> int:
-    from enrich import kafka_io, registry
-    from enrich.settings import StackSettings
+    from enrich.config import StackSettings
+    from enrich.io import kafka, topics, tracking
 
     settings = StackSettings.from_env()
-    config = kafka_io.client_config(settings.kafka_conn_id)
-    created = kafka_io.ensure_topics(config, kafka_io.project_topics(settings))
-    experiment_id = registry.ensure_experiment(settings)
+    config = kafka.client_config(settings.kafka_conn_id)
+    created = topics.ensure_topics(config, topics.project_topics(settings))
+    experiment_id = tracking.ensure_experiment(settings)
     print(
         json.dumps(
             {
@@ -40,7 +42,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     if args.csv:
         import csv
 
-        from enrich.records import LogRecord, decode
+        from enrich.core.records import LogRecord, decode
 
         writer = csv.writer(sys.stdout)
         writer.writerow(["text", "severity", "event_type", "category", "family"])
@@ -56,25 +58,23 @@ def _cmd_sample(args: argparse.Namespace) -> int:
         for _sample, value in pairs:
             out.write(value + b"\n")
         return 0
-    from enrich import kafka_io
-    from enrich.settings import StackSettings
+    from enrich.config import StackSettings
+    from enrich.io import kafka
 
     settings = StackSettings.from_env()
     topic = args.topic or settings.topics.raw
-    config = kafka_io.client_config(settings.kafka_conn_id)
-    sent = kafka_io.produce(config, topic, (value for _s, value in pairs))
+    config = kafka.client_config(settings.kafka_conn_id)
+    sent = kafka.produce(config, topic, (value for _s, value in pairs))
     print(json.dumps({"topic": topic, "produced": sent, "seed": args.seed}))
     return 0
 
 
 def _cmd_rules_check(args: argparse.Namespace) -> int:
-    from collections import Counter
-
-    from enrich.labels import Taxonomy
-    from enrich.rules import DEFAULT_RULES_FILE, load_rules
+    from enrich.core.labels import Taxonomy
+    from enrich.core.rules import load_rules
 
     taxonomy = Taxonomy.load(args.taxonomy)
-    path = args.file or DEFAULT_RULES_FILE
+    path = args.file or defaults.RULES_FILE
     rules = load_rules(path, taxonomy)
     by_severity = Counter(r.label.severity for r in rules.rules)
     fields = sorted({r.field for r in rules.rules if r.field})
@@ -99,10 +99,10 @@ def _read_values(path: str) -> Iterator[bytes]:
 def _cmd_label(args: argparse.Namespace) -> int:
     from itertools import islice
 
-    from enrich.batch import EnrichSettings, enrich_batch
-    from enrich.labels import Taxonomy
-    from enrich.records import RawRecord, Source
-    from enrich.rules import load_rules
+    from enrich.core.labels import Taxonomy
+    from enrich.core.records import RawRecord, Source
+    from enrich.core.rules import load_rules
+    from enrich.engine.routing import EnrichSettings, enrich_batch
 
     taxonomy = Taxonomy.load(args.taxonomy)
     rules = load_rules(args.rules, taxonomy)
@@ -115,7 +115,7 @@ def _cmd_label(args: argparse.Namespace) -> int:
     )
     model = None
     if args.model:
-        from enrich.registry import load_model
+        from enrich.io.models import load_model
 
         model = load_model(args.model)
     topic = "stdin" if args.input == "-" else f"file:{args.input}"
@@ -155,10 +155,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
     import pandas as pd
 
-    from enrich import evaluate
+    from enrich.core.labels import Label
     from enrich.errors import ConfigError
-    from enrich.labels import Label
-    from enrich.learner import STRATEGIES
+    from enrich.learn import simulation
+    from enrich.learn.strategies import STRATEGIES
 
     frame = pd.read_csv(args.data, dtype=str, keep_default_na=False)
     label_columns = [c.strip() for c in args.label_column.split(",")]
@@ -176,9 +176,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     else:
         raise ConfigError("--label-column takes one column, or severity,event_type,category")
     names = list(STRATEGIES) if args.strategy == "all" else [args.strategy]
-    sim = evaluate.Simulation(args.batch_size, args.max_labels, args.seed)
+    sim = simulation.Simulation(args.batch_size, args.max_labels, args.seed)
     curves = {
-        name: evaluate.simulate(texts, labels, name, sim, evaluate.terminal_progress(name))
+        name: simulation.simulate(texts, labels, name, sim, simulation.terminal_progress(name))
         for name in names
     }
     out = Path(args.out)
@@ -192,7 +192,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         "curves": {k: [list(p) for p in v] for k, v in curves.items()},
     }
     (out / "curve.json").write_text(json.dumps(doc, indent=1))
-    evaluate.plot(
+    simulation.plot(
         curves,
         str(out / "curve.png"),
         f"{Path(args.data).name}: {len(texts)} rows, batches of {args.batch_size}",
@@ -262,11 +262,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rules", help="rules file (default include/regex_rules.yaml)")
     p.add_argument("--taxonomy", help="taxonomy file (default include/taxonomy.yaml)")
     p.add_argument("--model", help="MLflow model URI (models:/log-enricher@champion) or folder")
-    p.add_argument("--threshold", type=float, default=0.75, help="model confidence (0.75)")
-    p.add_argument("--policy", choices=("model_first", "rules_first"), default="model_first")
-    p.add_argument("--batch-size", type=int, default=10_000, help="lines per batch (10000)")
     p.add_argument(
-        "--max-value-bytes", type=int, default=1_048_576, help="larger lines are dead letters"
+        "--threshold",
+        type=float,
+        default=defaults.THRESHOLD,
+        help=f"model confidence ({defaults.THRESHOLD})",
+    )
+    p.add_argument("--policy", choices=defaults.POLICIES, default=defaults.POLICY)
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=defaults.LABEL_BATCH_SIZE,
+        help=f"lines per batch ({defaults.LABEL_BATCH_SIZE})",
+    )
+    p.add_argument(
+        "--max-value-bytes",
+        type=int,
+        default=defaults.MAX_VALUE_BYTES,
+        help=f"larger lines are dead letters ({defaults.MAX_VALUE_BYTES})",
     )
     p.add_argument(
         "--summary", action="store_true", help="print counts as JSON to stderr at the end"
@@ -285,10 +298,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--label-column", required=True, help="one column, or three: severity,event_type,category"
     )
-    p.add_argument("--strategy", default="diverse", help="a strategy, or 'all' (default diverse)")
-    p.add_argument("--batch-size", type=int, default=10, help="labels per round (10)")
-    p.add_argument("--max-labels", type=int, default=200, help="label budget (200)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--strategy",
+        default=defaults.STRATEGY,
+        choices=[*defaults.STRATEGIES, "all"],
+        help=f"a strategy, or 'all' (default {defaults.STRATEGY})",
+    )
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=defaults.SIMULATION_BATCH_SIZE,
+        help=f"labels per round ({defaults.SIMULATION_BATCH_SIZE})",
+    )
+    p.add_argument(
+        "--max-labels",
+        type=int,
+        default=defaults.SIMULATION_MAX_LABELS,
+        help=f"label budget ({defaults.SIMULATION_MAX_LABELS})",
+    )
+    p.add_argument("--seed", type=int, default=defaults.RANDOM_STATE)
     p.add_argument("--out", default="out/evaluate", help="output folder (out/evaluate)")
     p.set_defaults(func=_cmd_evaluate)
     return parser

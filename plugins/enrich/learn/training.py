@@ -1,6 +1,6 @@
 """Training data and evaluation: pure functions the training DAG and the tests share.
 
-Labels come from the compacted labels topic as :class:`StoredLabel`; ``merge_labels`` keeps
+Labels come from the compacted labels topic as :class:`LabelRecord`; ``merge_labels`` keeps
 one per fingerprint (a human label outranks a rule label, and a later label of the same
 source replaces an earlier one). The train/evaluation split is a function of the fingerprint
 alone, so every model version is evaluated on comparable data.
@@ -8,70 +8,35 @@ alone, so every model version is evaluated on comparable data.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, f1_score
 from sklearn.pipeline import Pipeline
 
-from enrich.labels import Label, Taxonomy
-from enrich.learner import DEFAULT_C, make_learner
-
-SOURCE_RANK = {"rules": 0, "human": 1}
-EVAL_BUCKETS = 5  # one fingerprint in five is held out for evaluation
+from enrich import defaults
+from enrich.core.formats import SOURCE_RANK, LabelRecord
+from enrich.learn.model import make_learner
 
 
-@dataclass(frozen=True)
-class StoredLabel:
-    fingerprint: str
-    text: str
-    label: Label
-    source: str
-    labelled_at: int
-    by: str | None = None
-
-    @classmethod
-    def from_json(cls, value: bytes, taxonomy: Taxonomy) -> StoredLabel:
-        data = json.loads(value)
-        label = taxonomy.label(
-            {k: data[k] for k in ("severity", "event_type", "category")}, where="stored label"
-        )
-        source = data.get("source", "rules")
-        if source not in SOURCE_RANK:
-            raise ValueError(f"unknown label source {source!r}")
-        return cls(
-            data["fingerprint"],
-            data["text"],
-            label,
-            source,
-            int(data.get("labelled_at") or 0),
-            data.get("by"),
-        )
-
-
-def merge_labels(labels: Iterable[StoredLabel]) -> dict[str, StoredLabel]:
+def merge_labels(labels: Iterable[LabelRecord]) -> dict[str, LabelRecord]:
     """One label per fingerprint: human over rules, then the latest ``labelled_at``."""
-    best: dict[str, StoredLabel] = {}
+    best: dict[str, LabelRecord] = {}
     for item in labels:
         current = best.get(item.fingerprint)
-        if current is None or (SOURCE_RANK[item.source], item.labelled_at) >= (
+        if current is None or (SOURCE_RANK[item.source], item.labelled_at or 0) >= (
             SOURCE_RANK[current.source],
-            current.labelled_at,
+            current.labelled_at or 0,
         ):
             best[item.fingerprint] = item
     return best
 
 
-DEFAULT_MAX_LABELS = 200_000
-
-
 def cap_labels(
-    labels: dict[str, StoredLabel], limit: int = DEFAULT_MAX_LABELS
-) -> dict[str, StoredLabel]:
+    labels: dict[str, LabelRecord], limit: int = defaults.MAX_LABELS
+) -> dict[str, LabelRecord]:
     """At most ``limit`` labels (one per fingerprint already): every human label first, then
     the most recently labelled rule labels. Eviction rule: the oldest rule labels go first; human
     labels go only if they alone exceed the cap (then the oldest of them). Ties break by
@@ -80,7 +45,7 @@ def cap_labels(
         return labels
     ranked = sorted(
         labels.values(),
-        key=lambda x: (SOURCE_RANK[x.source], x.labelled_at, x.fingerprint),
+        key=lambda x: (SOURCE_RANK[x.source], x.labelled_at or 0, x.fingerprint),
         reverse=True,
     )
     return {x.fingerprint: x for x in ranked[:limit]}
@@ -88,21 +53,23 @@ def cap_labels(
 
 def is_eval(fingerprint: str) -> bool:
     """Deterministic hold-out: the fingerprint's hash decides, nothing else."""
-    return int(fingerprint[:8], 16) % EVAL_BUCKETS == 0
+    return int(fingerprint[:8], 16) % defaults.EVAL_BUCKETS == 0
 
 
-def split(labels: Iterable[StoredLabel]) -> tuple[list[StoredLabel], list[StoredLabel]]:
+def split(labels: Iterable[LabelRecord]) -> tuple[list[LabelRecord], list[LabelRecord]]:
     ordered = sorted(labels, key=lambda x: x.fingerprint)  # input order never matters
     train = [x for x in ordered if not is_eval(x.fingerprint)]
     held_out = [x for x in ordered if is_eval(x.fingerprint)]
     return train, held_out
 
 
-def class_counts(labels: Sequence[StoredLabel]) -> dict[str, int]:
+def class_counts(labels: Sequence[LabelRecord]) -> dict[str, int]:
     return dict(sorted(Counter(x.label.class_name for x in labels).items()))
 
 
-def train(labels: Sequence[StoredLabel], random_state: int = 0, C: float = DEFAULT_C) -> Pipeline:
+def train(
+    labels: Sequence[LabelRecord], random_state: int = defaults.RANDOM_STATE, C: float = defaults.C
+) -> Pipeline:
     """Fit a new model pipeline on ``labels`` (needs two classes or more)."""
     learner = make_learner(
         [x.text for x in labels], [x.label for x in labels], random_state=random_state, C=C
@@ -111,7 +78,7 @@ def train(labels: Sequence[StoredLabel], random_state: int = 0, C: float = DEFAU
     return pipeline
 
 
-def evaluate(pipeline: Any, labels: Sequence[StoredLabel]) -> dict[str, Any]:
+def evaluate(pipeline: Any, labels: Sequence[LabelRecord]) -> dict[str, Any]:
     """Accuracy, macro-F1, a per-class report and a confusion matrix on ``labels``."""
     if not labels:
         return {"accuracy": None, "macro_f1": None, "n": 0}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from enrich.settings import Topics
+from enrich.config import Topics
 
 
 def labels_asset() -> Any:

@@ -6,10 +6,10 @@ guess, and two buttons: ``Save label`` and ``Skip``. Unanswered past ``response_
 resolves to ``Skip`` (the item stays queued). An answer outside the taxonomy is refused when
 the task resumes, with a message naming the field and the allowed values.
 
-The engine (``enrich.review``, which pulls in scikit-learn) is imported only when a task runs,
-never when the DAG file is parsed. The log line is untrusted data: the subject and body are
-never rendered as Jinja templates (``template_fields`` is empty) and the body quotes the line
-in a code fence.
+The engine (``enrich.engine.review``, which pulls in scikit-learn) is imported only when a
+task runs, never when the DAG file is parsed. The log line is untrusted data: the subject
+and body are never rendered as Jinja templates (``template_fields`` is empty) and the body
+quotes the line in a code fence.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any
 from airflow.providers.standard.operators.hitl import HITLOperator
 from airflow.sdk import Param
 
-from enrich.labels import Taxonomy
+from enrich.core.labels import Taxonomy
 
 
 class LabelQuestionOperator(HITLOperator):
@@ -33,10 +33,11 @@ class LabelQuestionOperator(HITLOperator):
     def __init__(
         self, *, question: Mapping[str, Any], taxonomy: Taxonomy | None = None, **kwargs: Any
     ) -> None:
-        from enrich import jobs, review
+        from enrich.airflow.runtime import Runtime
+        from enrich.engine import review
 
         self.question = dict(question)
-        self.taxonomy = taxonomy or jobs.taxonomy()
+        self.taxonomy = taxonomy or Runtime.current().taxonomy()
         spec = review.form_params(self.question, self.taxonomy)
         kwargs.pop("params", None)  # a mapped task passes the DAG's; the form is ours alone
         super().__init__(
@@ -50,7 +51,7 @@ class LabelQuestionOperator(HITLOperator):
         )
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
-        from enrich import review
+        from enrich.engine import review
 
         # refuse values outside the taxonomy first, with a message listing the allowed ones
         if review.SAVE in (event.get("chosen_options") or []):

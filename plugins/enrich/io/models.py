@@ -1,13 +1,12 @@
-"""MLflow at the edge: the experiment, and (later) logging, registering and loading models.
+"""MLflow models at the edge: save and load the model pipeline, serve an alias's version.
 
-The tracking and registry URIs come from ``MLFLOW_TRACKING_URI`` / ``MLFLOW_REGISTRY_URI``
-(``scripts/env.sh`` points them at a SQLite file under ``var/mlflow``); artifacts of the
-experiment go to ``ENRICH_MLFLOW_ARTIFACT_ROOT`` unless the tracking server decides.
+The registry URI comes from ``MLFLOW_REGISTRY_URI`` (``scripts/env.sh`` points it at a
+SQLite file under ``var/mlflow``). Models are saved with MLflow's sklearn flavour in skops
+format (no pickle); loading trusts only the pipeline's own classes besides scikit-learn's.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import warnings
 from collections.abc import Iterator
@@ -15,61 +14,19 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from enrich import defaults
 from enrich.errors import StackError
-from enrich.learner import Model
-from enrich.settings import StackSettings
+from enrich.learn.model import Model
 
 log = logging.getLogger(__name__)
 
 
-def ensure_experiment(settings: StackSettings) -> str:
-    """Return the id of the project's MLflow experiment, creating it if it does not exist.
-
-    Idempotent. With a local (file or SQLite) tracking store the experiment's artifacts go to
-    ``settings.mlflow_artifact_root``; with a tracking server, the server's default applies.
-    """
-    import mlflow
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient()
-    existing = client.get_experiment_by_name(settings.experiment)
-    if existing is not None:
-        return str(existing.experiment_id)
-    artifact_location = None
-    if not mlflow.get_tracking_uri().startswith(("http://", "https://", "databricks")):
-        root = Path(settings.mlflow_artifact_root)
-        root.mkdir(parents=True, exist_ok=True)
-        artifact_location = (root / settings.experiment).as_uri()
-    experiment_id = client.create_experiment(
-        settings.experiment, artifact_location=artifact_location
-    )
-    log.info("created MLflow experiment %s (%s)", settings.experiment, experiment_id)
-    return str(experiment_id)
-
-
-def registry_status(settings: StackSettings) -> dict[str, object]:
-    """What the registry holds for the project's model: versions and aliases (read only)."""
-    from mlflow.exceptions import MlflowException
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient()
-    try:
-        model = client.get_registered_model(settings.registered_model)
-    except MlflowException as err:
-        if err.error_code != "RESOURCE_DOES_NOT_EXIST":
-            raise
-        return {"registered_model": settings.registered_model, "versions": 0, "aliases": {}}
-    versions = client.search_model_versions(f"name = '{settings.registered_model}'")
-    return {
-        "registered_model": settings.registered_model,
-        "versions": len(versions),
-        "aliases": {alias: str(version) for alias, version in model.aliases.items()},
-    }
-
-
 # The model pipeline's own classes that skops may rebuild when a model is loaded; everything
 # else in the artifact must be a type skops already trusts (scikit-learn, numpy, scipy).
-SKOPS_TRUSTED_TYPES = ["enrich.features.LogNormalizer"]
+SKOPS_TRUSTED_TYPES = [
+    "enrich.learn.features.LogNormalizer",
+    "enrich.features.LogNormalizer",  # the name in versions registered before 0.2
+]
 
 
 @contextmanager
@@ -157,7 +114,7 @@ class ChampionCache:
         self._models: dict[tuple[str, str], Model] = {}
         self._current: dict[tuple[str, str], Model] = {}
 
-    def get(self, name: str, alias: str = "champion") -> Model | None:
+    def get(self, name: str, alias: str = defaults.CHAMPION) -> Model | None:
         from mlflow.exceptions import MlflowException
         from mlflow.tracking import MlflowClient
 
@@ -241,133 +198,3 @@ class ChampionCache:
             log.warning("the locally cached version %s cannot be loaded either: %s", version, err)
             return None
         return Model(model.pipeline, key[0], version)
-
-
-def record_training(
-    settings: StackSettings,
-    pipeline: Any,
-    report: dict[str, Any],
-    champion: tuple[str, dict[str, Any]] | None,
-    params: dict[str, Any],
-    artifacts: dict[str, Any],
-    example_texts: list[str],
-    labels_offsets: dict[int, int] | None = None,
-) -> dict[str, Any]:
-    """Log one training run, register its model, and move an alias.
-
-    The new version becomes ``champion`` only if it beats the current champion on the same
-    evaluation split (``training.beats``: macro-F1, then accuracy; a tie keeps the champion),
-    otherwise ``challenger``. The decision and both scores are the run's tags and metrics.
-    Returns that decision. Secrets never reach params: callers pass counts and settings only.
-    """
-    import mlflow
-    import pandas as pd
-    from mlflow.models import infer_signature
-    from mlflow.tracking import MlflowClient
-
-    from enrich.training import beats
-
-    experiment_id = ensure_experiment(settings)
-    champion_version, champion_report = champion if champion else (None, None)
-    promote = beats(report, champion_report)
-    decision = "promoted to champion" if promote else "kept as challenger"
-    example = pd.DataFrame({"text": example_texts[:5]})
-    with mlflow.start_run(experiment_id=experiment_id, run_name="train") as run:
-        mlflow.log_params(params)
-        mlflow.log_metrics(
-            {"accuracy": report["accuracy"], "macro_f1": report["macro_f1"]} if report["n"] else {}
-        )
-        if champion_report and champion_report.get("n"):
-            mlflow.log_metrics(
-                {
-                    "champion_accuracy": champion_report["accuracy"],
-                    "champion_macro_f1": champion_report["macro_f1"],
-                }
-            )
-        for name, content in artifacts.items():
-            mlflow.log_dict(content, name)
-        if report["n"]:
-            mlflow.log_dict(report["report"], "classification_report.json")
-            mlflow.log_figure(_confusion_figure(report), "confusion_matrix.png")
-        with quiet_skops():
-            info = mlflow.sklearn.log_model(
-                pipeline,
-                name="model",
-                signature=infer_signature(example, pipeline.predict(example)),
-                input_example=example,
-                skops_trusted_types=SKOPS_TRUSTED_TYPES,
-                registered_model_name=settings.registered_model,
-            )
-        version = str(info.registered_model_version)
-        client = MlflowClient()
-        alias = "champion" if promote else "challenger"
-        client.set_registered_model_alias(settings.registered_model, alias, version)
-        mlflow.set_tags(
-            {
-                "decision": decision,
-                "alias": alias,
-                "model_version": version,
-                "champion_before": champion_version or "none",
-                LABELS_OFFSETS_TAG: json.dumps(
-                    {str(p): o for p, o in (labels_offsets or {}).items()}
-                ),
-            }
-        )
-    return {
-        "run_id": run.info.run_id,
-        "version": version,
-        "alias": alias,
-        "decision": decision,
-        "candidate": {"accuracy": report.get("accuracy"), "macro_f1": report.get("macro_f1")},
-        "champion": {
-            "version": champion_version,
-            "accuracy": (champion_report or {}).get("accuracy"),
-            "macro_f1": (champion_report or {}).get("macro_f1"),
-        },
-    }
-
-
-LABELS_OFFSETS_TAG = "labels_offsets"
-
-
-def new_label_count(settings: StackSettings, ends: dict[int, int]) -> int:
-    """Labels-topic messages since the end offsets the last training run recorded (all of
-    them when there was no earlier run)."""
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient()
-    experiment = client.get_experiment_by_name(settings.experiment)
-    previous: dict[str, int] = {}
-    if experiment is not None:
-        runs = client.search_runs(
-            [experiment.experiment_id],
-            filter_string=f"tags.{LABELS_OFFSETS_TAG} != ''",
-            order_by=["attributes.start_time DESC"],
-            max_results=1,
-        )
-        if runs:
-            previous = json.loads(runs[0].data.tags[LABELS_OFFSETS_TAG])
-    return sum(max(0, end - int(previous.get(str(p), 0))) for p, end in ends.items())
-
-
-def _confusion_figure(report: dict[str, Any]) -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    classes = [", ".join(json.loads(c)) for c in report["classes"]]
-    matrix = report["confusion"]
-    size = max(6.0, 0.45 * len(classes) + 3)
-    fig, ax = plt.subplots(figsize=(size, size))
-    ax.imshow(matrix, cmap="Blues")
-    ax.set_xticks(range(len(classes)), classes, rotation=90, fontsize=6)
-    ax.set_yticks(range(len(classes)), classes, fontsize=6)
-    for i, row in enumerate(matrix):
-        for j, value in enumerate(row):
-            if value:
-                ax.text(j, i, str(value), ha="center", va="center", fontsize=6)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    fig.tight_layout()
-    return fig

@@ -23,13 +23,13 @@ from typing import Any
 import re2
 import yaml
 
+from enrich import defaults
+from enrich.core.labels import DEFAULT_TAXONOMY, Label, Taxonomy
+from enrich.core.records import LogRecord
 from enrich.errors import ConfigError
-from enrich.labels import DEFAULT_TAXONOMY, Label, Taxonomy
-from enrich.records import LogRecord
 
 log = logging.getLogger(__name__)
 
-DEFAULT_RULES_FILE = Path(__file__).resolve().parents[2] / "include" / "regex_rules.yaml"
 FLAGS = {"IGNORECASE": "i", "MULTILINE": "m", "DOTALL": "s"}
 RULE_KEYS = {
     "name",
@@ -224,7 +224,7 @@ def parse_rules(
 
 def load_rules(path: str | Path | None = None, taxonomy: Taxonomy = DEFAULT_TAXONOMY) -> RuleSet:
     """Load and validate a rules file (default ``include/regex_rules.yaml``)."""
-    path = Path(path) if path else DEFAULT_RULES_FILE
+    path = Path(path) if path else defaults.RULES_FILE
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
@@ -244,7 +244,7 @@ class RulesCache:
     """
 
     def __init__(self, path: str | Path | None = None, taxonomy: Taxonomy = DEFAULT_TAXONOMY):
-        self.path = Path(path) if path else DEFAULT_RULES_FILE
+        self.path = Path(path) if path else defaults.RULES_FILE
         self.taxonomy = taxonomy
         self._stamp: tuple[int, int] | None = None
         self._rules: RuleSet | None = None

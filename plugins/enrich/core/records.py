@@ -15,8 +15,7 @@ from typing import Any
 
 import msgspec
 
-TEXT_FIELDS = ("message", "log")
-DEFAULT_MAX_VALUE_BYTES = 1_048_576
+from enrich import defaults
 
 # Dead-letter reasons: one constant each, so consumers of the DLQ can switch on them.
 TOMBSTONE = "null_value"
@@ -103,8 +102,8 @@ class DeadLetter:
 
 def decode(
     value: bytes | None,
-    max_bytes: int = DEFAULT_MAX_VALUE_BYTES,
-    text_fields: tuple[str, ...] = TEXT_FIELDS,
+    max_bytes: int = defaults.MAX_VALUE_BYTES,
+    text_fields: tuple[str, ...] = defaults.TEXT_FIELDS,
 ) -> LogRecord | tuple[str, str]:
     """Decode one value: a :class:`LogRecord`, or ``(reason, detail)`` for a dead letter."""
     if value is None:

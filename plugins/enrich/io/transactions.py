@@ -20,50 +20,36 @@ from __future__ import annotations
 
 import gc
 import logging
-import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import KafkaException, Message, Producer, TopicPartition
 
-from enrich.batch import BatchResult, EnrichSettings, TrainingLabel, enrich_batch
+from enrich.config import Topics
+from enrich.core.formats import DeadLetterCodec, ReviewCodec, now_ms
+from enrich.core.rules import RuleSet
+from enrich.engine.routing import BatchResult, EnrichSettings, enrich_batch
 from enrich.errors import StackError
-from enrich.kafka_io import (
+from enrich.io.kafka import (
     TXN_TIMEOUT_S,
-    PartitionRange,
     consumer_for,
-    plan_range,
     produce_many,
     produce_one,
-    read_range,
     transactional_producer,
 )
-from enrich.learner import Model
-from enrich.records import RawBatch, RawRecord, encode_json
-from enrich.rules import RuleSet
-from enrich.settings import Topics
+from enrich.io.reading import PartitionRange, plan_range, raw_batch, read_range
+from enrich.io.stores import send_label
+from enrich.learn.model import Model
 
 log = logging.getLogger(__name__)
 
 
-def raw_batch(messages: Sequence[Message], topic: str, partition: int) -> RawBatch:
-    """The engine's input for messages read from one partition of ``topic``, as columns."""
-    stamps = [msg.timestamp() for msg in messages]
-    return RawBatch(
-        topic,
-        partition,
-        [msg.value() for msg in messages],
-        [msg.offset() or 0 for msg in messages],
-        [ts if ts_type else None for ts_type, ts in stamps],
-        [msg.key() for msg in messages],
-    )
-
-
-def raw_records(messages: Sequence[Message], topic: str, partition: int) -> list[RawRecord]:
-    """Engine inputs for messages read from one partition of ``topic``, one object each."""
-    return raw_batch(messages, topic, partition).records()
+def transactional_id(owner: str, topic: str, partition: int) -> str:
+    """The producer's ``transactional.id`` for one input partition, fixed per ``owner`` (the
+    DAG): a retried task fences its earlier attempt."""
+    return f"log-enricher.{owner}.{topic}.{partition}"
 
 
 @contextmanager
@@ -99,23 +85,19 @@ def write_result(
         result.enriched_keys,
         -1 if out_partition is None else out_partition,
     )
-    now = int(time.time() * 1000)
+    now = now_ms()
     for label in result.labels:
         send_label(producer, topics.labels, label, now)
     for item in result.queries:
-        value = encode_json({**item.to_dict(), "queued_at": now})
-        produce_one(producer, topics.review, value, item.fingerprint)
+        produce_one(producer, topics.review, ReviewCodec.encode(item, now), ReviewCodec.key(item))
     for dead in result.dead_letters:
-        s = dead.source
-        headers = [
-            ("reason", dead.reason.encode()),
-            ("detail", dead.detail.encode()),
-            ("source", s.coordinates.encode()),
-            ("source_timestamp", str(s.timestamp_ms or "").encode()),
-        ]
-        if s.key is not None:
-            headers.append(("source_key", s.key))
-        produce_one(producer, topics.dlq, dead.value, s.coordinates, headers=headers)
+        produce_one(
+            producer,
+            topics.dlq,
+            dead.value,
+            DeadLetterCodec.key(dead),
+            headers=DeadLetterCodec.headers(dead),
+        )
     return (
         len(result.enriched) + len(result.labels) + len(result.queries) + len(result.dead_letters)
     )
@@ -133,23 +115,6 @@ def same_partition(producer: Producer, topic: str, partition: int) -> int | None
     if meta is None or meta.error is not None:
         return None
     return partition if partition in meta.partitions else None
-
-
-def send_label(
-    producer: Producer, topic: str, label: TrainingLabel, now_ms: int | None = None
-) -> None:
-    """Produce one training label to the compacted labels topic."""
-    value = {"labelled_at": now_ms or int(time.time() * 1000), **label.to_dict()}
-    produce_one(producer, topic, encode_json(value), label_key(label.source, label.fingerprint))
-
-
-def label_key(source: str, fingerprint: str) -> str:
-    """Key on the compacted labels topic: one latest label per (source, fingerprint).
-
-    Keeping the source in the key means a later rule label never compacts away a human label
-    of the same line; readers let ``human`` outrank ``rules`` (``training.merge_labels``).
-    """
-    return f"{source}:{fingerprint}"
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ asked again by a later run.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -23,11 +22,12 @@ from typing import Any
 
 import numpy as np
 
-from enrich import learner as learner_mod
-from enrich.batch import TrainingLabel
-from enrich.features import normalize_many
-from enrich.labels import FIELDS, Label, Taxonomy
-from enrich.learner import Model
+from enrich import defaults
+from enrich.core.formats import HUMAN, LabelRecord, ReviewItem
+from enrich.core.labels import FIELDS, Label, Taxonomy
+from enrich.core.normalize import normalize_many
+from enrich.learn.model import Model, unfitted_learner
+from enrich.learn.strategies import get_strategy
 
 SAVE = "Save label"
 SKIP = "Skip"
@@ -51,40 +51,14 @@ CONTEXT_FIELDS = (
 MAX_SHOWN_CHARS = 4_000  # a question shows at most this much of a (very long) line
 
 
-@dataclass(frozen=True)
-class QueueItem:
-    """One line waiting for a person, as the review topic holds it."""
-
-    fingerprint: str
-    text: str
-    fields: dict[str, Any] | None
-    guess: dict[str, str]
-    confidence: float | None
-    origin: str
-    queued_at: int
-
-    @classmethod
-    def from_json(cls, value: bytes) -> QueueItem:
-        data = json.loads(value)
-        return cls(
-            str(data["fingerprint"]),
-            str(data["text"]),
-            data.get("fields") if isinstance(data.get("fields"), dict) else None,
-            dict(data.get("guess") or {}),
-            data.get("confidence"),
-            str(data.get("origin") or ""),
-            int(data.get("queued_at") or 0),
-        )
-
-
-def pending(items: Iterable[QueueItem], labelled: set[str]) -> list[QueueItem]:
+def pending(items: Iterable[ReviewItem], labelled: set[str]) -> list[ReviewItem]:
     """One item per fingerprint (the latest queued), without those a person already labelled."""
-    latest: dict[str, QueueItem] = {}
+    latest: dict[str, ReviewItem] = {}
     for item in items:
         if item.fingerprint in labelled:
             continue
         seen = latest.get(item.fingerprint)
-        if seen is None or item.queued_at >= seen.queued_at:
+        if seen is None or (item.queued_at or 0) >= (seen.queued_at or 0):
             latest[item.fingerprint] = item
     return sorted(latest.values(), key=lambda x: x.fingerprint)
 
@@ -106,17 +80,17 @@ class Question:
 
 
 def pick_questions(
-    items: Sequence[QueueItem],
+    items: Sequence[ReviewItem],
     model: Model | None,
     taxonomy: Taxonomy,
     k: int,
-    strategy: str = learner_mod.DEFAULT_STRATEGY,
-    random_state: int = 0,
+    strategy: str = defaults.STRATEGY,
+    random_state: int = defaults.RANDOM_STATE,
 ) -> list[Question]:
     """The ``k`` items the model most needs, re-scored with ``model`` (None: no model yet)."""
     if k <= 0 or not items:
         return []
-    query = learner_mod.get_strategy(strategy)
+    query = get_strategy(strategy)
     pool = np.asarray(normalize_many([x.text for x in items]), dtype=object)
     if model is not None:
         best, conf = model.predict_normalized(list(pool))
@@ -126,7 +100,7 @@ def pick_questions(
     else:
         guesses = [taxonomy.fallback] * len(items)
         confidences = [None] * len(items)
-        scorer = learner_mod.unfitted_learner()
+        scorer = unfitted_learner()
     picked, scores = query(scorer, pool, min(k, len(items)), random_state)
     questions = []
     for j, score in zip(picked, scores, strict=True):
@@ -221,13 +195,13 @@ def answer_label(params_input: Mapping[str, Any], taxonomy: Taxonomy) -> Label:
 
 def human_label(
     question: Mapping[str, Any], label: Label, by: str | None, answered_at: datetime | None
-) -> TrainingLabel:
+) -> LabelRecord:
     """The training label a person's answer becomes (``source: human``)."""
-    return TrainingLabel(
+    return LabelRecord(
         question["fingerprint"],
         question["text"],
         label,
-        "human",
+        HUMAN,
         by=by,
         labelled_at=int(answered_at.timestamp() * 1000) if answered_at else None,
     )

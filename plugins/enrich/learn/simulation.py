@@ -16,18 +16,20 @@ import numpy as np
 from modAL.models import ActiveLearner
 from sklearn.metrics import accuracy_score, f1_score
 
+from enrich import defaults
+from enrich.core.normalize import normalize
 from enrich.errors import ConfigError
-from enrich.features import normalize
-from enrich.learner import get_strategy, make_learner, teach
+from enrich.learn.model import make_learner, teach
+from enrich.learn.strategies import get_strategy
 
 CurvePoint = tuple[int, float, float]
 
 
 @dataclass(frozen=True)
 class Simulation:
-    batch_size: int = 10
-    max_labels: int = 200
-    seed: int = 0
+    batch_size: int = defaults.SIMULATION_BATCH_SIZE
+    max_labels: int = defaults.SIMULATION_MAX_LABELS
+    seed: int = defaults.RANDOM_STATE
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:

@@ -16,10 +16,10 @@ from typing import Any
 
 import yaml
 
+from enrich import defaults
 from enrich.errors import ConfigError
 
 FIELDS = ("severity", "event_type", "category")
-DEFAULT_TAXONOMY_FILE = Path(__file__).resolve().parents[2] / "include" / "taxonomy.yaml"
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -120,7 +120,7 @@ class Taxonomy:
     @classmethod
     def load(cls, path: str | Path | None = None) -> Taxonomy:
         """Load ``path`` (default ``include/taxonomy.yaml``); ConfigError says what to fix."""
-        path = Path(path) if path else DEFAULT_TAXONOMY_FILE
+        path = Path(path) if path else defaults.TAXONOMY_FILE
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
         except OSError as err:

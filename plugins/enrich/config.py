@@ -1,8 +1,9 @@
-"""Settings read from the environment, with the local stack's defaults.
+"""Where the pipeline's state lives, read from the environment over ``enrich.defaults``.
 
-Infrastructure locations (broker, MLflow, Airflow home) are set in ``scripts/env.sh``;
-here are the names the pipeline itself uses. Every value can be overridden with the
-environment variable named beside it.
+Infrastructure locations (broker, MLflow, Airflow home) are set in ``scripts/env.sh``; here
+are the names the pipeline itself uses. Each value can be overridden with the environment
+variable named beside it. ``StackSettings`` is frozen and hashable: two equal settings mean
+the same stack (``enrich.airflow.runtime`` keeps one runtime per settings).
 """
 
 from __future__ import annotations
@@ -11,12 +12,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from enrich import defaults
 from enrich.errors import ConfigError
-
-PROJECT_DIR = Path(__file__).resolve().parents[2]
-# The query strategies' names (``enrich.learner.STRATEGIES``), for DAG params: DAG files
-# parse without importing scikit-learn.
-QUERY_STRATEGIES = ("diverse", "ranked_batch", "uncertainty", "margin", "entropy", "random")
 
 
 def _env_int(name: str, default: int, minimum: int = 1) -> int:
@@ -32,15 +29,20 @@ def _env_int(name: str, default: int, minimum: int = 1) -> int:
     return value
 
 
+def _env_path(name: str, default: Path) -> Path:
+    raw = os.environ.get(name)
+    return Path(raw) if raw else default
+
+
 @dataclass(frozen=True)
 class Topics:
-    """Kafka topic names (DESIGN.md, 'Where state lives')."""
+    """Kafka topic names (``docs/architecture.md``)."""
 
-    raw: str = "logs.raw"
-    enriched: str = "logs.enriched"
-    labels: str = "logs.labels"
-    review: str = "logs.review"
-    dlq: str = "logs.dlq"
+    raw: str = defaults.TOPIC_RAW
+    enriched: str = defaults.TOPIC_ENRICHED
+    labels: str = defaults.TOPIC_LABELS
+    review: str = defaults.TOPIC_REVIEW
+    dlq: str = defaults.TOPIC_DLQ
 
     @classmethod
     def from_env(cls) -> Topics:
@@ -61,16 +63,20 @@ class StackSettings:
     """Where the pipeline's state lives and how topics are laid out."""
 
     topics: Topics = field(default_factory=Topics)
-    kafka_conn_id: str = "kafka_default"
-    partitions: int = 3
-    replication: int = 1
-    experiment: str = "log-enricher"
-    registered_model: str = "log-enricher"
-    mlflow_artifact_root: Path = PROJECT_DIR / "var" / "mlflow" / "artifacts"
+    kafka_conn_id: str = defaults.KAFKA_CONN_ID
+    partitions: int = defaults.TOPIC_PARTITIONS
+    replication: int = defaults.TOPIC_REPLICATION
+    experiment: str = defaults.EXPERIMENT
+    registered_model: str = defaults.REGISTERED_MODEL
+    mlflow_artifact_root: Path = defaults.VAR_DIR / "mlflow" / "artifacts"
+    # the registry models are served from (part of the identity of a stack)
+    tracking_uri: str = ""
+    rules_file: Path = defaults.RULES_FILE
+    taxonomy_file: Path = defaults.TAXONOMY_FILE
+    model_cache_dir: Path = defaults.VAR_DIR / "cache" / "models"
 
     @classmethod
     def from_env(cls) -> StackSettings:
-        root = os.environ.get("ENRICH_MLFLOW_ARTIFACT_ROOT")
         return cls(
             topics=Topics.from_env(),
             kafka_conn_id=os.environ.get("ENRICH_KAFKA_CONN_ID", cls.kafka_conn_id),
@@ -78,5 +84,9 @@ class StackSettings:
             replication=_env_int("ENRICH_TOPIC_REPLICATION", cls.replication),
             experiment=os.environ.get("ENRICH_MLFLOW_EXPERIMENT", cls.experiment),
             registered_model=os.environ.get("ENRICH_REGISTERED_MODEL", cls.registered_model),
-            mlflow_artifact_root=Path(root) if root else cls.mlflow_artifact_root,
+            mlflow_artifact_root=_env_path("ENRICH_MLFLOW_ARTIFACT_ROOT", cls.mlflow_artifact_root),
+            tracking_uri=os.environ.get("MLFLOW_TRACKING_URI", ""),
+            rules_file=_env_path("ENRICH_RULES_FILE", cls.rules_file),
+            taxonomy_file=_env_path("ENRICH_TAXONOMY_FILE", cls.taxonomy_file),
+            model_cache_dir=_env_path("ENRICH_MODEL_CACHE", cls.model_cache_dir),
         )

@@ -1,0 +1,123 @@
+"""The ``log_backfill`` DAG's task bodies: plan offset ranges, re-enrich them."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from enrich import defaults
+from enrich.airflow.params import BackfillParams
+from enrich.airflow.runtime import Runtime
+from enrich.engine.routing import EnrichSettings
+from enrich.errors import ConfigError
+from enrich.io import models, reading, topics, transactions
+from enrich.learn.model import Model
+
+log = logging.getLogger(__name__)
+
+
+def enrich_settings(rt: Runtime, params: BackfillParams) -> EnrichSettings:
+    """A backfill asks no review questions: the live pipeline already queued those lines."""
+    return EnrichSettings(
+        threshold=params.threshold, policy=params.policy, review_k=0, taxonomy=rt.taxonomy()
+    )
+
+
+def explicit_ranges(
+    offsets: Mapping[str, Any], topic: str, partitions: Sequence[int]
+) -> list[dict[str, Any]]:
+    """``{"0": [from, to], ...}`` (``to`` exclusive) as plan entries; ConfigError naming the
+    entry that is not a range of one of ``partitions``."""
+    plan = []
+    for key, bounds in sorted(offsets.items(), key=lambda kv: int(kv[0])):
+        partition = int(key)
+        if (
+            partition not in partitions
+            or not isinstance(bounds, (list, tuple))
+            or len(bounds) != 2
+            or int(bounds[0]) > int(bounds[1])
+        ):
+            raise ConfigError(
+                f"offsets[{key!r}] = {bounds!r}: need [from, to) of a partition "
+                f"of {topic} (partitions: {sorted(partitions)})"
+            )
+        plan.append(
+            {
+                "partition": partition,
+                "start": int(bounds[0]),
+                "end": int(bounds[1]),
+                "ts_from": None,
+                "ts_to": None,
+            }
+        )
+    return plan
+
+
+def plan(
+    params: Mapping[str, Any], start: datetime | None, end: datetime | None
+) -> list[dict[str, Any]]:
+    """Per input partition, the offsets to re-enrich.
+
+    With explicit ``offsets`` those; otherwise the run's data interval ``[start, end)``
+    mapped with ``offsets_for_times``. Validates the model choice and settings first, so a
+    bad Param fails before anything is read.
+    """
+    rt = Runtime.current()
+    p = BackfillParams.parse(params)
+    enrich_settings(rt, p)
+    rt.rules()
+    model(rt, p)
+    config = rt.kafka_config()
+    topic = rt.topics.raw
+    marks = topics.watermarks(config, topic)
+    if p.offsets:
+        return explicit_ranges(p.offsets, topic, sorted(marks))
+    if start is None or end is None:
+        raise ConfigError("a backfill needs a data interval or explicit offsets")
+    ts_from, ts_to = int(start.timestamp() * 1000), int(end.timestamp() * 1000)
+    starts = topics.offsets_for_time(config, topic, ts_from)
+    ends = topics.offsets_for_time(config, topic, ts_to)
+    return [
+        {"partition": q, "start": starts[q], "end": ends[q], "ts_from": ts_from, "ts_to": ts_to}
+        for q in sorted(marks)
+    ]
+
+
+def model(rt: Runtime, params: BackfillParams) -> Model | None:
+    """``model`` Param: an alias (``champion``, ``challenger``), a version number, or ``none``."""
+    choice = (params.model or defaults.BACKFILL_MODEL).strip()
+    if choice.lower() == "none":
+        return None
+    if choice.isdigit():
+        return models.load_model(f"models:/{rt.stack.registered_model}/{choice}")
+    found = rt.model(choice)
+    if found is None:
+        raise ConfigError(f"model alias {choice!r} is not set on {rt.stack.registered_model!r}")
+    return found
+
+
+def reenrich(part: Mapping[str, Any], params: Mapping[str, Any], dag_id: str) -> dict[str, Any]:
+    """Re-enrich one partition's range into the target topic, in one transaction.
+
+    Commits no consumer offsets (the live cursor is untouched). Output keys are the source
+    coordinates, so re-running a range with one model version writes the same records.
+    """
+    rt = Runtime.current()
+    p = BackfillParams.parse(params)
+    raw = rt.topics.raw
+    run = transactions.reenrich_range(
+        rt.kafka_config(),
+        replace(rt.topics, enriched=p.target_topic or rt.topics.enriched),
+        reading.PartitionRange(raw, part["partition"], part["start"], part["end"]),
+        (part.get("ts_from"), part.get("ts_to")),
+        model(rt, p),
+        rt.rules(),
+        enrich_settings(rt, p),
+        transactional_id=transactions.transactional_id(dag_id, raw, part["partition"]),
+    )
+    summary = run.as_dict()
+    log.info("backfill partition %s: %s", part["partition"], summary)
+    return summary

@@ -1,0 +1,187 @@
+"""Each DAG's Params, typed, defined once: the DAG's ``Param``s and the task's values.
+
+A DAG file declares ``params=EnrichmentParams.dag_params()`` (the form in the UI, validated by
+Airflow when a run is triggered); a task reads ``EnrichmentParams.parse(context["params"])``
+and gets typed values, with the same defaults (``enrich.defaults``). The schedules and
+timeouts the DAG files read from the environment are here too, so DAG files import nothing
+but this layer. Light: imports only ``airflow.sdk`` and ``enrich.defaults`` (DAG files parse
+fast).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from datetime import timedelta
+from typing import Any, Self
+
+from airflow.sdk import Param
+
+from enrich import defaults
+from enrich.errors import ConfigError
+
+_CAST = {"integer": int, "number": float, "string": str, "object": dict}
+
+
+def _param(default: Any, description: str, **schema: Any) -> Any:
+    """A dataclass field whose metadata is its Param's JSON schema (``type`` is inferred
+    from an ``enum`` as a string)."""
+    schema.setdefault("type", "string")
+    return field(default=default, metadata={"description": description, **schema})
+
+
+class DagParams:
+    """Base of the typed Params of one DAG (subclasses are frozen dataclasses)."""
+
+    @classmethod
+    def dag_params(cls) -> dict[str, Param]:
+        """The DAG's ``params``: one ``Param`` per field, with its default and schema."""
+        out = {}
+        for f in fields(cls):  # type: ignore[arg-type]  # subclasses are dataclasses
+            default = f.default_factory() if callable(f.default_factory) else f.default
+            out[f.name] = Param(default, **f.metadata)
+        return out
+
+    @classmethod
+    def parse(cls, params: Mapping[str, Any]) -> Self:
+        """Typed values of a run's params; missing ones take the defaults. ConfigError
+        names a value that does not have its field's type."""
+        values = {}
+        for f in fields(cls):  # type: ignore[arg-type]
+            raw = params.get(f.name)
+            if raw is None:
+                continue
+            cast = _CAST[f.metadata["type"]]
+            try:
+                values[f.name] = cast(raw)
+            except (TypeError, ValueError):
+                raise ConfigError(
+                    f"Param {f.name}={raw!r} is not of type {f.metadata['type']}"
+                ) from None
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class EnrichmentParams(DagParams):
+    max_batch_size: int = _param(
+        defaults.MAX_BATCH_SIZE,
+        "messages per partition and run, at most",
+        type="integer",
+        minimum=1,
+    )
+    threshold: float = _param(
+        defaults.THRESHOLD,
+        "model confidence at or above which the model decides",
+        type="number",
+        minimum=0,
+        maximum=1,
+    )
+    policy: str = _param(
+        defaults.POLICY,
+        "model_first: model, then rules, then review; rules_first: a matching rule decides",
+        enum=list(defaults.POLICIES),
+    )
+    review_k: int = _param(
+        defaults.REVIEW_K, "review queries per partition and run", type="integer", minimum=0
+    )
+    strategy: str = _param(defaults.STRATEGY, "query strategy", enum=list(defaults.STRATEGIES))
+    consumer_group: str = _param(
+        defaults.CONSUMER_GROUP, "consumer group whose offsets are the live cursor"
+    )
+
+
+@dataclass(frozen=True)
+class TrainingParams(DagParams):
+    min_new_labels: int = _param(
+        defaults.MIN_NEW_LABELS,
+        "skip unless this many labels arrived since the last training",
+        type="integer",
+        minimum=0,
+    )
+    min_labels: int = _param(
+        defaults.MIN_LABELS, "fewest training labels for a model", type="integer", minimum=2
+    )
+    C: float = _param(
+        defaults.C,
+        "logistic regression: inverse regularisation strength",
+        type="number",
+        exclusiveMinimum=0,
+    )
+    max_labels: int = _param(
+        defaults.MAX_LABELS,
+        "train on at most this many labelled lines: every human label, then the newest rule labels",
+        type="integer",
+        minimum=2,
+    )
+    bootstrap_sample: int = _param(
+        defaults.BOOTSTRAP_SAMPLE,
+        "recent messages per partition to label with rules when no champion exists",
+        type="integer",
+        minimum=0,
+    )
+
+
+@dataclass(frozen=True)
+class BackfillParams(DagParams):
+    offsets: dict[str, Any] = field(
+        default_factory=dict,
+        metadata={
+            "type": "object",
+            "description": 'explicit ranges instead of dates: {"0": [from, to], ...}',
+        },
+    )
+    model: str = _param(defaults.BACKFILL_MODEL, "alias, version number, or none (rules only)")
+    target_topic: str = _param("", "empty: the output topic")
+    threshold: float = _param(
+        defaults.THRESHOLD,
+        "model confidence at or above which the model decides",
+        type="number",
+        minimum=0,
+        maximum=1,
+    )
+    policy: str = _param(
+        defaults.POLICY,
+        "model_first: model, then rules, then review; rules_first: a matching rule decides",
+        enum=list(defaults.POLICIES),
+    )
+
+
+@dataclass(frozen=True)
+class LabellingParams(DagParams):
+    k: int = _param(
+        defaults.QUESTIONS_K,
+        "questions per run",
+        type="integer",
+        minimum=1,
+        maximum=defaults.QUESTIONS_K_MAX,
+    )
+    strategy: str = _param(
+        defaults.STRATEGY,
+        "which queued lines to ask about first",
+        enum=list(defaults.STRATEGIES),
+    )
+    queue_window: int = _param(
+        defaults.QUEUE_WINDOW, "newest review items read per partition", type="integer", minimum=1
+    )
+
+
+# ---- schedules and timeouts: environment over defaults ---------------------------------
+
+
+def enrichment_schedule() -> str:
+    return os.environ.get("ENRICH_SCHEDULE") or defaults.ENRICH_SCHEDULE
+
+
+def labelling_schedule() -> str:
+    return os.environ.get("ENRICH_LABELLING_SCHEDULE") or defaults.LABELLING_SCHEDULE
+
+
+def answer_timeout() -> timedelta:
+    raw = os.environ.get("ENRICH_ANSWER_TIMEOUT_HOURS")
+    return timedelta(hours=float(raw) if raw else defaults.ANSWER_TIMEOUT_HOURS)
+
+
+def training_retry_delay() -> timedelta:
+    raw = os.environ.get("ENRICH_RETRY_DELAY_SECONDS")
+    return timedelta(seconds=float(raw) if raw else defaults.RETRY_DELAY_SECONDS)

@@ -1,0 +1,78 @@
+"""Every default, enum and limit of the project, defined once.
+
+The DAGs' Params, the CLI's options, the settings dataclasses and the tests all read their
+values here, so changing one default changes it everywhere. This module imports nothing of
+the project (or of Airflow, scikit-learn or Kafka): DAG files parse without heavy imports.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+RULES_FILE = PROJECT_DIR / "include" / "regex_rules.yaml"
+TAXONOMY_FILE = PROJECT_DIR / "include" / "taxonomy.yaml"
+VAR_DIR = PROJECT_DIR / "var"
+
+# ---- routing (enrich_batch) ---------------------------------------------------------------
+# the model decides at or above this confidence
+THRESHOLD = 0.75
+# model_first: model when confident, else rules, else review; rules_first: a matching rule
+# always decides, the model only labels lines no rule matches
+POLICIES = ("model_first", "rules_first")
+POLICY = "model_first"
+# the query strategies (enrich.learn.strategies.STRATEGIES has one function for each name)
+STRATEGIES = ("diverse", "ranked_batch", "uncertainty", "margin", "entropy", "random")
+STRATEGY = "diverse"
+# review queries per partition and run
+REVIEW_K = 10
+# a larger Kafka value is a dead letter (value_too_large)
+MAX_VALUE_BYTES = 1_048_576
+# fields of a JSON record that hold the log text, tried in this order
+TEXT_FIELDS = ("message", "log")
+RANDOM_STATE = 0
+
+# ---- log_enrichment -----------------------------------------------------------------------
+ENRICH_SCHEDULE = "*/5 * * * *"
+MAX_BATCH_SIZE = 50_000  # messages per partition and run, at most
+CONSUMER_GROUP = "log-enricher"
+
+# ---- model_training -----------------------------------------------------------------------
+MIN_NEW_LABELS = 50  # skip a training run unless this many labels arrived since the last one
+MIN_LABELS = 20  # fewest training labels for a model
+C = 20.0  # logistic regression: inverse regularisation strength
+MAX_LABELS = 200_000  # train on at most this many labelled lines
+BOOTSTRAP_SAMPLE = 5_000  # recent messages per partition labelled by rules with no champion
+EVAL_BUCKETS = 5  # one fingerprint in five is held out for evaluation
+RETRY_DELAY_SECONDS = 60.0
+
+# ---- labelling ----------------------------------------------------------------------------
+LABELLING_SCHEDULE = "@hourly"
+QUESTIONS_K = 10  # questions per labelling run
+QUESTIONS_K_MAX = 100
+QUEUE_WINDOW = 100_000  # newest review items read per partition
+ANSWER_TIMEOUT_HOURS = 24.0
+
+# ---- backfill -----------------------------------------------------------------------------
+BACKFILL_MODEL = "champion"  # an alias, a version number, or "none" (rules only)
+
+# ---- MLflow registry ----------------------------------------------------------------------
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+EXPERIMENT = "log-enricher"
+REGISTERED_MODEL = "log-enricher"
+
+# ---- Kafka --------------------------------------------------------------------------------
+KAFKA_CONN_ID = "kafka_default"
+TOPIC_RAW = "logs.raw"
+TOPIC_ENRICHED = "logs.enriched"
+TOPIC_LABELS = "logs.labels"
+TOPIC_REVIEW = "logs.review"
+TOPIC_DLQ = "logs.dlq"
+TOPIC_PARTITIONS = 3
+TOPIC_REPLICATION = 1
+
+# ---- CLI ----------------------------------------------------------------------------------
+LABEL_BATCH_SIZE = 10_000  # `enrich label`: lines per batch
+SIMULATION_BATCH_SIZE = 10  # `enrich evaluate`: labels per round
+SIMULATION_MAX_LABELS = 200  # `enrich evaluate`: label budget

@@ -1,0 +1,258 @@
+"""The output topic's values for a whole batch, fast: ``OutputWriter.encode``.
+
+Each value is what ``EnrichedCodec.encode(EnrichedCodec.record(...))`` gives for the record
+(``OutputWriter.reference`` builds exactly that, and the tests compare the two); it is only
+written faster. A strict JSON object input is extended as it is, byte for byte (its own
+fields, order, number spelling and escapes pass through untouched) with the enrichment
+appended, and the enrichment's fixed part (label, who labelled, model, rule) is encoded once
+per route and rule or class. Any other input (a field named like an enrichment key, JSON only
+the stdlib reads) takes the reference path. The native encoder (``native/``, Rust) writes the
+same bytes as the Python loop here when it is installed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any
+
+import numpy as np
+
+from enrich.core.formats import (
+    BY_MODEL,
+    BY_NOBODY,
+    BY_RULES,
+    ENRICHMENT_KEYS,
+    EnrichedCodec,
+)
+from enrich.core.labels import Label
+from enrich.core.records import LogRecord, RawBatch, RawRecord, Source, encode_json
+from enrich.core.rules import RuleSet
+
+try:  # the native encoder of the same outputs (native/); the Python loop below otherwise
+    from enrich_native import encode_records as _native_encode_records
+except ImportError:
+    _native_encode_records = None
+
+
+class Route(IntEnum):
+    """Who labelled a record."""
+
+    RULES = 0
+    MODEL = 1
+    REVIEW = 2  # nobody: the model's guess, queued for a person
+
+
+_BY = {Route.RULES: BY_RULES, Route.MODEL: BY_MODEL, Route.REVIEW: BY_NOBODY}
+_ENRICHMENT_KEYS = frozenset(ENRICHMENT_KEYS)
+# An output record after its head: ``{"message":"<text>",`` for a plain line, a JSON object's
+# bytes up to its closing brace (and a comma unless it is empty) for an object.
+_RECORD = b'%b%b,"confidence":%b,"fingerprint":%b,%b,"offset":%d,"timestamp":%b}}'
+
+
+@dataclass
+class InputColumns:
+    """A batch's inputs as columns, whichever form they came in."""
+
+    values: list[bytes | None]
+    topics: list[str]
+    partitions: list[int]
+    offsets: list[int]
+    timestamps: list[int | None]
+    keys: list[bytes | None]
+
+    @classmethod
+    def of(cls, records: Sequence[RawRecord] | RawBatch) -> InputColumns:
+        if isinstance(records, RawBatch):
+            n = len(records)
+            return cls(
+                records.values,
+                [records.topic] * n,
+                [records.partition] * n,
+                records.offsets,
+                records.timestamps,
+                records.keys,
+            )
+        sources = [r.source for r in records]
+        return cls(
+            [r.value for r in records],
+            [s.topic for s in sources],
+            [s.partition for s in sources],
+            [s.offset for s in sources],
+            [s.timestamp_ms for s in sources],
+            [s.key for s in sources],
+        )
+
+    def source(self, row: int) -> Source:
+        return Source(
+            self.topics[row],
+            self.partitions[row],
+            self.offsets[row],
+            self.timestamps[row],
+            self.keys[row],
+        )
+
+
+@dataclass(frozen=True)
+class Decisions:
+    """What routing decided for each decoded record, in record order.
+
+    ``route``: a :class:`Route` per record; ``label_index``: its rule's index (RULES) or its
+    class's index (MODEL, REVIEW); ``confidence_json``: the model's confidence as the output
+    writes it, per distinct normalised text, and ``text_slot[i]`` record i's distinct text;
+    ``fingerprints``: per record, None where the model labelled it.
+    """
+
+    route: np.ndarray
+    label_index: np.ndarray
+    confidence_json: Sequence[bytes]
+    text_slot: Sequence[int]
+    fingerprints: Sequence[str | None]
+
+
+class OutputWriter:
+    """Writes the output values and keys of one batch's decoded records."""
+
+    def __init__(
+        self, model: dict[str, Any] | None, classes: Sequence[Label], rules: RuleSet
+    ) -> None:
+        self.model, self.classes, self.rules = model, classes, rules
+
+    def fixed_part(self, route: Route, index: int) -> dict[str, Any]:
+        """The enrichment keys that follow from the route and the rule or class alone."""
+        if route == Route.RULES:
+            rule = self.rules.rules[index]
+            label, rule_name = rule.label, rule.name
+        else:
+            label, rule_name = self.classes[index], None
+        return {
+            "severity": label.severity,
+            "event_type": label.event_type,
+            "category": label.category,
+            "labelled_by": _BY[route],
+            "needs_review": route == Route.REVIEW,
+            "model": self.model,
+            "rule": rule_name,
+        }
+
+    def reference(
+        self,
+        src: InputColumns,
+        rec: LogRecord,
+        row: int,
+        route: Route,
+        index: int,
+        confidence_json: bytes,
+        fingerprint: str | None,
+    ) -> dict[str, Any]:
+        """The output record of input ``row`` as an object (its JSON is the value)."""
+        enrichment = {
+            **self.fixed_part(route, index),
+            "confidence": json.loads(confidence_json),
+            "fingerprint": fingerprint,
+            "source": {
+                "topic": src.topics[row],
+                "partition": src.partitions[row],
+                "offset": src.offsets[row],
+                "timestamp": src.timestamps[row],
+            },
+        }
+        return EnrichedCodec.record(rec, enrichment)
+
+    def encode(
+        self,
+        src: InputColumns,
+        decoded: Sequence[LogRecord],
+        rows: Sequence[int],
+        decisions: Decisions,
+    ) -> tuple[list[bytes], list[str]]:
+        """The value and key of each decoded record; ``rows[i]``: record i's input row."""
+        if len(rows) == len(src.values):  # no dead letters: record i is input row i
+            raw, topics, partitions = src.values, src.topics, src.partitions
+            offsets, stamps = src.offsets, src.timestamps
+        else:
+            raw = [src.values[r] for r in rows]
+            topics = [src.topics[r] for r in rows]
+            partitions = [src.partitions[r] for r in rows]
+            offsets = [src.offsets[r] for r in rows]
+            stamps = [src.timestamps[r] for r in rows]
+        prefixes, sources = _locations(topics, partitions)
+        keys = list(map(str.__add__, prefixes, map(str, offsets)))
+        # one id per (route, rule or class): the fixed part of the enrichment is encoded once
+        part_ids = (decisions.label_index * len(Route) + decisions.route).tolist()
+        parts = {
+            pid: encode_json(self.fixed_part(Route(pid % len(Route)), pid // len(Route)))[1:-1]
+            for pid in set(part_ids)
+        }
+        fps_json = [
+            b"null" if fp is None else b'"%s"' % fp.encode() for fp in decisions.fingerprints
+        ]
+        conf_json, slot = decisions.confidence_json, decisions.text_slot
+        values: list[bytes | None]
+        if _native_encode_records is not None:
+            table = [parts.get(pid, b"") for pid in range(max(part_ids, default=0) + 1)]
+            values = _native_encode_records(
+                decoded,
+                raw,
+                table,
+                part_ids,
+                conf_json,
+                slot,
+                fps_json,
+                sources,
+                offsets,
+                stamps,
+                ENRICHMENT_KEYS,
+            )
+        else:
+            values = []
+            append, disjoint = values.append, _ENRICHMENT_KEYS.isdisjoint
+            for i, (rec, value, source, offset, ts) in enumerate(
+                zip(decoded, raw, sources, offsets, stamps)  # noqa: B905  # same lengths
+            ):
+                fields = rec.fields
+                if fields is None:
+                    head = b'{"message":' + encode_json(rec.text) + b","
+                elif rec.verbatim and disjoint(fields):
+                    body = value.rstrip()[:-1]  # type: ignore[union-attr]  # up to its "}"
+                    head = body + b"," if fields else body
+                else:
+                    append(None)  # the reference path, below
+                    continue
+                ts_json = b"null" if ts is None else b"%d" % ts
+                fixed, conf = parts[part_ids[i]], conf_json[slot[i]]
+                append(_RECORD % (head, fixed, conf, fps_json[i], source, offset, ts_json))
+        for i in [i for i, v in enumerate(values) if v is None]:  # left to the reference path
+            pid = part_ids[i]
+            record = self.reference(
+                src,
+                decoded[i],
+                rows[i],
+                Route(pid % len(Route)),
+                pid // len(Route),
+                conf_json[slot[i]],
+                decisions.fingerprints[i],
+            )
+            values[i] = EnrichedCodec.encode(record)
+        return values, keys  # type: ignore[return-value]  # no None left
+
+
+def _locations(topics: list[str], partitions: list[int]) -> tuple[list[str], list[bytes]]:
+    """Per record: its key's prefix ``topic:partition:`` and the JSON start of its source."""
+
+    def where(topic: str, partition: int) -> tuple[str, bytes]:
+        source = b'"source":{"topic":%b,"partition":%d' % (encode_json(topic), partition)
+        return f"{topic}:{partition}:", source
+
+    n = len(topics)
+    if len(set(topics)) == 1 and len(set(partitions)) == 1:  # one partition's batch
+        prefix, source = where(topics[0], partitions[0])
+        return [prefix] * n, [source] * n
+    known: dict[tuple[str, int], tuple[str, bytes]] = {}
+    pairs = [
+        known.get(tp) or known.setdefault(tp, where(*tp))
+        for tp in zip(topics, partitions, strict=True)
+    ]
+    return [p for p, _s in pairs], [s for _p, s in pairs]

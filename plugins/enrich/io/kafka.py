@@ -1,0 +1,213 @@
+"""Kafka clients at the edge: configured from the Airflow connection, through the provider.
+
+Connection settings (bootstrap servers, SASL/TLS, allow-listed callbacks, managed OAuth) come
+from the Airflow connection (default ``kafka_default``) through the Kafka provider's hook,
+exactly as the provider's own hooks build their clients, so users configure security once.
+Each task then builds its short-lived clients from that config with the settings the code
+depends on (``task_client_config``). Nothing here logs a config dict.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from airflow.providers.apache.kafka.hooks.base import KafkaBaseHook
+from confluent_kafka import Consumer, KafkaError, Message, Producer
+
+from enrich import defaults
+from enrich.errors import StackError
+
+log = logging.getLogger(__name__)
+
+ADMIN_TIMEOUT_S = 15.0
+TXN_TIMEOUT_S = 120.0
+# Defaults for the clients of one task, which live for seconds (a connection's extra can set
+# them otherwise). librdkafka's sparse connections open a connection to a broker learned from
+# the bootstrap metadata only when a request first needs it, after a backoff of 50-500 ms;
+# connecting to every broker at start avoids that wait in each new client. A large cluster
+# may prefer sparse connections back (`"enable.sparse.connections": true`).
+TASK_CLIENT_DEFAULTS: dict[str, Any] = {"enable.sparse.connections": False}
+
+
+def task_client_config(config: Mapping[str, Any], fixed: Mapping[str, Any]) -> dict[str, Any]:
+    """A client config: the connection's ``config`` over ``TASK_CLIENT_DEFAULTS``, and the
+    settings the code depends on (``fixed``: isolation level, transactional id, ...) over both."""
+    return {**TASK_CLIENT_DEFAULTS, **config, **fixed}
+
+
+class KafkaConfigHook(KafkaBaseHook):
+    """The connection's librdkafka config, resolved by the provider's ``KafkaBaseHook``.
+
+    The provider's hooks subclass ``KafkaBaseHook`` and turn the resolved config into their
+    client in ``_get_client``; this one's "client" is the config itself, because a task needs
+    several clients (a transactional producer, a consumer) with settings of their own.
+    """
+
+    def _get_client(self, config: dict[str, Any]) -> dict[str, Any]:
+        return config
+
+
+def client_config(conn_id: str = defaults.KAFKA_CONN_ID, **overrides: Any) -> dict[str, Any]:
+    """Return the confluent-kafka config of Airflow connection ``conn_id`` plus ``overrides``.
+
+    The connection's extra is the librdkafka config dict (the provider's convention); the
+    provider's hook resolves allow-listed callbacks and managed OAuth. Raises
+    :class:`StackError` when the connection is missing or has no ``bootstrap.servers``.
+    """
+    try:
+        config: dict[str, Any] = dict(KafkaConfigHook(kafka_config_id=conn_id).get_conn)
+    except ValueError as err:
+        raise StackError(f"Airflow connection {conn_id!r} is not usable: {err}") from err
+    except Exception as err:  # the SDK raises its own NotFound types across versions
+        if "not defined" in str(err) or "NotFound" in type(err).__name__:
+            raise StackError(
+                f"Airflow connection {conn_id!r} is not defined: set AIRFLOW_CONN_"
+                f"{conn_id.upper()} (scripts/env.sh does for the local broker) or add it in the UI"
+            ) from err
+        raise
+    config.update(overrides)
+    return config
+
+
+class CheckedProducer(Producer):
+    """An idempotent producer that remembers failed deliveries, so ``flush_or_fail`` raises
+    instead of a refused or lost write passing silently (a delivery callback given to
+    ``produce`` itself replaces this one for that message)."""
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        failures: list[str] = []
+
+        # a closure over the list, not a bound method: the producer holding a callback that
+        # holds the producer would be a reference cycle, and the client (its threads and
+        # connections) would outlive its last use until the cyclic collector ran
+        def record(err: KafkaError | None, _msg: Message) -> None:
+            if err is not None:
+                failures.append(err.str())
+
+        self.failures = failures
+        super().__init__({**config, "on_delivery": record})
+
+
+def idempotent_producer(config: Mapping[str, Any]) -> Producer:
+    return CheckedProducer(
+        task_client_config(
+            config,
+            {
+                "enable.idempotence": True,
+                "linger.ms": 20,
+                "compression.type": "lz4",
+                "message.max.bytes": 10 << 20,
+            },
+        )
+    )
+
+
+def consumer_for(config: Mapping[str, Any], group_id: str) -> Consumer:
+    """A consumer that only ever uses ``assign``: it reads committed data, commits nothing."""
+    return Consumer(
+        task_client_config(
+            config,
+            {
+                "group.id": group_id,
+                "enable.auto.commit": False,
+                "enable.auto.offset.store": False,
+                "isolation.level": "read_committed",
+                "auto.offset.reset": "earliest",
+                "fetch.max.bytes": 64 << 20,
+                "max.partition.fetch.bytes": 16 << 20,
+            },
+        )
+    )
+
+
+def transactional_producer(config: Mapping[str, Any], transactional_id: str) -> Producer:
+    """A transactional producer; ``init_transactions`` fences earlier owners of the id."""
+    producer = Producer(
+        task_client_config(
+            config,
+            {
+                "transactional.id": transactional_id,
+                "transaction.timeout.ms": int(TXN_TIMEOUT_S * 1000),
+                "linger.ms": 50,
+                "batch.size": 1_000_000,
+                "compression.type": "lz4",
+                "queue.buffering.max.messages": 500_000,
+                "message.max.bytes": 10 << 20,
+            },
+        )
+    )
+    producer.init_transactions(TXN_TIMEOUT_S)
+    return producer
+
+
+def flush_or_fail(producer: Producer, topic: str, failures: list[str] | None = None) -> None:
+    """Flush; raise StackError if anything was not delivered."""
+    remaining = producer.flush(60)
+    failures = [*(failures or []), *getattr(producer, "failures", [])]
+    if remaining or failures:
+        detail = failures[0] if failures else f"{remaining} messages not delivered in 60s"
+        raise StackError(
+            f"producing to {topic!r} failed for {len(failures) or remaining}: {detail}"
+        )
+
+
+def produce(
+    config: Mapping[str, Any],
+    topic: str,
+    values: Iterable[bytes | str | None],
+    keys: Iterable[bytes | str | None] | None = None,
+) -> int:
+    """Produce ``values`` to ``topic`` (idempotent producer), flush, and return the count.
+
+    Raises :class:`StackError` if any delivery failed: a failed write never passes silently.
+    """
+    producer = idempotent_producer(config)
+    key_iter = iter(keys) if keys is not None else None
+    count = 0
+    for value in values:
+        key = next(key_iter) if key_iter is not None else None
+        produce_one(producer, topic, value, key)
+        count += 1
+        if count % 10_000 == 0:
+            producer.poll(0)
+    flush_or_fail(producer, topic)
+    return count
+
+
+def produce_many(
+    producer: Producer,
+    topic: str,
+    values: Sequence[bytes | None],
+    keys: Sequence[str | bytes | None],
+    partition: int = -1,
+) -> None:
+    """``produce_one`` for many values (``partition`` -1: by key), with positional arguments:
+    the keyword parsing of ``produce`` costs more than queueing the message."""
+    produce = producer.produce
+    for value, key in zip(values, keys, strict=True):
+        try:
+            produce(topic, value, key, partition)
+        except BufferError:
+            produce_one(producer, topic, value, key, partition=partition)
+
+
+def produce_one(
+    producer: Producer,
+    topic: str,
+    value: str | bytes | None,
+    key: str | bytes | None = None,
+    **options: Any,
+) -> None:
+    """``producer.produce`` that waits for room in the local queue instead of failing.
+
+    ``options`` go to ``produce`` as they are (``partition``, ``headers``, ``on_delivery``,
+    ``timestamp``).
+    """
+    while True:
+        try:
+            producer.produce(topic, value=value, key=key, **options)
+            return
+        except BufferError:
+            producer.poll(0.05)  # local queue full: let deliveries drain, then retry

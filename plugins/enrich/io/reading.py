@@ -1,0 +1,150 @@
+"""Reading offset ranges of one partition: committed data only, by assign, nothing committed.
+
+A range is planned from a consumer group's committed offset (``plan_range``) or given
+(backfill, training, labelling); ``read_range`` returns its messages and the offset after the
+last one read. The engine's input is built from them as columns (``raw_batch``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
+
+from enrich.core.records import RawBatch, RawRecord
+from enrich.errors import StackError
+from enrich.io.kafka import consumer_for
+from enrich.io.topics import watermarks
+
+CONSUME_CHUNK = 10_000
+# consecutive empty consume() calls (of 0.5 s) before a read below the high watermark gives
+# up: only an open upstream transaction (holding the last stable offset back) or a stalled
+# broker can cause that, and the read then returns what it has
+IDLE_POLLS = 30
+
+
+@dataclass(frozen=True)
+class PartitionRange:
+    topic: str
+    partition: int
+    start: int  # first offset to read
+    end: int  # one past the last offset to read
+
+
+def plan_range(
+    consumer: Consumer, topic: str, partition: int, max_messages: int, timeout: float = 15.0
+) -> PartitionRange:
+    """[committed offset, min(high watermark, committed + max)) for the consumer's group."""
+    tp = TopicPartition(topic, partition)
+    low, high = consumer.get_watermark_offsets(tp, timeout=timeout, cached=False)
+    committed = consumer.committed([tp], timeout=timeout)[0].offset
+    start = committed if committed >= 0 else low
+    start = max(start, low)  # retention may have deleted what the group never read
+    return PartitionRange(topic, partition, start, min(high, start + max_messages))
+
+
+def read_range(
+    consumer: Consumer, rng: PartitionRange, limit: int | None = None
+) -> tuple[list[Message], int]:
+    """Messages of ``rng`` (at most ``limit``), and the offset after the last one read.
+
+    Stops at ``rng.end`` (past trailing transaction markers too); gives up early when the
+    broker has nothing more to return (an open transaction upstream holds the last stable
+    offset back), returning what it has.
+    """
+    if rng.end <= rng.start:
+        return [], rng.start
+    consumer.assign([TopicPartition(rng.topic, rng.partition, rng.start)])
+    records: list[Message] = []
+    next_offset = rng.start
+    idle = 0
+    try:
+        while (
+            next_offset < rng.end and idle < IDLE_POLLS and (limit is None or len(records) < limit)
+        ):
+            # never ask for more than the range has left: consume() waits out its timeout
+            # for a chunk the partition cannot fill
+            want = min(CONSUME_CHUNK, rng.end - next_offset)
+            if limit is not None:
+                want = min(want, limit - len(records))
+            batch = consumer.consume(num_messages=max(want, 1), timeout=0.5)
+            idle = 0 if batch else idle + 1
+            if not batch and _position(consumer, rng) >= rng.end:
+                next_offset = rng.end  # only control records (transaction markers) were left
+                break
+            for msg in batch:
+                err = msg.error()
+                if err is not None:
+                    if err.code() == KafkaError._PARTITION_EOF:
+                        continue
+                    raise StackError(f"reading {rng.topic}[{rng.partition}]: {err.str()}")
+                offset = msg.offset() or 0
+                if offset >= rng.end or (limit is not None and len(records) >= limit):
+                    break
+                records.append(msg)
+                next_offset = offset + 1
+    finally:
+        consumer.unassign()
+    return records, next_offset
+
+
+def _position(consumer: Consumer, rng: PartitionRange) -> int:
+    offset: int = consumer.position([TopicPartition(rng.topic, rng.partition)])[0].offset
+    return offset
+
+
+def read_partitions(
+    config: Mapping[str, Any],
+    topic: str,
+    group_id: str = "enrich-reader",
+    newest: int | None = None,
+    limit: int | None = None,
+) -> Iterator[tuple[int, list[Message], int]]:
+    """Every committed message of ``topic``, one partition at a time (read_committed, by
+    assign, nothing committed): ``(partition, messages, end offset read)``. ``newest`` reads
+    only the last that many offsets of each partition; ``limit`` caps the count from the start."""
+    marks = watermarks(config, topic)
+    consumer = consumer_for(config, group_id)
+    try:
+        for partition, (low, high) in sorted(marks.items()):
+            start = low if newest is None else max(low, high - newest)
+            got, end = read_range(consumer, PartitionRange(topic, partition, start, high), limit)
+            yield partition, got, end
+    finally:
+        consumer.close()
+
+
+def read_topic(
+    config: Mapping[str, Any],
+    topic: str,
+    group_id: str = "enrich-reader",
+    limit: int | None = None,
+) -> tuple[list[Message], dict[int, int]]:
+    """Every committed message of ``topic`` (see ``read_partitions``), and the end offset per
+    partition it read up to. ``limit`` caps the count per partition."""
+    messages: list[Message] = []
+    ends: dict[int, int] = {}
+    for partition, got, end in read_partitions(config, topic, group_id, limit=limit):
+        messages.extend(got)
+        ends[partition] = end
+    return messages, ends
+
+
+def raw_batch(messages: Sequence[Message], topic: str, partition: int) -> RawBatch:
+    """The engine's input for messages read from one partition of ``topic``, as columns."""
+    stamps = [msg.timestamp() for msg in messages]
+    return RawBatch(
+        topic,
+        partition,
+        [msg.value() for msg in messages],
+        [msg.offset() or 0 for msg in messages],
+        [ts if ts_type else None for ts_type, ts in stamps],
+        [msg.key() for msg in messages],
+    )
+
+
+def raw_records(messages: Sequence[Message], topic: str, partition: int) -> list[RawRecord]:
+    """Engine inputs for messages read from one partition of ``topic``, one object each."""
+    return raw_batch(messages, topic, partition).records()

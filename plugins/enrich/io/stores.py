@@ -1,0 +1,110 @@
+"""The labels and review topics as stores: write labels, read them merged, read the queue.
+
+Records are written and read through their codecs (``enrich.core.formats``). Readers go one
+partition at a time by assign (``read_partitions``), commit nothing, and skip a record they
+cannot read with a warning (counted), so one bad record never stops training or labelling.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from confluent_kafka import Producer
+
+from enrich.core.formats import HUMAN, LabelCodec, LabelRecord, ReviewCodec, ReviewItem
+from enrich.core.labels import Taxonomy
+from enrich.io.kafka import flush_or_fail, idempotent_producer, produce_one
+from enrich.io.reading import read_partitions
+from enrich.learn.training import merge_labels
+
+log = logging.getLogger(__name__)
+_UNREADABLE = (ValueError, KeyError, TypeError)
+
+
+def send_label(
+    producer: Producer, topic: str, label: LabelRecord, now_ms: int | None = None
+) -> None:
+    """Produce one training label to the compacted labels topic (in the caller's
+    transaction, if any)."""
+    produce_one(
+        producer,
+        topic,
+        LabelCodec.encode(label, now_ms),
+        LabelCodec.key(label.source, label.fingerprint),
+    )
+
+
+def write_labels(config: Mapping[str, Any], topic: str, labels: Iterable[LabelRecord]) -> int:
+    """Produce ``labels`` with an idempotent producer and flush; return how many.
+
+    Raises StackError if a delivery failed. Idempotent in effect: the topic is compacted by
+    (source, fingerprint), so writing a label again replaces it.
+    """
+    producer = idempotent_producer(config)
+    count = 0
+    for label in labels:
+        send_label(producer, topic, label)
+        count += 1
+    flush_or_fail(producer, topic)
+    return count
+
+
+def read_labels(
+    config: Mapping[str, Any], topic: str, taxonomy: Taxonomy, group_id: str
+) -> tuple[dict[str, LabelRecord], dict[int, int], int]:
+    """The labels topic merged to one label per fingerprint (human over rules, latest wins),
+    the end offsets read, and how many records were read. One partition's records are held at
+    a time, so memory follows the number of distinct lines, not the topic's length."""
+    merged: dict[str, LabelRecord] = {}
+    ends: dict[int, int] = {}
+    read = bad = 0
+    for p, messages, end in read_partitions(config, topic, group_id):
+        ends[p] = end
+        read += len(messages)
+        batch = []
+        for m in messages:
+            try:
+                batch.append(LabelCodec.decode(m.value() or b"", taxonomy))
+            except _UNREADABLE:
+                bad += 1
+        merged = merge_labels([*merged.values(), *batch])
+    if bad:
+        log.warning("skipped %d unreadable or out-of-taxonomy labels", bad)
+    return merged, ends, read
+
+
+def human_labelled(config: Mapping[str, Any], topic: str, group_id: str) -> set[str]:
+    """Fingerprints a person has labelled: the ``human:`` keys of the labels topic (one
+    partition's records at a time; only the keys are kept)."""
+    found: set[str] = set()
+    for _p, messages, _end in read_partitions(config, topic, group_id):
+        for m in messages:
+            key = m.key()
+            if key is None:
+                continue
+            try:
+                source, fingerprint = LabelCodec.parse_key(key)
+            except ValueError:
+                continue
+            if source == HUMAN:
+                found.add(fingerprint)
+    return found
+
+
+def read_review_items(
+    config: Mapping[str, Any], topic: str, window: int, group_id: str
+) -> list[ReviewItem]:
+    """The last ``window`` items of each review partition (assign + seek; nothing is
+    committed, so reading never takes an item away)."""
+    items, bad = [], 0
+    for _p, messages, _end in read_partitions(config, topic, group_id, newest=window):
+        for m in messages:
+            try:
+                items.append(ReviewCodec.decode(m.value() or b""))
+            except _UNREADABLE:
+                bad += 1
+    if bad:
+        log.warning("skipped %d unreadable review items", bad)
+    return items

@@ -1,0 +1,130 @@
+"""Kafka topics at the edge: the project's topics, their layout, offsets by position or time."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
+
+from enrich.config import StackSettings
+from enrich.errors import StackError
+from enrich.io.kafka import ADMIN_TIMEOUT_S, consumer_for, task_client_config
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """A topic the project owns, with its layout."""
+
+    name: str
+    partitions: int
+    replication: int = 1
+    config: Mapping[str, str] = field(default_factory=dict)
+
+
+def project_topics(settings: StackSettings) -> list[TopicSpec]:
+    """The five topics of DESIGN.md; labels are compacted (one latest label per fingerprint)."""
+    t = settings.topics
+    p, r = settings.partitions, settings.replication
+    return [
+        TopicSpec(t.raw, p, r),
+        TopicSpec(t.enriched, p, r),
+        TopicSpec(t.labels, p, r, {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"}),
+        TopicSpec(t.review, p, r),
+        TopicSpec(t.dlq, p, r),
+    ]
+
+
+def list_topics(config: Mapping[str, Any], timeout: float = ADMIN_TIMEOUT_S) -> dict[str, int]:
+    """Topic name → partition count. Raises :class:`StackError` if the broker cannot be reached."""
+    errors: list[KafkaError] = []
+    own: dict[str, Any] = {} if "error_cb" in config else {"error_cb": errors.append}
+    admin = AdminClient({**config, **own})
+    try:
+        metadata = admin.list_topics(timeout=timeout)
+    except KafkaException as err:
+        servers = config.get("bootstrap.servers")
+        admin.poll(0.5)  # serve the client's error callbacks: why did it fail?
+        auth = [e for e in errors if e.code() == KafkaError._AUTHENTICATION]
+        if auth:
+            raise StackError(
+                f"Kafka at {servers} refused the connection's credentials ({auth[0].str()}): "
+                "fix sasl.username / sasl.password (or the mechanism) in the Airflow "
+                "connection's extra"
+            ) from err
+        raise StackError(
+            f"cannot reach Kafka at {servers} within {timeout:.0f}s ({err.args[0]}): start the "
+            "local broker with `make kafka-up`, or fix the connection's bootstrap.servers"
+        ) from err
+    return {name: len(meta.partitions) for name, meta in metadata.topics.items()}
+
+
+def ensure_topics(config: Mapping[str, Any], specs: Iterable[TopicSpec]) -> list[str]:
+    """Create the topics of ``specs`` that do not exist; return the names created.
+
+    Idempotent: existing topics are left as they are (a topic created concurrently by
+    someone else counts as existing).
+    """
+    existing = list_topics(config)
+    missing = [s for s in specs if s.name not in existing]
+    if not missing:
+        return []
+    admin = AdminClient(dict(config))
+    futures = admin.create_topics(
+        [NewTopic(s.name, s.partitions, s.replication, config=dict(s.config)) for s in missing],
+        operation_timeout=ADMIN_TIMEOUT_S,
+    )
+    created = []
+    for name, future in futures.items():
+        try:
+            future.result()
+            created.append(name)
+        except KafkaException as err:
+            if err.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise StackError(f"cannot create topic {name!r}: {err.args[0].str()}") from err
+    log.info("created topics: %s", ", ".join(sorted(created)))
+    return sorted(created)
+
+
+def topic_config(config: Mapping[str, Any], topic: str) -> dict[str, str]:
+    """The broker's effective configuration of ``topic``."""
+    admin = AdminClient(dict(config))
+    resource = ConfigResource(ConfigResource.Type.TOPIC, topic)
+    result = admin.describe_configs([resource])[resource].result(timeout=ADMIN_TIMEOUT_S)
+    return {name: entry.value for name, entry in result.items()}
+
+
+def watermarks(config: Mapping[str, Any], topic: str) -> dict[int, tuple[int, int]]:
+    """Partition → (low, high) watermark offsets of ``topic``."""
+    consumer = Consumer(
+        task_client_config(config, {"group.id": "enrich-watermarks", "enable.auto.commit": False})
+    )
+    try:
+        partitions = list_topics(config).get(topic)
+        if partitions is None:
+            raise StackError(f"topic {topic!r} does not exist: run `enrich setup`")
+        return {
+            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=ADMIN_TIMEOUT_S)
+            for p in range(partitions)
+        }
+    finally:
+        consumer.close()
+
+
+def offsets_for_time(config: Mapping[str, Any], topic: str, timestamp_ms: int) -> dict[int, int]:
+    """Partition → first offset whose timestamp is at or after ``timestamp_ms`` (the high
+    watermark when there is none)."""
+    marks = watermarks(config, topic)
+    consumer = consumer_for(config, "enrich-offsets-for-times")
+    try:
+        found = consumer.offsets_for_times(
+            [TopicPartition(topic, p, timestamp_ms) for p in sorted(marks)], timeout=ADMIN_TIMEOUT_S
+        )
+    finally:
+        consumer.close()
+    return {tp.partition: tp.offset if tp.offset >= 0 else marks[tp.partition][1] for tp in found}

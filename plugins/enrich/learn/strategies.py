@@ -1,0 +1,143 @@
+"""Query strategies: which unlabelled lines a person should label first.
+
+Plain functions of one shape, ``strategy(learner, X, n_instances, random_state) -> (indices,
+scores)``, usable directly or as a modAL ``query_strategy``. ``learner`` is anything with
+``predict_proba`` (a fitted pipeline, a modAL learner); an unfitted learner is a cold start
+(uncertainty 1 for every item). ``STRATEGIES`` has one function per name of
+``enrich.defaults.STRATEGIES``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from modAL.batch import uncertainty_batch_sampling
+from modAL.uncertainty import classifier_entropy, classifier_margin, classifier_uncertainty
+from sklearn.exceptions import NotFittedError
+from sklearn.pipeline import Pipeline
+
+from enrich.errors import ConfigError
+from enrich.learn.features import LogNormalizer, Texts, as_array, text_vectorizer
+
+Strategy = Callable[[Any, Texts, int, int], tuple[np.ndarray, np.ndarray]]
+
+
+def _top(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    n = min(n, len(scores))
+    order = np.argsort(-scores, kind="stable")[:n]
+    return order, scores[order]
+
+
+def uncertainty(
+    learner: Any, X: Texts, n_instances: int, random_state: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Least confident first: 1 - max probability (modAL's measure)."""
+    return _top(classifier_uncertainty(learner, as_array(X)), n_instances)
+
+
+def margin(
+    learner: Any, X: Texts, n_instances: int, random_state: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Smallest gap between the two most likely classes first."""
+    return _top(-classifier_margin(learner, as_array(X)), n_instances)
+
+
+def entropy(
+    learner: Any, X: Texts, n_instances: int, random_state: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Highest entropy of the predicted distribution first."""
+    return _top(classifier_entropy(learner, as_array(X)), n_instances)
+
+
+def random_sampling(
+    learner: Any, X: Texts, n_instances: int, random_state: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Uniformly at random (the baseline every strategy must beat)."""
+    rng = np.random.default_rng(random_state)
+    n = min(n_instances, len(X))
+    idx = rng.choice(len(X), size=n, replace=False)
+    return idx, np.zeros(n)
+
+
+def ranked_batch(
+    learner: Any, X: Texts, n_instances: int, random_state: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """modAL's ranked batch mode (Cardoso et al.): uncertainty balanced with dissimilarity."""
+    if len(X) == 0:
+        return np.empty(0, dtype=np.intp), np.empty(0)
+    try:
+        idx, scores = uncertainty_batch_sampling(
+            learner, as_array(X), n_instances=min(n_instances, len(X)), metric="cosine"
+        )
+    except NotFittedError:  # cold start: no features to rank on yet
+        return diverse(learner, X, n_instances, random_state)
+    return np.asarray(idx), np.asarray(scores)
+
+
+def diverse(
+    learner: Any, X: Texts, n_instances: int, random_state: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Uncertain *and* unlike each other: the default strategy.
+
+    Greedy farthest-first selection weighted by uncertainty: the first pick is the most
+    uncertain item; each next pick maximises ``uncertainty * cosine distance to the nearest
+    item already picked``. Distances use a TF-IDF fitted on the pool itself (the model's own
+    vocabulary does not know the words of the lines it is unsure about), so one confusing
+    template is asked once, not ``n_instances`` times; exact duplicates are never asked twice,
+    and fewer than ``n_instances`` come back when the pool has fewer distinct items.
+    """
+    pool = as_array(X)
+    if min(n_instances, len(pool)) == 0:
+        return np.empty(0, dtype=np.intp), np.empty(0)
+    uncertain = np.asarray(classifier_uncertainty(learner, pool), dtype=np.float64)
+    features = _pool_features(pool)
+    first = int(np.argmax(uncertain))
+    picked = [first]
+    nearest = _cosine_distance(features, first)
+    for _ in range(min(n_instances, len(pool)) - 1):
+        gain = uncertain * nearest
+        gain[picked] = -1.0
+        j = int(np.argmax(gain))
+        if gain[j] <= 1e-9:
+            break  # everything left duplicates something already picked
+        picked.append(j)
+        nearest = np.minimum(nearest, _cosine_distance(features, j))
+    idx = np.asarray(picked, dtype=np.intp)
+    return idx, uncertain[idx]
+
+
+def _pool_features(X: np.ndarray) -> Any:
+    """L2-normalised TF-IDF rows of ``X``, with a vocabulary fitted on ``X``."""
+    tfidf = Pipeline([("normalize", LogNormalizer()), ("tfidf", text_vectorizer())])
+    try:
+        return tfidf.fit_transform(X)
+    except ValueError:  # empty vocabulary: every line is empty or only punctuation
+        from scipy import sparse
+
+        return sparse.csr_matrix((len(X), 1), dtype=np.float32)
+
+
+def _cosine_distance(features: Any, row: int) -> np.ndarray:
+    sims = np.asarray((features @ features[row].T).todense()).ravel()
+    return np.clip(1.0 - sims, 0.0, 1.0)
+
+
+STRATEGIES: dict[str, Strategy] = {
+    "diverse": diverse,
+    "ranked_batch": ranked_batch,
+    "uncertainty": uncertainty,
+    "margin": margin,
+    "entropy": entropy,
+    "random": random_sampling,
+}
+
+
+def get_strategy(name: str) -> Strategy:
+    try:
+        return STRATEGIES[name]
+    except KeyError:
+        raise ConfigError(
+            f"unknown query strategy {name!r}; choose one of {', '.join(STRATEGIES)}"
+        ) from None
