@@ -17,10 +17,10 @@ import statistics
 import time
 import warnings
 
-from enrich.batch import EnrichSettings, enrich_batch
-from enrich.learner import Model, make_learner
-from enrich.records import RawRecord, Source
-from enrich.rules import load_rules
+from enrich.core.records import RawRecord, Source
+from enrich.core.rules import load_rules
+from enrich.engine.routing import EnrichSettings, enrich_batch
+from enrich.learn.model import Model, make_learner
 from enrich.samples import generate
 
 

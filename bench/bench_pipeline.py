@@ -6,7 +6,7 @@ Kafka provider's ConsumeFromTopicOperator with a per-message function.
 One run, the same input for the three paths (private topics, deleted afterwards):
 
 (a) passthrough: consume + produce, no processing: the ceiling of this broker and client;
-(b) enrichment: ``pipeline.enrich_partition``, exactly the DAG task's code (read_committed,
+(b) enrichment: ``transactions.enrich_partition``, exactly the DAG task's code (read_committed,
     enrich_batch, one transaction per micro-batch with the offsets, a new producer and
     consumer per call), in this process: run after run, each run's partitions one after the
     other, as one worker slot runs the mapped tasks; (b') each partition in its own process,
@@ -34,35 +34,36 @@ from typing import Any
 from confluent_kafka import Message, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from enrich import kafka_io, pipeline
-from enrich.batch import EnrichSettings, enrich_batch
-from enrich.learner import Model, make_learner
-from enrich.records import RawRecord, Source
-from enrich.rules import load_rules
+from enrich.config import Topics
+from enrich.core.records import RawRecord, Source
+from enrich.core.rules import load_rules
+from enrich.engine.routing import EnrichSettings, enrich_batch
+from enrich.io import kafka, transactions
+from enrich.io.topics import TopicSpec, ensure_topics
+from enrich.learn.model import Model, make_learner
 from enrich.samples import generate
-from enrich.settings import Topics
 
 
 def produce_input(config: dict[str, Any], topic: str, n: int) -> float:
     started = time.perf_counter()
-    kafka_io.produce(
+    kafka.produce(
         config, topic, (v for _s, v in generate(n, seed=99)), (str(i).encode() for i in range(n))
     )
     return time.perf_counter() - started
 
 
 def passthrough(config: dict[str, Any], source: str, target: str, n: int) -> float:
-    consumer = kafka_io.consumer_for(config, "bench-passthrough")
+    consumer = kafka.consumer_for(config, "bench-passthrough")
     consumer.assign([TopicPartition(source, p, 0) for p in range(3)])
-    producer = kafka_io.idempotent_producer(config)
+    producer = kafka.idempotent_producer(config)
     started = time.perf_counter()
     seen = 0
     while seen < n:  # produce_many, as the enrichment task does: the fastest way to produce
         chunk = consumer.consume(num_messages=min(10_000, n - seen), timeout=1.0)
         got = [m for m in chunk if m.error() is None]
-        kafka_io.produce_many(producer, target, [m.value() for m in got], [m.key() for m in got])
+        kafka.produce_many(producer, target, [m.value() for m in got], [m.key() for m in got])
         seen += len(got)
-    kafka_io.flush_or_fail(producer, target)
+    kafka.flush_or_fail(producer, target)
     elapsed = time.perf_counter() - started
     consumer.close()
     return elapsed
@@ -85,7 +86,7 @@ def drain(
         active = [
             p
             for p in active
-            if pipeline.enrich_partition(
+            if transactions.enrich_partition(
                 config, topics, p, model, rules, settings, group, f"bench-{group}-{p}", batch
             ).counts.get("in")
         ]
@@ -122,7 +123,7 @@ def provider(config: dict[str, Any], topics: Topics, model: Model, n: int) -> fl
         }
     )
     rules, settings = load_rules(), EnrichSettings(review_k=0)
-    producer = kafka_io.idempotent_producer(config)
+    producer = kafka.idempotent_producer(config)
 
     def enrich_one(msg: Message) -> None:
         record = RawRecord(
@@ -130,9 +131,9 @@ def provider(config: dict[str, Any], topics: Topics, model: Model, n: int) -> fl
         )
         result = enrich_batch([record], model, rules, settings)
         for out in result.enriched:
-            kafka_io.produce_one(producer, topics.enriched, out, None)
+            kafka.produce_one(producer, topics.enriched, out, None)
         for dead in result.dead_letters:
-            kafka_io.produce_one(producer, topics.dlq, dead.value, None)
+            kafka.produce_one(producer, topics.dlq, dead.value, None)
 
     operator = ConsumeFromTopicOperator(
         task_id="bench",
@@ -145,7 +146,7 @@ def provider(config: dict[str, Any], topics: Topics, model: Model, n: int) -> fl
     )
     started = time.perf_counter()
     operator.execute(context={})
-    kafka_io.flush_or_fail(producer, topics.enriched)
+    kafka.flush_or_fail(producer, topics.enriched)
     return time.perf_counter() - started
 
 
@@ -158,7 +159,7 @@ def main() -> None:
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     tag = uuid.uuid4().hex[:8]
-    topics = Topics(
+    names = Topics(
         f"bench{tag}.raw",
         f"bench{tag}.enriched",
         f"bench{tag}.labels",
@@ -166,11 +167,11 @@ def main() -> None:
         f"bench{tag}.dlq",
     )
     side = [f"bench{tag}.passthrough", f"bench{tag}.provider", f"bench{tag}.provider-dlq"]
-    config = kafka_io.client_config("kafka_default")
-    specs = [kafka_io.TopicSpec(t, 3) for t in (*topics.all(), *side)]
-    kafka_io.ensure_topics(config, specs)
+    config = kafka.client_config("kafka_default")
+    specs = [TopicSpec(t, 3) for t in (*names.all(), *side)]
+    ensure_topics(config, specs)
     try:
-        produce_s = produce_input(config, topics.raw, args.lines)
+        produce_s = produce_input(config, names.raw, args.lines)
         boot = enrich_batch(
             [RawRecord(v) for _s, v in generate(20_000, seed=5)], None, load_rules()
         )
@@ -180,11 +181,11 @@ def main() -> None:
         # (a) and (b) alternate, --repeat times each; their medians are compared
         passes, enrichs = [], []
         for rep in range(args.repeat):
-            passes.append(passthrough(config, topics.raw, side[0], args.lines))
-            enrichs.append(enrichment(config, topics, model, args.batch, False, rep))
+            passes.append(passthrough(config, names.raw, side[0], args.lines))
+            enrichs.append(enrichment(config, names, model, args.batch, False, rep))
         t_pass, t_enrich = statistics.median(passes), statistics.median(enrichs)
-        t_parallel = enrichment(config, topics, model, args.batch, parallel=True)
-        provider_topics = Topics(topics.raw, side[1], topics.labels, topics.review, side[2])
+        t_parallel = enrichment(config, names, model, args.batch, parallel=True)
+        provider_topics = Topics(names.raw, side[1], names.labels, names.review, side[2])
         t_provider = provider(config, provider_topics, model, args.provider_lines)
     finally:
         AdminClient(config).delete_topics([s.name for s in specs])

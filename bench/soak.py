@@ -8,7 +8,8 @@ Against the local broker and a private MLflow store, on private topics (deleted 
 
 * a producer writes ``--rate`` lines/s over 3 partitions, 1 % of them bad (invalid UTF-8,
   tombstones, JSON arrays, non-string messages, deep nesting, over-limit values, ...);
-* a worker process runs the ``log_enrichment`` task body (``jobs.enrich_partition``) for
+* a worker process runs the ``log_enrichment`` task body
+  (``enrich.airflow.enrichment.enrich_partition``) for
   each partition, round after round, as successive DAG runs would; it is SIGKILLed at random
   moments (mean ``--kill-every`` seconds) and restarted, like a worker lost mid-task and an
   Airflow retry;
@@ -60,7 +61,7 @@ def rss_mb(pid: int | str = "self") -> float:
 def worker(report: str, partitions: int, stop_when_idle: bool, batch: int = 20_000) -> None:
     """Successive task runs in one process; one line per round to ``report``."""
     warnings.simplefilter("ignore")
-    from enrich import jobs
+    from enrich.airflow import enrichment
 
     params = {"consumer_group": os.environ["SOAK_GROUP"], "max_batch_size": batch}
     rounds = 0
@@ -68,7 +69,7 @@ def worker(report: str, partitions: int, stop_when_idle: bool, batch: int = 20_0
         while True:
             took = 0
             for p in range(partitions):
-                took += int(jobs.enrich_partition(p, params, "log_enrichment")["in"] or 0)
+                took += int(enrichment.enrich_partition(p, params, "log_enrichment")["in"] or 0)
             rounds += 1
             out.write(json.dumps({"round": rounds, "in": took, "rss_mb": rss_mb()}) + "\n")
             out.flush()
@@ -81,22 +82,22 @@ def worker(report: str, partitions: int, stop_when_idle: bool, batch: int = 20_0
 def produce_stream(
     config: dict[str, Any], topic: str, rate: int, seconds: float, done: list[int]
 ) -> None:
-    from enrich import kafka_io
+    from enrich.io import kafka
     from enrich.samples import generate
 
     rng = random.Random(7)
-    producer = kafka_io.idempotent_producer(config)
+    producer = kafka.idempotent_producer(config)
     lines = (v for _s, v in generate(10**9, seed=11))
     sent, started = 0, time.monotonic()
     while time.monotonic() - started < seconds:
         target = int((time.monotonic() - started) * rate)
         while sent < target:
             value = rng.choice(BAD_VALUES) if rng.random() < 0.01 else next(lines)
-            kafka_io.produce_one(producer, topic, value, str(sent))
+            kafka.produce_one(producer, topic, value, str(sent))
             sent += 1
         producer.poll(0)
         time.sleep(0.01)
-    kafka_io.flush_or_fail(producer, topic)
+    kafka.flush_or_fail(producer, topic)
     done.append(sent)
 
 
@@ -117,8 +118,9 @@ def main() -> None:
     import mlflow
     from confluent_kafka.admin import AdminClient
 
-    from enrich import jobs, kafka_io
-    from enrich.settings import StackSettings
+    from enrich.airflow import training
+    from enrich.config import StackSettings
+    from enrich.io import kafka, reading, topics
 
     tag = uuid.uuid4().hex[:8]
     tmp = Path(tempfile.mkdtemp(prefix="soak-"))
@@ -142,16 +144,16 @@ def main() -> None:
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     stack = StackSettings.from_env()
-    config = kafka_io.client_config(stack.kafka_conn_id)
-    kafka_io.ensure_topics(config, kafka_io.project_topics(stack))
-    partitions = kafka_io.list_topics(config)[stack.topics.raw]
+    config = kafka.client_config(stack.kafka_conn_id)
+    topics.ensure_topics(config, topics.project_topics(stack))
+    partitions = topics.list_topics(config)[stack.topics.raw]
     try:
         # a champion first, so the worker runs the model path too
         from enrich.samples import generate
 
-        kafka_io.produce(config, stack.topics.raw, [v for _s, v in generate(5000, seed=3)])
-        jobs.bootstrap_labels({"bootstrap_sample": 5000})
-        print("soak: champion:", jobs.train_model({"min_new_labels": 0}).get("decision"))
+        kafka.produce(config, stack.topics.raw, [v for _s, v in generate(5000, seed=3)])
+        training.bootstrap_labels({"bootstrap_sample": 5000})
+        print("soak: champion:", training.train_model({"min_new_labels": 0}).get("decision"))
 
         done: list[int] = []
         seconds = args.minutes * 60
@@ -187,7 +189,7 @@ def main() -> None:
 
         # memory: one worker, never killed, many rounds of new lines (RSS after each)
         fresh = (v for _s, v in generate(args.memory_rounds * 10_000, seed=99))
-        kafka_io.produce(config, stack.topics.raw, fresh)
+        kafka.produce(config, stack.topics.raw, fresh)
         memory_report = str(tmp / "worker-memory.jsonl")
         reports.append(memory_report)
         steady = ctx.Process(
@@ -199,16 +201,16 @@ def main() -> None:
         # count every input as a read_committed reader sees the outputs
         inputs = {
             (p, o)
-            for p, (low, high) in kafka_io.watermarks(config, stack.topics.raw).items()
+            for p, (low, high) in topics.watermarks(config, stack.topics.raw).items()
             for o in range(low, high)
         }
         seen: Counter[tuple[int, int]] = Counter()
-        for _p, messages, _end in kafka_io.read_partitions(config, stack.topics.enriched):
+        for _p, messages, _end in reading.read_partitions(config, stack.topics.enriched):
             for m in messages:
                 src = json.loads(m.value() or b"{}")["source"]
                 seen[(src["partition"], src["offset"])] += 1
         dead = 0
-        for _p, messages, _end in kafka_io.read_partitions(config, stack.topics.dlq):
+        for _p, messages, _end in reading.read_partitions(config, stack.topics.dlq):
             for m in messages:
                 source = dict(m.headers() or [])["source"]
                 text = source.decode() if isinstance(source, bytes) else str(source)

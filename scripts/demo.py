@@ -22,8 +22,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from enrich import jobs, kafka_io, registry, samples
-from enrich.settings import StackSettings
+from enrich import defaults, samples
+from enrich.airflow import labelling
+from enrich.airflow.runtime import Runtime
+from enrich.config import StackSettings
+from enrich.io import kafka, topics, tracking
 
 LINES = int(os.environ.get("DEMO_LINES", "20000"))
 DAGS = Path(__file__).resolve().parents[1] / "dags"
@@ -66,9 +69,9 @@ def queue_labelling_run() -> str:
 
 
 def produce_sample(config: dict[str, Any], topic: str, n: int) -> int:
-    before = sum(high for _low, high in kafka_io.watermarks(config, topic).values())
+    before = sum(high for _low, high in topics.watermarks(config, topic).values())
     values = (v for _s, v in samples.generate(n, seed=1000 + before))
-    return kafka_io.produce(config, topic, values, (str(before + i) for i in range(n)))
+    return kafka.produce(config, topic, values, (str(before + i) for i in range(n)))
 
 
 def say(step: str, summary: dict[str, Any]) -> None:
@@ -99,10 +102,10 @@ def say(step: str, summary: dict[str, Any]) -> None:
 def main() -> int:
     logging.getLogger("airflow").setLevel(logging.WARNING)
     stack = StackSettings.from_env()
-    config = kafka_io.client_config(stack.kafka_conn_id)
+    config = kafka.client_config(stack.kafka_conn_id)
     side = stack.topics.enriched + ".backfill"
-    kafka_io.ensure_topics(
-        config, [*kafka_io.project_topics(stack), kafka_io.TopicSpec(side, stack.partitions)]
+    topics.ensure_topics(
+        config, [*topics.project_topics(stack), topics.TopicSpec(side, stack.partitions)]
     )
 
     first = produce_sample(config, stack.topics.raw, LINES)
@@ -115,7 +118,7 @@ def main() -> int:
     print(f"demo: produced {second} more lines")
     enrich2 = run_dag("log_enrichment")
     say("log_enrichment again", enrich2)
-    marks = kafka_io.watermarks(config, stack.topics.raw)
+    marks = topics.watermarks(config, stack.topics.raw)
     low, high = marks[0]
     offsets = {"0": [max(low, high - 500), high]}
     backfill = run_dag(
@@ -123,14 +126,14 @@ def main() -> int:
     )
     say(f"log_backfill of {stack.topics.raw}[0] offsets {offsets['0']} into {side}", backfill)
 
-    waiting, labelled = jobs.review_queue(stack, config)
+    waiting, labelled = labelling.review_queue(Runtime.current(), defaults.QUEUE_WINDOW)
     queued_run = queue_labelling_run()
     print(
         f"demo: review queue: {len(waiting)} line templates wait for a person "
         f"({len(labelled)} labelled by people so far); labelling run {queued_run} queued"
     )
 
-    status = registry.registry_status(stack)
+    status = tracking.registry_status(stack)
     airflow_port = os.environ.get("AIRFLOW__API__PORT", "8080")
     print(
         "\nWhere to look:\n"

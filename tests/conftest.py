@@ -33,10 +33,10 @@ def stack_env() -> None:
 @pytest.fixture(scope="session")
 def kafka_config(stack_env: None) -> dict[str, Any]:
     """The confluent-kafka config of the `kafka_default` Airflow connection (the real broker)."""
-    from enrich import kafka_io
+    from enrich.io import kafka, topics
 
-    config = kafka_io.client_config("kafka_default")
-    kafka_io.list_topics(config)  # fail fast with a clear message if the broker is down
+    config = kafka.client_config("kafka_default")
+    topics.list_topics(config)  # fail fast with a clear message if the broker is down
     return config
 
 
@@ -45,9 +45,9 @@ def fresh_topic(kafka_config: dict[str, Any]) -> Iterator[str]:
     """A new 3-partition topic for one test, deleted afterwards."""
     from confluent_kafka.admin import AdminClient
 
-    from enrich import kafka_io
+    from enrich.io import topics
 
     name = f"test.{uuid.uuid4().hex[:12]}"
-    kafka_io.ensure_topics(kafka_config, [kafka_io.TopicSpec(name, partitions=3)])
+    topics.ensure_topics(kafka_config, [topics.TopicSpec(name, partitions=3)])
     yield name
     AdminClient(kafka_config).delete_topics([name])

@@ -1,7 +1,9 @@
 """An isolated pipeline for one test: its own topics, consumer group, MLflow store and model.
 
 Everything is real (the local broker, a SQLite MLflow store, Airflow's metadata DB); only the
-names are private, so tests never see each other's data or the demo's.
+names are private, so tests never see each other's data or the demo's. Another environment is
+another stack to ``Runtime.current()``, so no model or rules cached for one pipeline ever
+serve another. ``tests/integration/conftest.py`` makes one per test module (``pipe``).
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ import mlflow
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from enrich import jobs, kafka_io
-from enrich.settings import StackSettings
+from enrich.config import StackSettings
+from enrich.io import kafka, reading, topics
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
 
@@ -33,7 +35,7 @@ class Pipeline:
     group: str
 
     def read(self, topic: str) -> list[Any]:
-        return kafka_io.read_topic(self.config, topic)[0]
+        return reading.read_topic(self.config, topic)[0]
 
     def committed(self, stable: bool = True) -> dict[int, int]:
         """The group's committed offsets. ``stable=False``: without waiting for an open
@@ -48,7 +50,7 @@ class Pipeline:
             consumer.close()
 
     def high(self, topic: str) -> dict[int, int]:
-        return {p: hi for p, (_lo, hi) in kafka_io.watermarks(self.config, topic).items()}
+        return {p: hi for p, (_lo, hi) in topics.watermarks(self.config, topic).items()}
 
     def run_dag(self, dag_id: str, **kwargs: Any) -> Any:
         from airflow.dag_processing.dagbag import DagBag
@@ -77,15 +79,13 @@ def isolated_pipeline(tmp: Path) -> Iterator[Pipeline]:
     ):
         mlflow.set_tracking_uri(uri)
         mlflow.set_registry_uri(uri)
-        jobs._champions = None  # a new registry: forget models loaded from another one
         stack = StackSettings.from_env()
-        config = kafka_io.client_config(stack.kafka_conn_id)
-        kafka_io.ensure_topics(config, kafka_io.project_topics(stack))
+        config = kafka.client_config(stack.kafka_conn_id)
+        topics.ensure_topics(config, topics.project_topics(stack))
         try:
             yield Pipeline(stack, config, f"group-{tag}")
         finally:
             AdminClient(config).delete_topics(list(stack.topics.all()))
-            jobs._champions = None
     mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])
     mlflow.set_registry_uri(os.environ["MLFLOW_REGISTRY_URI"])
 

@@ -5,15 +5,14 @@ live consumer group's offsets never move."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from airflow.utils.state import DagRunState
 
-from enrich import kafka_io
+from enrich.io import kafka, topics
 from enrich.samples import generate
-from tests.integration.pipeline_env import Pipeline, isolated_pipeline
+from tests.integration.pipeline_env import Pipeline
 
 # four days ago at midnight: inside the broker's 7-day retention, or the data would be gone
 DAY1 = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=4)
@@ -21,25 +20,24 @@ PER_DAY = {0: 90, 1: 150, 2: 120}  # messages stamped on DAY1, DAY1 + 1 day, DAY
 
 
 @pytest.fixture(scope="module")
-def pipe(tmp_path_factory: pytest.TempPathFactory, stack_env: None) -> Iterator[Pipeline]:
-    with isolated_pipeline(tmp_path_factory.mktemp("backfill")) as p:
-        producer = kafka_io.idempotent_producer(p.config)
-        values = iter(v for _s, v in generate(sum(PER_DAY.values()), seed=77))
-        i = 0
-        for day, n in PER_DAY.items():
-            for k in range(n):
-                ts = DAY1 + timedelta(days=day, seconds=k * 500 % 86_000)
-                producer.produce(
-                    p.stack.topics.raw,
-                    value=next(values),
-                    key=str(i).encode(),
-                    timestamp=int(ts.timestamp() * 1000),
-                )
-                i += 1
-        kafka_io.flush_or_fail(producer, p.stack.topics.raw)
-        kafka_io.ensure_topics(p.config, [kafka_io.TopicSpec(backfill_topic(p), 3)])
-        assert p.run_dag("log_enrichment").state == DagRunState.SUCCESS  # the live cursor
-        yield p
+def pipe(pipe: Pipeline) -> Pipeline:
+    producer = kafka.idempotent_producer(pipe.config)
+    values = iter(v for _s, v in generate(sum(PER_DAY.values()), seed=77))
+    i = 0
+    for day, n in PER_DAY.items():
+        for k in range(n):
+            ts = DAY1 + timedelta(days=day, seconds=k * 500 % 86_000)
+            producer.produce(
+                pipe.stack.topics.raw,
+                value=next(values),
+                key=str(i).encode(),
+                timestamp=int(ts.timestamp() * 1000),
+            )
+            i += 1
+    kafka.flush_or_fail(producer, pipe.stack.topics.raw)
+    topics.ensure_topics(pipe.config, [topics.TopicSpec(backfill_topic(pipe), 3)])
+    assert pipe.run_dag("log_enrichment").state == DagRunState.SUCCESS  # the live cursor
+    return pipe
 
 
 def backfill_topic(p: Pipeline) -> str:
@@ -81,7 +79,7 @@ def test_a_day_interval_reenriches_exactly_that_day(pipe: Pipeline) -> None:
 
 def test_explicit_offsets_reenrich_exactly_that_range(pipe: Pipeline) -> None:
     target = backfill_topic(pipe) + ".offsets"
-    kafka_io.ensure_topics(pipe.config, [kafka_io.TopicSpec(target, 3)])
+    topics.ensure_topics(pipe.config, [topics.TopicSpec(target, 3)])
     conf = {"target_topic": target, "model": "none", "offsets": {"0": [3, 13], "2": [0, 5]}}
     run = pipe.run_dag("log_backfill", run_conf=conf)
 

@@ -4,22 +4,20 @@ consumed or committed (real broker, real Airflow)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from airflow.utils.state import DagRunState
 
-from enrich import kafka_io
+from enrich.io import kafka
 from enrich.samples import generate
-from tests.integration.pipeline_env import Pipeline, env_vars, free_port, isolated_pipeline
+from tests.integration.pipeline_env import Pipeline, env_vars, free_port
 
 
 @pytest.fixture(scope="module")
-def pipe(tmp_path_factory: pytest.TempPathFactory, stack_env: None) -> Iterator[Pipeline]:
-    with isolated_pipeline(tmp_path_factory.mktemp("config")) as p:
-        kafka_io.produce(p.config, p.stack.topics.raw, [v for _s, v in generate(300, seed=21)])
-        yield p
+def pipe(pipe: Pipeline) -> Pipeline:
+    kafka.produce(pipe.config, pipe.stack.topics.raw, [v for _s, v in generate(300, seed=21)])
+    return pipe
 
 
 def fails_in_preflight(pipe: Pipeline, capsys: pytest.CaptureFixture[str], **env: str) -> str:

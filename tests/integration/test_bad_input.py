@@ -4,14 +4,13 @@ enriched or dead-lettered with a reason; the batch goes on; inputs = outputs + d
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
-import pytest
 from airflow.utils.state import DagRunState
 
-from enrich import kafka_io, records
+from enrich.core import records
+from enrich.io import kafka
 from enrich.samples import generate
-from tests.integration.pipeline_env import Pipeline, isolated_pipeline
+from tests.integration.pipeline_env import Pipeline
 
 # name → (value, expected dead-letter reason, or None: enriched)
 KINDS: dict[str, tuple[bytes | None, str | None]] = {
@@ -35,12 +34,6 @@ KINDS: dict[str, tuple[bytes | None, str | None]] = {
 }
 
 
-@pytest.fixture(scope="module")
-def pipe(tmp_path_factory: pytest.TempPathFactory, stack_env: None) -> Iterator[Pipeline]:
-    with isolated_pipeline(tmp_path_factory.mktemp("bad")) as p:
-        yield p
-
-
 def test_every_kind_of_bad_input_is_enriched_or_dead_lettered_with_a_reason(
     pipe: Pipeline,
 ) -> None:
@@ -49,10 +42,10 @@ def test_every_kind_of_bad_input_is_enriched_or_dead_lettered_with_a_reason(
     values = [*good[:150], *(KINDS[n][0] for n in names), *good[150:]]
     keys = [f"good-{i}" for i in range(150)] + names + [f"good-{i}" for i in range(150, 300)]
     # every bad value to partition 1, in the middle of good lines: the batch must go on
-    producer = kafka_io.idempotent_producer({**pipe.config, "message.max.bytes": 10 << 20})
+    producer = kafka.idempotent_producer({**pipe.config, "message.max.bytes": 10 << 20})
     for value, key in zip(values, keys, strict=True):
-        kafka_io.produce_one(producer, pipe.stack.topics.raw, value, key, partition=1)
-    kafka_io.flush_or_fail(producer, pipe.stack.topics.raw)
+        kafka.produce_one(producer, pipe.stack.topics.raw, value, key, partition=1)
+    kafka.flush_or_fail(producer, pipe.stack.topics.raw)
 
     run = pipe.run_dag("log_enrichment", run_conf={"max_batch_size": 10_000})
     assert run.state == DagRunState.SUCCESS

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
-from enrich import jobs, kafka_io
+from enrich.airflow import enrichment
+from enrich.io import kafka, reading
 from enrich.samples import generate
 from tests.integration.pipeline_env import Pipeline, env_vars, isolated_pipeline, local_broker
 
@@ -48,14 +49,17 @@ def pipe(
 
 
 def test_broker_stopped_mid_run_and_restarted(pipe: Pipeline, broker_env: dict[str, str]) -> None:
-    producer = kafka_io.idempotent_producer(pipe.config)
+    producer = kafka.idempotent_producer(pipe.config)
     for _sample, value in generate(BATCH, seed=5):
-        kafka_io.produce_one(producer, pipe.stack.topics.raw, value, partition=0)
-    kafka_io.flush_or_fail(producer, pipe.stack.topics.raw)
+        kafka.produce_one(producer, pipe.stack.topics.raw, value, partition=0)
+    kafka.flush_or_fail(producer, pipe.stack.topics.raw)
     raw_end = pipe.high(pipe.stack.topics.raw)[0]
 
     params = {"consumer_group": pipe.group, "max_batch_size": BATCH}
-    code = f"from enrich import jobs; jobs.enrich_partition(0, {params!r}, 'log_enrichment')"
+    code = (
+        "from enrich.airflow import enrichment; "
+        f"enrichment.enrich_partition(0, {params!r}, 'log_enrichment')"
+    )
     watcher = Consumer({**pipe.config, "group.id": "w", "isolation.level": "read_uncommitted"})
     child = subprocess.Popen(
         [sys.executable, "-c", code],
@@ -78,7 +82,7 @@ def test_broker_stopped_mid_run_and_restarted(pipe: Pipeline, broker_env: dict[s
         subprocess.run(
             [SCRIPT, "stop"], env=broker_env, check=True, capture_output=True, timeout=120
         )
-        time.sleep(2)
+        time.sleep(2)  # the broker stays down a moment: the child's writes fail meanwhile
         subprocess.run(
             [SCRIPT, "start"], env=broker_env, check=True, capture_output=True, timeout=120
         )
@@ -94,8 +98,7 @@ def test_broker_stopped_mid_run_and_restarted(pipe: Pipeline, broker_env: dict[s
 
     # what Airflow's retry does: run the task again until the partition is caught up
     for _ in range(5):
-        jobs._champions = None
-        run = jobs.enrich_partition(0, params, "log_enrichment")
+        run = enrichment.enrich_partition(0, params, "log_enrichment")
         if not run["in"]:
             break
 
@@ -107,9 +110,9 @@ def test_broker_stopped_mid_run_and_restarted(pipe: Pipeline, broker_env: dict[s
             "enable.auto.commit": False,
         }
     )
-    enriched, _end = kafka_io.read_range(
+    enriched, _end = reading.read_range(
         consumer,
-        kafka_io.PartitionRange(
+        reading.PartitionRange(
             pipe.stack.topics.enriched, 0, 0, pipe.high(pipe.stack.topics.enriched)[0]
         ),
     )

@@ -10,29 +10,23 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
-from enrich import jobs, kafka_io
+from enrich.airflow import enrichment
+from enrich.io import kafka
 from enrich.samples import generate
-from tests.integration.pipeline_env import Pipeline, isolated_pipeline
+from tests.integration.pipeline_env import Pipeline
 
 BATCH = 60_000
 
 
-@pytest.fixture(scope="module")
-def pipe(tmp_path_factory: pytest.TempPathFactory, stack_env: None) -> Iterator[Pipeline]:
-    with isolated_pipeline(tmp_path_factory.mktemp("crash")) as p:
-        yield p
-
-
 def produce_to_partition(pipe: Pipeline, n: int, seed: int) -> None:
-    producer = kafka_io.idempotent_producer(pipe.config)
+    producer = kafka.idempotent_producer(pipe.config)
     for _sample, value in generate(n, seed=seed):
-        kafka_io.produce_one(producer, pipe.stack.topics.raw, value, partition=0)
-    kafka_io.flush_or_fail(producer, pipe.stack.topics.raw)
+        kafka.produce_one(producer, pipe.stack.topics.raw, value, partition=0)
+    kafka.flush_or_fail(producer, pipe.stack.topics.raw)
 
 
 def uncommitted_high(watcher: Consumer, topic: str) -> int:
@@ -44,7 +38,10 @@ def run_child_and_kill(pipe: Pipeline, after_messages: int) -> bool:
     transaction has put ``after_messages`` records on the output topic. Return whether the
     kill landed inside the transaction (the group's offset had not moved)."""
     params = {"consumer_group": pipe.group, "max_batch_size": BATCH}
-    code = f"from enrich import jobs; jobs.enrich_partition(0, {params!r}, 'log_enrichment')"
+    code = (
+        "from enrich.airflow import enrichment; "
+        f"enrichment.enrich_partition(0, {params!r}, 'log_enrichment')"
+    )
     watcher = Consumer(
         {**pipe.config, "group.id": "watcher", "isolation.level": "read_uncommitted"}
     )
@@ -80,7 +77,7 @@ def test_killed_mid_transaction_then_retried_is_exactly_once(
     landed_inside = run_child_and_kill(pipe, kill_after)
     assert landed_inside, "the kill should land inside the open transaction"
 
-    retry = jobs.enrich_partition(
+    retry = enrichment.enrich_partition(
         0, {"consumer_group": pipe.group, "max_batch_size": BATCH}, "log_enrichment"
     )
     assert retry["committed"] is True

@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from airflow.utils.state import DagRunState
 
-from enrich import kafka_io
+from enrich.io import kafka
 from enrich.samples import generate
-from tests.integration.pipeline_env import Pipeline, isolated_pipeline
+from tests.integration.pipeline_env import Pipeline
 
 BAD = [
     b"\xff\xfe not utf-8",
@@ -25,12 +23,6 @@ BAD = [
 ]
 
 
-@pytest.fixture(scope="module")
-def pipe(tmp_path_factory: pytest.TempPathFactory, stack_env: None) -> Iterator[Pipeline]:
-    with isolated_pipeline(tmp_path_factory.mktemp("enrich")) as p:
-        yield p
-
-
 def coordinates(messages: list[Any]) -> list[str]:
     return [m.key().decode() for m in messages]
 
@@ -38,7 +30,7 @@ def coordinates(messages: list[Any]) -> list[str]:
 def test_ten_thousand_messages_over_three_partitions_exactly_once(pipe: Pipeline) -> None:
     values = [v for _s, v in generate(10_000, seed=31)] + BAD
     keys = [str(i).encode() for i in range(len(values))]
-    kafka_io.produce(pipe.config, pipe.stack.topics.raw, values, keys)
+    kafka.produce(pipe.config, pipe.stack.topics.raw, values, keys)
     high = pipe.high(pipe.stack.topics.raw)
     assert sum(high.values()) == len(values)
     assert all(n > 1000 for n in high.values()), high  # spread over the 3 partitions
@@ -85,7 +77,7 @@ def test_second_run_without_new_input_writes_and_commits_nothing(pipe: Pipeline)
 
 
 def test_bad_rules_file_fails_before_consuming(pipe: Pipeline, tmp_path: Path) -> None:
-    kafka_io.produce(pipe.config, pipe.stack.topics.raw, [b"new line after the first runs"])
+    kafka.produce(pipe.config, pipe.stack.topics.raw, [b"new line after the first runs"])
     committed = pipe.committed()
     bad = tmp_path / "rules.yaml"
     bad.write_text(

@@ -8,13 +8,13 @@ from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
 
-from enrich import kafka_io
-from enrich.settings import StackSettings
+from enrich.config import StackSettings
+from enrich.io import kafka, topics
 
 
 def _read_all(config: dict[str, Any], topic: str) -> list[tuple[bytes | None, bytes | None]]:
     """Read every message of ``topic`` by assign (no group join), up to the high watermarks."""
-    marks = kafka_io.watermarks(config, topic)
+    marks = topics.watermarks(config, topic)
     consumer = Consumer({**config, "group.id": "test-reader", "enable.auto.commit": False})
     consumer.assign([TopicPartition(topic, p, low) for p, (low, _high) in marks.items()])
     remaining = {p: high - low for p, (low, high) in marks.items()}
@@ -48,7 +48,7 @@ def test_produce_n_consume_exactly_n(kafka_config: dict[str, Any], fresh_topic: 
     n = 5_000
     values = [f"line {i}".encode() for i in range(n)]
     keys = [str(i).encode() for i in range(n)]
-    assert kafka_io.produce(kafka_config, fresh_topic, values, keys) == n
+    assert kafka.produce(kafka_config, fresh_topic, values, keys) == n
 
     got = _read_all(kafka_config, fresh_topic)
 
@@ -59,17 +59,15 @@ def test_produce_n_consume_exactly_n(kafka_config: dict[str, Any], fresh_topic: 
 
 def test_project_topics_exist_and_labels_topic_is_compacted(kafka_config: dict[str, Any]) -> None:
     settings = StackSettings.from_env()
-    topics = kafka_io.list_topics(kafka_config)
+    found = topics.list_topics(kafka_config)
     for name in settings.topics.all():
-        assert topics.get(name) == settings.partitions, name
-    assert (
-        kafka_io.topic_config(kafka_config, settings.topics.labels)["cleanup.policy"] == "compact"
-    )
-    assert kafka_io.topic_config(kafka_config, settings.topics.raw)["cleanup.policy"] == "delete"
+        assert found.get(name) == settings.partitions, name
+    assert topics.topic_config(kafka_config, settings.topics.labels)["cleanup.policy"] == "compact"
+    assert topics.topic_config(kafka_config, settings.topics.raw)["cleanup.policy"] == "delete"
 
 
 def test_ensure_topics_is_idempotent(kafka_config: dict[str, Any], fresh_topic: str) -> None:
-    assert kafka_io.ensure_topics(kafka_config, [kafka_io.TopicSpec(fresh_topic, 3)]) == []
+    assert topics.ensure_topics(kafka_config, [topics.TopicSpec(fresh_topic, 3)]) == []
 
 
 def test_unreachable_broker_says_what_to_fix() -> None:
@@ -78,4 +76,4 @@ def test_unreachable_broker_says_what_to_fix() -> None:
     from enrich.errors import StackError
 
     with pytest.raises(StackError, match=r"cannot reach Kafka at 127\.0\.0\.1:1 .*make kafka-up"):
-        kafka_io.list_topics({"bootstrap.servers": "127.0.0.1:1"}, timeout=2)
+        topics.list_topics({"bootstrap.servers": "127.0.0.1:1"}, timeout=2)

@@ -19,15 +19,18 @@ import pytest
 from airflow.utils.state import DagRunState
 from mlflow.tracking import MlflowClient
 
-from enrich import jobs, kafka_io, pipeline, review, training
-from enrich.batch import EnrichSettings, TrainingLabel, enrich_batch
-from enrich.features import fingerprint, normalize
-from enrich.labels import Label
-from enrich.records import RawRecord, Source
-from enrich.rules import load_rules
+from enrich.core.formats import LabelCodec, LabelRecord
+from enrich.core.labels import Label, Taxonomy
+from enrich.core.normalize import fingerprint, normalize
+from enrich.core.records import RawRecord, Source
+from enrich.core.rules import load_rules
+from enrich.engine import review
+from enrich.engine.routing import EnrichSettings, enrich_batch
+from enrich.io import kafka, stores, transactions
+from enrich.learn import training
 from enrich.samples import generate
 from tests.integration.airflow_api import USER, AirflowAPI, api_server
-from tests.integration.pipeline_env import Pipeline, env_vars, isolated_pipeline
+from tests.integration.pipeline_env import Pipeline, env_vars
 
 # Lines no default rule matches: they land in the review queue. A1/A2 are one template.
 A1 = "frobnicator 17 spun up widget at 0x1f3a"
@@ -38,12 +41,6 @@ D = "the flux capacitor reading is nominal"
 TEXTS = {"A": A1, "B": B, "C": C, "D": D}
 FP = {name: fingerprint(normalize(text)) for name, text in TEXTS.items()}
 GOOD = {"severity": "WARNING", "event_type": "State change", "category": "Hardware Infrastructure"}
-
-
-@pytest.fixture(scope="module")
-def pipe(tmp_path_factory: pytest.TempPathFactory, stack_env: None) -> Iterator[Pipeline]:
-    with isolated_pipeline(tmp_path_factory.mktemp("labelling")) as p:
-        yield p
 
 
 @pytest.fixture(scope="module")
@@ -68,9 +65,9 @@ def queue_lines(pipe: Pipeline, texts: list[str]) -> None:
         for i, t in enumerate(texts)
     ]
     result = enrich_batch(records, None, load_rules(), EnrichSettings(review_k=10))
-    producer = kafka_io.idempotent_producer(pipe.config)
-    pipeline.write_result(producer, pipe.stack.topics, result)
-    kafka_io.flush_or_fail(producer, pipe.stack.topics.review)
+    producer = kafka.idempotent_producer(pipe.config)
+    transactions.write_result(producer, pipe.stack.topics, result)
+    kafka.flush_or_fail(producer, pipe.stack.topics.review)
 
 
 def human_labels(pipe: Pipeline) -> dict[str, dict[str, Any]]:
@@ -172,11 +169,14 @@ def test_people_label_the_queue_in_airflow_and_unanswered_lines_come_back(
     # next run: only the skipped (B) and refused (C) lines are asked again; nobody answers
     # in time, the scheduler's sweep applies the default (Skip), nothing is lost or written
     def time_out(waiting: list[dict[str, Any]]) -> None:
-        time.sleep(2.5)
         from airflow.jobs.job import Job
         from airflow.jobs.scheduler_job_runner import SchedulerJobRunner
 
-        SchedulerJobRunner(job=Job()).check_awaiting_input_timeouts()
+        sweep = SchedulerJobRunner(job=Job())
+        deadline = time.monotonic() + 60
+        while api.waiting_questions("labelling") and time.monotonic() < deadline:
+            sweep.check_awaiting_input_timeouts()  # resolves those past their 2 s timeout
+            time.sleep(0.2)
 
     run, seen = run_answering(pipe, api, time_out, 2)
     assert set(by_text(seen)) == {"B", "C"}
@@ -198,12 +198,12 @@ def test_a_human_label_outranks_the_rule_label_in_the_next_training(
     pipe: Pipeline, api: AirflowAPI
 ) -> None:
     # a rule label for D's line (an older rule said otherwise), and enough rule labels to train
-    producer = kafka_io.idempotent_producer(pipe.config)
+    producer = kafka.idempotent_producer(pipe.config)
     rule_says = Label("INFO", "Useless", "Uncategorized")
-    old = TrainingLabel(FP["D"], D, rule_says, "rules", "old-rule")
-    pipeline.send_label(producer, pipe.stack.topics.labels, old)
-    kafka_io.flush_or_fail(producer, pipe.stack.topics.labels)
-    kafka_io.produce(pipe.config, pipe.stack.topics.raw, [v for _s, v in generate(3000, seed=3)])
+    old = LabelRecord(FP["D"], D, rule_says, "rules", "old-rule")
+    stores.send_label(producer, pipe.stack.topics.labels, old)
+    kafka.flush_or_fail(producer, pipe.stack.topics.labels)
+    kafka.produce(pipe.config, pipe.stack.topics.raw, [v for _s, v in generate(3000, seed=3)])
 
     run = pipe.run_dag("model_training")
     assert run.state == DagRunState.SUCCESS
@@ -213,8 +213,7 @@ def test_a_human_label_outranks_the_rule_label_in_the_next_training(
     params = client.get_run(str(champion.run_id)).data.params
     assert params["n_human_labels"] == "3"  # A, B and D from the first test
     stored = [
-        training.StoredLabel.from_json(m.value(), jobs.taxonomy())
-        for m in pipe.read(pipe.stack.topics.labels)
+        LabelCodec.decode(m.value(), Taxonomy.load()) for m in pipe.read(pipe.stack.topics.labels)
     ]
     merged = training.merge_labels(stored)
     assert merged[FP["D"]].source == "human"

@@ -11,8 +11,8 @@ import pytest
 from mlflow.tracking import MlflowClient
 from sklearn.linear_model import LogisticRegression
 
-from enrich import registry
-from enrich.settings import StackSettings
+from enrich.config import StackSettings
+from enrich.io import models, tracking
 
 
 @pytest.fixture
@@ -35,22 +35,22 @@ def test_log_register_alias_and_load_by_alias(tmp_mlflow: StackSettings) -> None
     x = np.array([[0.0], [1.0], [2.0], [3.0]])
     y = np.array([0, 0, 1, 1])
     model = LogisticRegression().fit(x, y)
-    experiment_id = registry.ensure_experiment(tmp_mlflow)
-    assert registry.ensure_experiment(tmp_mlflow) == experiment_id  # idempotent
+    experiment_id = tracking.ensure_experiment(tmp_mlflow)
+    assert tracking.ensure_experiment(tmp_mlflow) == experiment_id  # idempotent
 
-    with mlflow.start_run(experiment_id=experiment_id), registry.quiet_skops():
+    with mlflow.start_run(experiment_id=experiment_id), models.quiet_skops():
         info = mlflow.sklearn.log_model(model, name="model", input_example=x[:1])
     version = mlflow.register_model(info.model_uri, tmp_mlflow.registered_model)
     client = MlflowClient()
     client.set_registered_model_alias(tmp_mlflow.registered_model, "champion", version.version)
 
-    with registry.quiet_skops():
+    with models.quiet_skops():
         loaded = mlflow.sklearn.load_model(f"models:/{tmp_mlflow.registered_model}@champion")
 
     np.testing.assert_array_equal(loaded.predict_proba(x), model.predict_proba(x))
     artifact_dir = Path(tmp_mlflow.mlflow_artifact_root)
     assert any(artifact_dir.rglob("MLmodel")), "artifacts must land under the configured root"
-    status = registry.registry_status(tmp_mlflow)
+    status = tracking.registry_status(tmp_mlflow)
     assert status == {
         "registered_model": "test-model",
         "versions": 1,
@@ -59,4 +59,4 @@ def test_log_register_alias_and_load_by_alias(tmp_mlflow: StackSettings) -> None
 
 
 def test_registry_status_without_model(tmp_mlflow: StackSettings) -> None:
-    assert registry.registry_status(tmp_mlflow)["versions"] == 0
+    assert tracking.registry_status(tmp_mlflow)["versions"] == 0

@@ -16,26 +16,22 @@ import pytest
 from airflow.utils.state import DagRunState
 from mlflow.tracking import MlflowClient
 
-from enrich import jobs, kafka_io, registry
+from enrich.airflow.runtime import Runtime
 from enrich.errors import StackError
+from enrich.io import kafka, models
 from enrich.samples import generate
-from tests.integration.pipeline_env import Pipeline, env_vars, free_port, isolated_pipeline
+from tests.integration.pipeline_env import Pipeline, env_vars, free_port
 
 
 @pytest.fixture(scope="module")
-def pipe(tmp_path_factory: pytest.TempPathFactory, stack_env: None) -> Iterator[Pipeline]:
-    with isolated_pipeline(tmp_path_factory.mktemp("faults")) as p:
-        kafka_io.produce(p.config, p.stack.topics.raw, [v for _s, v in generate(3000, seed=12)])
-        run = p.run_dag("model_training")
-        assert run.state == DagRunState.SUCCESS  # champion v1
-        jobs._champions = None
-        assert jobs.champion(p.stack).version == "1"  # served once: remembered on disk
-        yield p
-
-
-def new_process() -> None:
-    """What a new Airflow task process has: nothing in memory, the disk cache only."""
-    jobs._champions = None
+def pipe(pipe: Pipeline) -> Pipeline:
+    kafka.produce(pipe.config, pipe.stack.topics.raw, [v for _s, v in generate(3000, seed=12)])
+    run = pipe.run_dag("model_training")
+    assert run.state == DagRunState.SUCCESS  # champion v1
+    model = Runtime(pipe.stack).model()  # a new runtime: what a new task process has
+    assert model is not None
+    assert model.version == "1"  # served once: remembered on disk
+    return pipe
 
 
 def model_versions(pipe: Pipeline) -> set[str]:
@@ -57,14 +53,12 @@ def test_a_corrupted_new_champion_does_not_replace_the_good_one(pipe: Pipeline) 
     folder.mkdir(parents=True)
     (folder / "MLmodel").write_text("flavors: {python_function: {loader_module: nope}}\n")
 
-    new_process()
-    model = jobs.champion(pipe.stack)
+    model = Runtime(pipe.stack).model()  # a new task process: nothing in memory
     assert model is not None
     assert model.version == "1", "the version served last keeps serving"
 
-    kafka_io.produce(pipe.config, pipe.stack.topics.raw, [v for _s, v in generate(500, seed=13)])
-    new_process()
-    run = pipe.run_dag("log_enrichment")
+    kafka.produce(pipe.config, pipe.stack.topics.raw, [v for _s, v in generate(500, seed=13)])
+    run = pipe.run_dag("log_enrichment")  # this process never loaded a model of this stack
     assert run.state == DagRunState.SUCCESS
     assert model_versions(pipe) == {"1"}
 
@@ -72,7 +66,7 @@ def test_a_corrupted_new_champion_does_not_replace_the_good_one(pipe: Pipeline) 
     # and nothing is consumed
     empty_cache = Path(os.environ["ENRICH_MODEL_CACHE"]).parent / "empty-cache"
     empty_cache.mkdir()
-    cache = registry.ChampionCache(empty_cache / "sub")
+    cache = models.ChampionCache(empty_cache / "sub")
     (empty_cache / "sub" / name / str(v2.version)).mkdir(parents=True)
     (empty_cache / "sub" / name / str(v2.version) / "MLmodel").write_text("flavors: {}\n")
     with pytest.raises(StackError, match="cannot load model") as err:
@@ -105,8 +99,9 @@ def test_mlflow_unreachable_enrichment_keeps_serving_and_training_fails_clearly(
     pipe: Pipeline, mlflow_down: None
 ) -> None:
     before = len(pipe.read(pipe.stack.topics.enriched))
-    kafka_io.produce(pipe.config, pipe.stack.topics.raw, [v for _s, v in generate(500, seed=14)])
-    new_process()
+    kafka.produce(pipe.config, pipe.stack.topics.raw, [v for _s, v in generate(500, seed=14)])
+    # another MLflow URI is another stack to Runtime.current(): the run starts with a new
+    # runtime, as a new task process would, and falls back on the disk cache
     run = pipe.run_dag("log_enrichment")
     assert run.state == DagRunState.SUCCESS, "the cached champion keeps enriching"
     assert len(pipe.read(pipe.stack.topics.enriched)) == before + 500

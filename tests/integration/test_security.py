@@ -19,6 +19,7 @@ from confluent_kafka.admin import (
     AclOperation,
     AclPermissionType,
     AdminClient,
+    NewTopic,
     ResourcePatternType,
     ResourceType,
     ScramCredentialInfo,
@@ -27,8 +28,8 @@ from confluent_kafka.admin import (
 )
 from mlflow.tracking import MlflowClient
 
-from enrich import kafka_io
 from enrich.errors import StackError
+from enrich.io import kafka, reading, topics
 from enrich.samples import generate
 from tests.integration.pipeline_env import (
     Pipeline,
@@ -86,8 +87,8 @@ def pipe(
     tmp_path_factory: pytest.TempPathFactory, broker: SecureBroker
 ) -> Iterator[tuple[Pipeline, SecureBroker]]:
     with isolated_pipeline(tmp_path_factory.mktemp("secure")) as p:
-        topics = p.stack.topics
-        kafka_io.ensure_topics(broker.admin, kafka_io.project_topics(p.stack))
+        names = p.stack.topics
+        topics.ensure_topics(broker.admin, topics.project_topics(p.stack))
         allow = AclPermissionType.ALLOW
         lit, pre = ResourcePatternType.LITERAL, ResourcePatternType.PREFIXED
         principal = f"User:{USER}"
@@ -96,11 +97,11 @@ def pipe(
             return AclBinding(kind, name, pattern, principal, "*", op, allow)
 
         bindings = [
-            acl(ResourceType.TOPIC, topics.raw, lit, AclOperation.READ),  # read, never write
-            acl(ResourceType.TOPIC, topics.raw, lit, AclOperation.DESCRIBE),
+            acl(ResourceType.TOPIC, names.raw, lit, AclOperation.READ),  # read, never write
+            acl(ResourceType.TOPIC, names.raw, lit, AclOperation.DESCRIBE),
             *(
                 acl(ResourceType.TOPIC, t, lit, op)
-                for t in (topics.enriched, topics.labels, topics.review, topics.dlq)
+                for t in (names.enriched, names.labels, names.review, names.dlq)
                 for op in (AclOperation.WRITE, AclOperation.DESCRIBE, AclOperation.READ)
             ),
             acl(ResourceType.GROUP, p.group, lit, AclOperation.READ),
@@ -111,7 +112,7 @@ def pipe(
         admin = AdminClient(broker.admin)  # kept alive until the futures resolve
         for future in admin.create_acls(bindings).values():
             future.result()
-        kafka_io.produce(broker.admin, topics.raw, [v for _s, v in generate(2000, seed=77)])
+        kafka.produce(broker.admin, names.raw, [v for _s, v in generate(2000, seed=77)])
         yield p, broker
 
 
@@ -134,8 +135,8 @@ def test_pipeline_runs_on_a_secured_broker_and_never_leaks_the_secret(
 
     run, out = run_with(p, conn, "log_enrichment", capsys)
     assert run.state == DagRunState.SUCCESS
-    enriched = kafka_io.read_topic(broker.admin, p.stack.topics.enriched)[0]
-    assert len(enriched) + len(kafka_io.read_topic(broker.admin, p.stack.topics.dlq)[0]) == 2000
+    enriched = reading.read_topic(broker.admin, p.stack.topics.enriched)[0]
+    assert len(enriched) + len(reading.read_topic(broker.admin, p.stack.topics.dlq)[0]) == 2000
 
     training, out2 = run_with(p, conn, "model_training", capsys, min_new_labels=0)
     assert training.state == DagRunState.SUCCESS
@@ -151,19 +152,19 @@ def test_pipeline_runs_on_a_secured_broker_and_never_leaks_the_secret(
     for mr in mlflow_runs:
         assert secret not in json.dumps([mr.data.params, mr.data.tags])
     for topic in p.stack.topics.all():
-        for m in kafka_io.read_topic(broker.admin, topic)[0]:
+        for m in reading.read_topic(broker.admin, topic)[0]:
             assert secret.encode() not in (m.value() or b"")
 
 
 def test_acls_are_enforced(pipe: tuple[Pipeline, SecureBroker]) -> None:
     p, broker = pipe
-    producer = kafka_io.idempotent_producer(broker.user)
-    kafka_io.produce_one(producer, p.stack.topics.raw, b"sneaky", None)
+    producer = kafka.idempotent_producer(broker.user)
+    kafka.produce_one(producer, p.stack.topics.raw, b"sneaky", None)
     with pytest.raises(StackError, match=r"(?i)authorization failed"):
-        kafka_io.flush_or_fail(producer, p.stack.topics.raw)
+        kafka.flush_or_fail(producer, p.stack.topics.raw)
     other = AdminClient(broker.user)
     assert "__consumer_offsets" not in other.list_topics(timeout=10).topics
-    futures = other.create_topics([kafka_io.NewTopic("not-allowed", 1, 1)])
+    futures = other.create_topics([NewTopic("not-allowed", 1, 1)])
     with pytest.raises(KafkaException, match=r"(?i)authoriz"):
         futures["not-allowed"].result()
 

@@ -5,23 +5,21 @@ labels skip, and the next enrichment run labels with the champion."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from airflow.utils.state import DagRunState
 from mlflow.tracking import MlflowClient
 
-from enrich import kafka_io
+from enrich.io import kafka
 from enrich.samples import generate
-from tests.integration.pipeline_env import Pipeline, isolated_pipeline
+from tests.integration.pipeline_env import Pipeline
 
 
 @pytest.fixture(scope="module")
-def pipe(tmp_path_factory: pytest.TempPathFactory, stack_env: None) -> Iterator[Pipeline]:
-    with isolated_pipeline(tmp_path_factory.mktemp("train")) as p:
-        kafka_io.produce(p.config, p.stack.topics.raw, [v for _s, v in generate(6000, seed=41)])
-        yield p
+def pipe(pipe: Pipeline) -> Pipeline:
+    kafka.produce(pipe.config, pipe.stack.topics.raw, [v for _s, v in generate(6000, seed=41)])
+    return pipe
 
 
 def states(run: Any) -> dict[str, str]:

@@ -12,9 +12,9 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.pipeline import Pipeline
 
-from enrich.features import LogNormalizer
-from enrich.labels import Label
-from enrich.learner import Model
+from enrich.core.labels import Label
+from enrich.learn.features import LogNormalizer
+from enrich.learn.model import Model
 
 
 class FixedConfidence(ClassifierMixin, BaseEstimator):

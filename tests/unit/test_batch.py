@@ -7,11 +7,12 @@ from collections.abc import Sequence
 
 import pytest
 
-from enrich.batch import ENRICHMENT_KEYS, EnrichSettings, enrich_batch
+from enrich.core.formats import ENRICHMENT_KEYS, LabelCodec
+from enrich.core.labels import DEFAULT_TAXONOMY, Label
+from enrich.core.records import LogRecord, RawBatch, RawRecord, Source, decode
+from enrich.core.rules import load_rules, parse_rules
+from enrich.engine.routing import EnrichSettings, enrich_batch
 from enrich.errors import ConfigError
-from enrich.labels import DEFAULT_TAXONOMY, Label
-from enrich.records import LogRecord, RawBatch, RawRecord, Source, decode
-from enrich.rules import load_rules, parse_rules
 from tests.unit.fixed_model import fixed_model
 
 GUESS = Label("ERROR", "State change", "Software Infrastructure")
@@ -154,7 +155,7 @@ def test_a_json_object_is_extended_byte_for_byte(value: bytes) -> None:
 def test_the_fast_output_decodes_to_the_same_record_as_the_object_path() -> None:
     """Every route (model, rules, review) and both input kinds, against the reference that
     builds the object and encodes it (used for clashing keys and stdlib-only JSON)."""
-    from enrich.batch import _Columns, _Output
+    from enrich.engine.output import InputColumns, OutputWriter, Route
 
     values = [b"alarm x", b"quiet y", b"other z", b'{"message": "alarm", "a": [1, {"b": null}]}']
     values += [b'{"message": "quiet", "a": "\\ud83d\\ude00"}', b'{"log": "other"}']
@@ -162,7 +163,8 @@ def test_the_fast_output_decodes_to_the_same_record_as_the_object_path() -> None
     records = raw(values)
     result = enrich_batch(records, model, RULES)
     model_meta = {"name": "test-model", "version": "7"}
-    reference = _Output(_Columns.of(records), model_meta, model.classes, RULES)
+    writer = OutputWriter(model_meta, model.classes, RULES)
+    columns = InputColumns.of(records)
     decoded = [json.loads(v) for v in result.enriched]
     for row, (value, out) in enumerate(zip(values, decoded, strict=True)):
         rec = decode(value)
@@ -176,7 +178,7 @@ def test_the_fast_output_decodes_to_the_same_record_as_the_object_path() -> None
             )
         )
         conf = json.dumps(out["confidence"]).encode()
-        expected = reference.as_object(rec, row, kind, idx, conf, out["fingerprint"])
+        expected = writer.reference(columns, rec, row, Route(kind), idx, conf, out["fingerprint"])
         assert out == json.loads(json.dumps(expected))
     assert [r["labelled_by"] for r in decoded] == [
         "rules",
@@ -226,7 +228,7 @@ def test_training_labels_are_one_per_fingerprint_and_carry_the_rule() -> None:
     assert result.counts["by_rules"] == 3
     assert len(result.labels) == 2  # "alarm <NUM> from <IP>" once, "alarm now" once
     assert {lbl.rule for lbl in result.labels} == {"alarm"}
-    assert result.labels[0].to_dict()["origin"] == "logs.raw:1:100"
+    assert json.loads(LabelCodec.encode(result.labels[0]))["origin"] == "logs.raw:1:100"
 
 
 def test_review_queries_are_top_k_distinct_and_skip_near_duplicates() -> None:

@@ -73,9 +73,9 @@ def test_label_writes_json_lines_and_dead_letters(
 
 
 def test_label_with_a_saved_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from enrich.labels import Label
-    from enrich.learner import make_learner
-    from enrich.registry import save_model
+    from enrich.core.labels import Label
+    from enrich.io.models import save_model
+    from enrich.learn.model import make_learner
 
     a = Label("WARNING", "Security and Anomalies", "Application & Middleware")
     b = Label("INFO", "User Interactions", "Application & Middleware")
@@ -95,7 +95,7 @@ def test_label_with_a_saved_model(tmp_path: Path, capsys: pytest.CaptureFixture[
 def test_evaluate_writes_curve_and_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import csv
 
-    from enrich.records import LogRecord, decode
+    from enrich.core.records import LogRecord, decode
     from enrich.samples import generate
 
     data = tmp_path / "logs.csv"

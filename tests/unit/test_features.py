@@ -7,10 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from enrich.features import LogNormalizer, fingerprint, normalize
-from enrich.labels import Label
-from enrich.learner import make_learner
-from enrich.registry import load_model, save_model
+from enrich.core.labels import Label
+from enrich.core.normalize import fingerprint, normalize
+from enrich.io.models import load_model, save_model
+from enrich.learn.features import LogNormalizer
+from enrich.learn.model import make_learner
 
 
 @pytest.mark.parametrize(

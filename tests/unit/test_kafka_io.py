@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import weakref
 
-from enrich.kafka_io import (
+from enrich.io.kafka import (
     TASK_CLIENT_DEFAULTS,
     CheckedProducer,
     idempotent_producer,

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from enrich.core.labels import DEFAULT_TAXONOMY, Label, Taxonomy
 from enrich.errors import ConfigError
-from enrich.labels import DEFAULT_TAXONOMY, Label, Taxonomy
-from enrich.learner import Model, make_learner
+from enrich.learn.model import Model, make_learner
 
 AWKWARD = Taxonomy(
     severity=("INFO", "ERROR_HIGH"),

@@ -7,11 +7,12 @@ import warnings
 import numpy as np
 import pytest
 
+from enrich.core.labels import Label
+from enrich.core.records import LogRecord, decode
 from enrich.errors import ConfigError
-from enrich.evaluate import Simulation, simulate
-from enrich.labels import Label
-from enrich.learner import STRATEGIES, get_strategy, make_learner, teach, unfitted_learner
-from enrich.records import LogRecord, decode
+from enrich.learn.model import make_learner, teach, unfitted_learner
+from enrich.learn.simulation import Simulation, simulate
+from enrich.learn.strategies import STRATEGIES, get_strategy
 from enrich.samples import generate
 
 
@@ -108,6 +109,6 @@ def test_simulation_settings_are_checked(kwargs: dict[str, int], message: str) -
 
 
 def test_the_dags_offer_exactly_the_strategies_there_are() -> None:
-    from enrich.settings import QUERY_STRATEGIES
+    from enrich.defaults import STRATEGIES as QUERY_STRATEGIES
 
     assert tuple(STRATEGIES) == QUERY_STRATEGIES

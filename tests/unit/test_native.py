@@ -1,6 +1,6 @@
 """The native normaliser (native/, Rust) gives exactly what the Python reference gives.
 
-``enrich.features.normalize`` is the reference; ``enrich_native.normalize_many`` must agree
+``enrich.core.normalize.normalize`` is the reference; ``enrich_native.normalize_many`` must agree
 on every ASCII line and hand every other line back (``None``) to the Python path.
 """
 
@@ -10,9 +10,9 @@ import random
 
 import pytest
 
-from enrich.features import normalize, normalize_many
-from enrich.labels import DEFAULT_TAXONOMY, Label
-from enrich.records import LogRecord, decode
+from enrich.core.labels import DEFAULT_TAXONOMY, Label
+from enrich.core.normalize import normalize, normalize_many
+from enrich.core.records import LogRecord, decode
 from enrich.samples import generate
 from tests.unit.fixed_model import fixed_model
 
@@ -148,9 +148,10 @@ def test_native_outputs_are_byte_identical_to_the_python_encoder(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Every route and input kind, escapes included, through both encoders."""
-    from enrich import batch
-    from enrich.records import RawBatch
-    from enrich.rules import load_rules
+    from enrich.core.records import RawBatch
+    from enrich.core.rules import load_rules
+    from enrich.engine import output
+    from enrich.engine.routing import enrich_batch
 
     values: list[bytes | None] = [v for _s, v in generate(3_000, seed=3)]
     values += [
@@ -178,10 +179,10 @@ def test_native_outputs_are_byte_identical_to_the_python_encoder(
         {"heartbeat": 0.9, "GET": 0.95},
     )
     for m in (None, model):
-        monkeypatch.setattr(batch, "_native_encode_records", native.encode_records)
-        native_out = batch.enrich_batch(batch_in, m, rules)
-        monkeypatch.setattr(batch, "_native_encode_records", None)
-        python_out = batch.enrich_batch(batch_in, m, rules)
+        monkeypatch.setattr(output, "_native_encode_records", native.encode_records)
+        native_out = enrich_batch(batch_in, m, rules)
+        monkeypatch.setattr(output, "_native_encode_records", None)
+        python_out = enrich_batch(batch_in, m, rules)
         assert native_out.enriched == python_out.enriched
         assert native_out.enriched_keys == python_out.enriched_keys
         assert len(native_out.enriched) == len(values) - 1

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from enrich import records
-from enrich.records import LogRecord, decode
+from enrich.core import records
+from enrich.core.records import LogRecord, decode
 
 
 @pytest.mark.parametrize(

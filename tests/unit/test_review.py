@@ -7,21 +7,30 @@ from datetime import UTC, datetime
 
 import pytest
 
-from enrich import review
-from enrich.batch import EnrichSettings, enrich_batch
-from enrich.features import fingerprint, normalize
-from enrich.labels import DEFAULT_TAXONOMY, Label
-from enrich.learner import Model, make_learner
-from enrich.records import RawRecord
-from enrich.rules import load_rules
+from enrich.core.formats import LabelCodec, ReviewCodec, ReviewItem
+from enrich.core.labels import DEFAULT_TAXONOMY, Label
+from enrich.core.normalize import fingerprint, normalize
+from enrich.core.records import RawRecord
+from enrich.core.rules import load_rules
+from enrich.engine import review
+from enrich.engine.routing import EnrichSettings, enrich_batch
+from enrich.learn.model import Model, make_learner
 from enrich.samples import generate
 
 GUESS = {"severity": "INFO", "event_type": "Useless", "category": "Uncategorized"}
 
 
-def item(text: str, queued_at: int = 1) -> review.QueueItem:
-    return review.QueueItem(
-        fingerprint(normalize(text)), text, None, GUESS, None, "logs.raw:0:1", queued_at
+def item(text: str, queued_at: int = 1) -> ReviewItem:
+    return ReviewItem(
+        fingerprint(normalize(text)),
+        text,
+        None,
+        GUESS,
+        None,
+        0.0,
+        "diverse",
+        "logs.raw:0:1",
+        queued_at,
     )
 
 
@@ -36,8 +45,8 @@ def test_pending_keeps_one_item_per_fingerprint_and_drops_labelled_ones() -> Non
 def test_queue_items_round_trip_from_the_review_topic_format() -> None:
     records = [RawRecord(json.dumps({"message": "zzz qqq 12", "host": "h1"}).encode())]
     result = enrich_batch(records, None, load_rules(), EnrichSettings(review_k=5))
-    value = json.dumps({**result.queries[0].to_dict(), "queued_at": 42}).encode()
-    parsed = review.QueueItem.from_json(value)
+    value = ReviewCodec.encode(result.queries[0], written_at=42)
+    parsed = ReviewCodec.decode(value)
     assert parsed.text == "zzz qqq 12"
     assert parsed.fields == {"message": "zzz qqq 12", "host": "h1"}
     assert parsed.queued_at == 42
@@ -98,14 +107,14 @@ def test_human_label_records_who_and_when() -> None:
     when = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
     q = {"fingerprint": "f" * 32, "text": "x"}
     label = review.human_label(q, Label(**GUESS), "alice", when)
-    out = label.to_dict()
+    out = json.loads(LabelCodec.encode(label))
     assert out["source"] == "human"
     assert out["by"] == "alice"
     assert out["labelled_at"] == int(when.timestamp() * 1000)
 
 
 def test_question_operator_never_renders_log_text_as_a_template() -> None:
-    from enrich.hitl import LabelQuestionOperator
+    from enrich.airflow.hitl import LabelQuestionOperator
 
     q = {
         "fingerprint": "f" * 32,

@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 import yaml
 
+from enrich.core.labels import DEFAULT_TAXONOMY
+from enrich.core.records import LogRecord
+from enrich.core.rules import RulesCache, load_rules, parse_rules
+from enrich.defaults import RULES_FILE as DEFAULT_RULES_FILE
 from enrich.errors import ConfigError
-from enrich.labels import DEFAULT_TAXONOMY
-from enrich.records import LogRecord
-from enrich.rules import DEFAULT_RULES_FILE, RulesCache, load_rules, parse_rules
 
 LABEL = {"severity": "ERROR", "event_type": "State change", "category": "Datas"}
 OTHER = {"severity": "INFO", "event_type": "Heartbeat", "category": "Monitoring & Logging"}

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections import Counter
 
-from enrich.labels import DEFAULT_TAXONOMY, Label
-from enrich.records import LogRecord, decode
-from enrich.rules import load_rules
+from enrich.core.labels import DEFAULT_TAXONOMY, Label
+from enrich.core.records import LogRecord, decode
+from enrich.core.rules import load_rules
 from enrich.samples import FAMILIES, FAMILY_BY_NAME, generate
 
 

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import pytest
 
+from enrich.core.formats import LabelCodec, LabelRecord
+from enrich.core.labels import DEFAULT_TAXONOMY, Label
+from enrich.core.normalize import fingerprint
 from enrich.errors import ConfigError
-from enrich.features import fingerprint
-from enrich.labels import DEFAULT_TAXONOMY, Label
-from enrich.training import StoredLabel, beats, cap_labels, is_eval, merge_labels, split
+from enrich.learn.training import beats, cap_labels, is_eval, merge_labels, split
 
 A = Label("ERROR", "State change", "Software Infrastructure")
 B = Label("INFO", "Heartbeat", "Monitoring & Logging")
 
 
-def stored(fp: str, label: Label, source: str, at: int) -> StoredLabel:
-    return StoredLabel(fp, f"text {fp}", label, source, at)
+def stored(fp: str, label: Label, source: str, at: int) -> LabelRecord:
+    return LabelRecord(fp, f"text {fp}", label, source, labelled_at=at)
 
 
 def test_human_label_outranks_a_later_rule_label() -> None:
@@ -67,18 +68,19 @@ def test_stored_label_is_validated_against_the_taxonomy() -> None:
         b'{"fingerprint": "ab", "text": "t", "severity": "INFO", "event_type": "Heartbeat",'
         b' "category": "Datas", "source": "human", "labelled_at": 5, "by": "ann"}'
     )
-    parsed = StoredLabel.from_json(good, DEFAULT_TAXONOMY)
+    parsed = LabelCodec.decode(good, DEFAULT_TAXONOMY)
     assert (parsed.source, parsed.by, parsed.labelled_at) == ("human", "ann", 5)
     with pytest.raises(ConfigError, match="severity 'LOUD'"):
-        StoredLabel.from_json(good.replace(b'"INFO"', b'"LOUD"'), DEFAULT_TAXONOMY)
+        LabelCodec.decode(good.replace(b'"INFO"', b'"LOUD"'), DEFAULT_TAXONOMY)
 
 
 def test_label_cap_keeps_every_human_label_then_the_newest_rule_labels() -> None:
     label = Label("INFO", "Heartbeat", "Datas")
     labels = {
-        f"r{i:03d}": StoredLabel(f"r{i:03d}", "t", label, "rules", 1000 + i) for i in range(100)
+        f"r{i:03d}": LabelRecord(f"r{i:03d}", "t", label, "rules", labelled_at=1000 + i)
+        for i in range(100)
     }
-    labels |= {f"h{i}": StoredLabel(f"h{i}", "t", label, "human", i) for i in range(5)}
+    labels |= {f"h{i}": LabelRecord(f"h{i}", "t", label, "human", labelled_at=i) for i in range(5)}
     capped = cap_labels(labels, 30)
     assert len(capped) == 30
     assert {f"h{i}" for i in range(5)} <= set(capped)  # old human labels stay
