@@ -69,9 +69,10 @@ test: up lint typecheck ## lint, type-check, then the whole suite against the re
 test-fast: $(STAMP) ## unit tests only (no broker, MLflow or Airflow)
 	$(ENV) $(BIN)/pytest -m "not integration" $(PYTEST_ARGS)
 
-lint: $(STAMP) ## ruff check + ruff format --check
+lint: $(STAMP) ## ruff check + ruff format --check + the layers' import contracts
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	PYTHONPATH=. $(BIN)/lint-imports --no-cache
 
 typecheck: $(STAMP) ## mypy over plugins/enrich, dags and tests
 	$(ENV) $(BIN)/mypy

@@ -11,6 +11,9 @@ the runs show in the UI):
 5. a small ``log_backfill`` of the newest offsets into a side topic;
 6. a ``labelling`` run queued for people: its questions wait in the Airflow UI's
    Required actions page once ``make airflow`` runs the scheduler.
+
+It prints one line per step and where to look next; Airflow's and MLflow's own output (task
+logs included) goes to ``var/demo.log``, whose path it prints.
 """
 
 from __future__ import annotations
@@ -19,8 +22,10 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from enrich import defaults, samples
 from enrich.airflow import labelling
@@ -30,6 +35,37 @@ from enrich.io import kafka, topics, tracking
 
 LINES = int(os.environ.get("DEMO_LINES", "20000"))
 DAGS = Path(__file__).resolve().parents[1] / "dags"
+LOG = Path(os.environ.get("ENRICH_VAR_DIR") or defaults.VAR_DIR) / "demo.log"
+# what a person reads: the terminal's stdout (the process's own stdout goes to LOG)
+out: TextIO = sys.stdout
+
+
+def say_line(text: str) -> None:
+    print(text, file=out, flush=True)
+
+
+@contextmanager
+def framework_output_to(path: Path) -> Iterator[TextIO]:
+    """Send everything written to this process's stdout and stderr (Airflow's task logs,
+    MLflow's messages, warnings) to ``path``; yield the terminal's stdout for our own lines."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with path.open("w") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        terminal = os.fdopen(os.dup(saved[0]), "w")
+        try:
+            yield terminal
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            terminal.close()
+            os.close(saved[0])
+            os.close(saved[1])
 
 
 def run_dag(dag_id: str, conf: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -38,15 +74,15 @@ def run_dag(dag_id: str, conf: dict[str, Any] | None = None) -> dict[str, Any]:
 
     dag = DagBag(dag_folder=str(DAGS / f"{dag_id}.py")).get_dag(dag_id)
     run = dag.test(run_conf=conf or {})
-    out: dict[str, Any] = {"state": str(run.state)}
+    result: dict[str, Any] = {"state": str(run.state)}
     for ti in run.get_task_instances():
         if ti.task_id in ("summarize", "train") and ti.state == "success":
-            out["result"] = ti.xcom_pull(task_ids=ti.task_id)
+            result["result"] = ti.xcom_pull(task_ids=ti.task_id)
         if ti.task_id == "train" and ti.state == "skipped":
-            out["result"] = {"skipped": True}
-    if out["state"] != "success":
-        raise SystemExit(f"demo: {dag_id} ended {out['state']}; see its task logs above")
-    return out
+            result["result"] = {"skipped": True}
+    if result["state"] != "success":
+        raise SystemExit(f"demo: {dag_id} ended {result['state']}; its task logs are in {LOG}")
+    return result
 
 
 def queue_labelling_run() -> str:
@@ -77,7 +113,7 @@ def produce_sample(config: dict[str, Any], topic: str, n: int) -> int:
 def say(step: str, summary: dict[str, Any]) -> None:
     r = summary.get("result") or {}
     if "in" in r:
-        print(
+        say_line(
             f"demo: {step}: {r['in']} in, {r['out']} out, {r['dead_letters']} dead letters; "
             f"labelled by model {r['by_model']}, rules {r['by_rules']}, nobody (review) "
             f"{r['needs_review']}; {r['labels']} new training labels; model "
@@ -90,16 +126,28 @@ def say(step: str, summary: dict[str, Any]) -> None:
             if champ["version"]
             else "no champion before"
         )
-        print(
+        say_line(
             f"demo: {step}: model version {r['version']} {r['decision']} (macro-F1 "
             f"{cand['macro_f1']:.3f}, accuracy {cand['accuracy']:.3f} on the held-out "
             f"split; {before})"
         )
     else:
-        print(f"demo: {step}: {json.dumps(r)}")
+        say_line(f"demo: {step}: {json.dumps(r)}")
 
 
 def main() -> int:
+    global out
+    print(f"demo: Airflow's and MLflow's own output goes to {LOG}", flush=True)
+    try:
+        with framework_output_to(LOG) as terminal:
+            out = terminal
+            return demo()
+    except SystemExit as stop:
+        print(stop, file=sys.stderr)
+        return 1
+
+
+def demo() -> int:
     logging.getLogger("airflow").setLevel(logging.WARNING)
     stack = StackSettings.from_env()
     config = kafka.client_config(stack.kafka_conn_id)
@@ -109,13 +157,13 @@ def main() -> int:
     )
 
     first = produce_sample(config, stack.topics.raw, LINES)
-    print(f"demo: produced {first} sample log lines to {stack.topics.raw}")
+    say_line(f"demo: produced {first} sample log lines to {stack.topics.raw}")
     enrich1 = run_dag("log_enrichment")
     say("log_enrichment", enrich1)
     training = run_dag("model_training", {"min_new_labels": 0})
     say("model_training", training)
     second = produce_sample(config, stack.topics.raw, LINES)
-    print(f"demo: produced {second} more lines")
+    say_line(f"demo: produced {second} more lines")
     enrich2 = run_dag("log_enrichment")
     say("log_enrichment again", enrich2)
     marks = topics.watermarks(config, stack.topics.raw)
@@ -128,14 +176,14 @@ def main() -> int:
 
     waiting, labelled = labelling.review_queue(Runtime.current(), defaults.QUEUE_WINDOW)
     queued_run = queue_labelling_run()
-    print(
+    say_line(
         f"demo: review queue: {len(waiting)} line templates wait for a person "
         f"({len(labelled)} labelled by people so far); labelling run {queued_run} queued"
     )
 
     status = tracking.registry_status(stack)
     airflow_port = os.environ.get("AIRFLOW__API__PORT", "8080")
-    print(
+    say_line(
         "\nWhere to look:\n"
         f"  Kafka    {os.environ.get('KAFKA_BOOTSTRAP_SERVERS')}  topics: "
         f"{', '.join(stack.topics.all())}, {side}\n"
@@ -147,9 +195,10 @@ def main() -> int:
         f"  Label    make airflow, then http://127.0.0.1:{airflow_port}/required_actions"
         " (Browse -> Required actions): answer the labelling run's questions\n"
         "  Offline  .venv/bin/enrich label FILE --model models:/log-enricher@champion\n"
+        f"  Logs     {LOG} (Airflow's task logs of these runs)\n"
         "  Stop     make down\n"
     )
-    print(
+    say_line(
         json.dumps(
             {
                 "messages_in": first + second,

@@ -1,11 +1,11 @@
 //! Two per-line hot paths of the engine, each with a Python reference it must agree with.
 //!
-//! `normalize_many` is `enrich.features.normalize` for ASCII lines, and `None` for any other
+//! `normalize_many` is `enrich.core.normalize.normalize` for ASCII lines, and `None` for any other
 //! line, which the caller normalises in Python. Keeping to ASCII keeps the two exactly equal
 //! without re-implementing Python's Unicode tables (`str.split`, `str.isdigit`, `\d` and `\w`
 //! on non-ASCII text).
 //!
-//! `encode_records` is the Python loop of `enrich.batch._Output.encode`: the output values of
+//! `encode_records` is the Python loop of `enrich.engine.output.OutputWriter.encode`: the output values of
 //! a batch, byte for byte the same.
 //!
 //! `tests/unit/test_native.py` compares both with their references.
@@ -119,7 +119,7 @@ fn shape(core: &str) -> Option<&'static str> {
     }
 }
 
-/// `enrich.features._mask_token`, appended to `out`.
+/// `enrich.core.normalize._mask_token`, appended to `out`.
 fn mask_token(token: &str, out: &mut String) {
     let b = token.as_bytes();
     let start = b.iter().position(|&c| !LEAD[c as usize]).unwrap_or(b.len());
@@ -179,7 +179,7 @@ fn is_clock(t: &[u8]) -> bool {
         && [0, 1, 3, 4, 6, 7].iter().all(|&i| t[i].is_ascii_digit())
 }
 
-/// `enrich.features.normalize` for one ASCII line.
+/// `enrich.core.normalize.normalize` for one ASCII line.
 fn normalize_ascii(text: &str, spans: &mut Vec<(usize, usize)>, out: &mut String) {
     spans.clear();
     let b = text.as_bytes();
@@ -286,7 +286,7 @@ fn push_int(n: i64, out: &mut Vec<u8>) {
     write!(out, "{n}").expect("writing to a Vec cannot fail");
 }
 
-/// The output values of one partition's batch, as `enrich.batch._Output.encode` builds them
+/// The output values of one partition's batch, as `enrich.engine.output.OutputWriter.encode` builds them
 /// in Python (the reference): a plain line becomes `{"message": <text>, <enrichment>}`, a
 /// strict JSON object with none of the `reserved` keys is extended byte for byte with the
 /// enrichment. `None` for any other record: the caller builds it as an object.

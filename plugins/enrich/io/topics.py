@@ -28,7 +28,7 @@ class TopicSpec:
 
 
 def project_topics(settings: StackSettings) -> list[TopicSpec]:
-    """The five topics of DESIGN.md; labels are compacted (one latest label per fingerprint)."""
+    """The five topics (docs/architecture.md); labels are compacted (one label per key)."""
     t = settings.topics
     p, r = settings.partitions, settings.replication
     return [
