@@ -19,8 +19,9 @@ VAR_DIR = PROJECT_DIR / "var"
 THRESHOLD = 0.75
 # model_first: model when confident, else rules, else review; rules_first: a matching rule
 # always decides, the model only labels lines no rule matches
-POLICIES = ("model_first", "rules_first")
-POLICY = "model_first"
+MODEL_FIRST, RULES_FIRST = "model_first", "rules_first"
+POLICIES = (MODEL_FIRST, RULES_FIRST)
+POLICY = MODEL_FIRST
 # the query strategies (enrich.learn.strategies.STRATEGIES has one function for each name)
 STRATEGIES = ("diverse", "ranked_batch", "uncertainty", "margin", "entropy", "random")
 STRATEGY = "diverse"

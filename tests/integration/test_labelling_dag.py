@@ -19,6 +19,7 @@ import pytest
 from airflow.utils.state import DagRunState
 from mlflow.tracking import MlflowClient
 
+from enrich import defaults
 from enrich.core.formats import LabelCodec, LabelRecord
 from enrich.core.labels import Label, Taxonomy
 from enrich.core.normalize import fingerprint, normalize
@@ -209,7 +210,7 @@ def test_a_human_label_outranks_the_rule_label_in_the_next_training(
     assert run.state == DagRunState.SUCCESS
 
     client = MlflowClient()
-    champion = client.get_model_version_by_alias(pipe.stack.registered_model, "champion")
+    champion = client.get_model_version_by_alias(pipe.stack.registered_model, defaults.CHAMPION)
     params = client.get_run(str(champion.run_id)).data.params
     assert params["n_human_labels"] == "3"  # A, B and D from the first test
     stored = [

@@ -11,6 +11,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 from sklearn.linear_model import LogisticRegression
 
+from enrich import defaults
 from enrich.config import StackSettings
 from enrich.io import models, tracking
 
@@ -42,7 +43,9 @@ def test_log_register_alias_and_load_by_alias(tmp_mlflow: StackSettings) -> None
         info = mlflow.sklearn.log_model(model, name="model", input_example=x[:1])
     version = mlflow.register_model(info.model_uri, tmp_mlflow.registered_model)
     client = MlflowClient()
-    client.set_registered_model_alias(tmp_mlflow.registered_model, "champion", version.version)
+    client.set_registered_model_alias(
+        tmp_mlflow.registered_model, defaults.CHAMPION, version.version
+    )
 
     with models.quiet_skops():
         loaded = mlflow.sklearn.load_model(f"models:/{tmp_mlflow.registered_model}@champion")
@@ -54,7 +57,7 @@ def test_log_register_alias_and_load_by_alias(tmp_mlflow: StackSettings) -> None
     assert status == {
         "registered_model": "test-model",
         "versions": 1,
-        "aliases": {"champion": "1"},
+        "aliases": {defaults.CHAMPION: "1"},
     }
 
 

@@ -16,6 +16,7 @@ import pytest
 from airflow.utils.state import DagRunState
 from mlflow.tracking import MlflowClient
 
+from enrich import defaults
 from enrich.airflow.runtime import Runtime
 from enrich.errors import StackError
 from enrich.io import kafka, models
@@ -47,7 +48,7 @@ def test_a_corrupted_new_champion_does_not_replace_the_good_one(pipe: Pipeline) 
     name = pipe.stack.registered_model
     v1 = client.get_model_version(name, "1")
     v2 = client.create_model_version(name, str(v1.source), run_id=v1.run_id)
-    client.set_registered_model_alias(name, "champion", v2.version)
+    client.set_registered_model_alias(name, defaults.CHAMPION, v2.version)
     # corrupt v2's files as the cache would download them
     folder = Path(os.environ["ENRICH_MODEL_CACHE"]) / name / str(v2.version)
     folder.mkdir(parents=True)
@@ -73,7 +74,7 @@ def test_a_corrupted_new_champion_does_not_replace_the_good_one(pipe: Pipeline) 
         cache.get(name)
     assert "no earlier model" in str(err.value)
 
-    client.set_registered_model_alias(name, "champion", "1")  # repaired for the next test
+    client.set_registered_model_alias(name, defaults.CHAMPION, "1")  # repaired for the next test
 
 
 @pytest.fixture
@@ -114,5 +115,7 @@ def test_mlflow_unreachable_enrichment_keeps_serving_and_training_fails_clearly(
 
 
 def test_after_mlflow_is_back_the_alias_has_not_moved(pipe: Pipeline) -> None:
-    champion = MlflowClient().get_model_version_by_alias(pipe.stack.registered_model, "champion")
+    champion = MlflowClient().get_model_version_by_alias(
+        pipe.stack.registered_model, defaults.CHAMPION
+    )
     assert str(champion.version) == "1"

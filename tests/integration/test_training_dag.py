@@ -11,6 +11,7 @@ import pytest
 from airflow.utils.state import DagRunState
 from mlflow.tracking import MlflowClient
 
+from enrich import defaults
 from enrich.io import kafka
 from enrich.samples import generate
 from tests.integration.pipeline_env import Pipeline
@@ -32,7 +33,7 @@ def test_bootstrap_from_an_empty_registry_to_a_first_champion(pipe: Pipeline) ->
 
     assert run.state == DagRunState.SUCCESS
     name = pipe.stack.registered_model
-    champion = client.get_model_version_by_alias(name, "champion")
+    champion = client.get_model_version_by_alias(name, defaults.CHAMPION)
     assert str(champion.version) == "1"
     assert pipe.read(pipe.stack.topics.labels), "bootstrap wrote rule labels"
     mlflow_run = client.get_run(str(champion.run_id))
@@ -56,8 +57,8 @@ def test_a_candidate_that_is_not_better_stays_challenger(pipe: Pipeline) -> None
 
     assert run.state == DagRunState.SUCCESS
     name = pipe.stack.registered_model
-    assert str(client.get_model_version_by_alias(name, "champion").version) == "1"
-    challenger = client.get_model_version_by_alias(name, "challenger")
+    assert str(client.get_model_version_by_alias(name, defaults.CHAMPION).version) == "1"
+    challenger = client.get_model_version_by_alias(name, defaults.CHALLENGER)
     assert str(challenger.version) == "2"
     data = client.get_run(str(challenger.run_id)).data
     assert data.tags["decision"] == "kept as challenger"
@@ -72,8 +73,8 @@ def test_a_worse_candidate_does_not_take_the_alias(pipe: Pipeline) -> None:
 
     assert run.state == DagRunState.SUCCESS
     name = pipe.stack.registered_model
-    assert str(client.get_model_version_by_alias(name, "champion").version) == "1"
-    challenger = client.get_model_version_by_alias(name, "challenger")
+    assert str(client.get_model_version_by_alias(name, defaults.CHAMPION).version) == "1"
+    challenger = client.get_model_version_by_alias(name, defaults.CHALLENGER)
     assert str(challenger.version) == "3"
     data = client.get_run(str(challenger.run_id)).data
     assert data.params["C"] == "0.0001"
@@ -99,7 +100,7 @@ def test_enrichment_uses_the_champion(pipe: Pipeline) -> None:
     model_records = [r for r in records if r["labelled_by"] == "model"]
     assert len(model_records) > 3000
     assert model_records[0]["model"] == {"name": pipe.stack.registered_model, "version": "1"}
-    assert all(r["confidence"] >= 0.75 for r in model_records)
+    assert all(r["confidence"] >= defaults.THRESHOLD for r in model_records)
 
 
 def test_the_label_set_is_capped_keeping_the_newest(pipe: Pipeline) -> None:

@@ -11,6 +11,7 @@ from enrich.core.formats import ENRICHMENT_KEYS, LabelCodec
 from enrich.core.labels import DEFAULT_TAXONOMY, Label
 from enrich.core.records import LogRecord, RawBatch, RawRecord, Source, decode
 from enrich.core.rules import load_rules, parse_rules
+from enrich.defaults import THRESHOLD
 from enrich.engine.routing import EnrichSettings, enrich_batch
 from enrich.errors import ConfigError
 from tests.unit.fixed_model import fixed_model
@@ -35,10 +36,12 @@ def raw(values: Sequence[bytes | None], topic: str = "logs.raw") -> list[RawReco
 @pytest.mark.parametrize(
     ("confidence", "text", "labelled_by", "label"),
     [
-        (0.75, "alarm at", "model", GUESS),  # exactly at the threshold: the model decides
-        (0.7501, "alarm above", "model", GUESS),  # just above
-        (0.7499, "alarm below", "rules", Label(**RULE_LABEL)),  # just below: the rule decides
-        (0.7499, "quiet below", "none", GUESS),  # below, no rule: the model's guess, for review
+        (THRESHOLD, "alarm at", "model", GUESS),  # exactly at the threshold: the model decides
+        (THRESHOLD + 1e-4, "alarm above", "model", GUESS),  # just above
+        # just below: the rule decides
+        (THRESHOLD - 1e-4, "alarm below", "rules", Label(**RULE_LABEL)),
+        # below, no rule: the model's guess, for review
+        (THRESHOLD - 1e-4, "quiet below", "none", GUESS),
     ],
 )
 def test_routing_around_the_threshold(

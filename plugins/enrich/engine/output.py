@@ -224,18 +224,19 @@ class OutputWriter:
                 ts_json = b"null" if ts is None else b"%d" % ts
                 fixed, conf = parts[part_ids[i]], conf_json[slot[i]]
                 append(_RECORD % (head, fixed, conf, fps_json[i], source, offset, ts_json))
-        for i in [i for i, v in enumerate(values) if v is None]:  # left to the reference path
-            pid = part_ids[i]
-            record = self.reference(
-                src,
-                decoded[i],
-                rows[i],
-                Route(pid % len(Route)),
-                pid // len(Route),
-                conf_json[slot[i]],
-                decisions.fingerprints[i],
-            )
-            values[i] = EnrichedCodec.encode(record)
+        if None in values:  # what the fast path left to the reference path
+            for i in [i for i, v in enumerate(values) if v is None]:
+                pid = part_ids[i]
+                record = self.reference(
+                    src,
+                    decoded[i],
+                    rows[i],
+                    Route(pid % len(Route)),
+                    pid // len(Route),
+                    conf_json[slot[i]],
+                    decisions.fingerprints[i],
+                )
+                values[i] = EnrichedCodec.encode(record)
         return values, keys  # type: ignore[return-value]  # no None left
 
 

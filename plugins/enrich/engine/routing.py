@@ -221,12 +221,12 @@ def _route(
     """Per record its :class:`Route`, and the first matching rule's index (-1: none, or not
     asked because the model decides)."""
     n = len(decoded)
-    need_rules = ~confident if policy == "model_first" else np.ones(n, dtype=bool)
+    need_rules = ~confident if policy == defaults.MODEL_FIRST else np.ones(n, dtype=bool)
     rule_idx = np.full(n, -1, dtype=np.intp)
     where = np.flatnonzero(need_rules)
     if len(where):
         rule_idx[where] = rules.match_records([decoded[i] for i in where.tolist()])
-    if policy == "model_first":
+    if policy == defaults.MODEL_FIRST:
         by_model = confident
         by_rules = ~confident & (rule_idx >= 0)
     else:
