@@ -40,22 +40,22 @@ native: ## build + install the native normaliser and encoder (optional; needs ca
 	fi
 
 kafka-up: ## start the local Kafka broker (KRaft, 127.0.0.1:$KAFKA_PORT); harmless if running
-	scripts/kafka.sh start
+	@scripts/kafka.sh start
 
 kafka-down: ## stop the local Kafka broker
 	scripts/kafka.sh stop
 
 airflow-init: $(STAMP) ## migrate Airflow's SQLite metadata DB under var/airflow
-	$(ENV) mkdir -p "$$AIRFLOW_HOME" && airflow db migrate >"$$AIRFLOW_HOME/db-migrate.log" 2>&1 \
+	@$(ENV) mkdir -p "$$AIRFLOW_HOME" && airflow db migrate >"$$AIRFLOW_HOME/db-migrate.log" 2>&1 \
 	  || { tail -n 40 "$$AIRFLOW_HOME/db-migrate.log"; exit 1; }
 
 setup: $(STAMP) kafka-up airflow-init ## topics + MLflow experiment (idempotent)
-	$(ENV) $(BIN)/enrich setup
+	@$(ENV) $(BIN)/enrich setup
 
 up: setup ## everything the demo and tests need, started and prepared
 
 demo: up ## load sample logs, run the pipeline end to end, print what it did
-	$(ENV) $(BIN)/python scripts/demo.py
+	@$(ENV) $(BIN)/python scripts/demo.py
 
 soak: up ## 1% bad input for SOAK_MINUTES (5) while the task is killed at random; counts + memory
 	$(ENV) $(BIN)/python bench/soak.py --minutes $${SOAK_MINUTES:-5}

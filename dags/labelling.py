@@ -8,9 +8,9 @@ Required actions, or the task's *Required action* tab): the line, its host/conta
 the model's guess and a form with severity, event type and category from the taxonomy.
 
 ``Save label`` writes a human training label (it outranks any rule label of the same line;
-a later answer replaces an earlier one); ``Skip``, or no answer within ``answer_timeout_hours``,
-leaves the line in the queue for a later run. ``save`` writes the labels and updates the
-labels Asset, which schedules ``model_training``.
+a later answer replaces an earlier one); ``Skip``, or no answer within
+``ENRICH_ANSWER_TIMEOUT_HOURS`` (24), leaves the line in the queue for a later run. ``save``
+writes the labels and updates the labels Asset, which schedules ``model_training``.
 """
 
 # XComArg stands in for task results when wiring; mypy cannot see through the decorator.

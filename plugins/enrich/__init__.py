@@ -5,10 +5,11 @@ Layers, each importing only those below it (checked by ``make lint``, import-lin
     enrich.airflow   DAG task bodies, typed Params, runtime, HITL operator, assets
     enrich.cli       the ``enrich`` command
     enrich.io        Kafka and MLflow at the edge
+    enrich.config    where the stack's state lives, from the environment
     enrich.engine    routing a batch, output records, review questions   (pure)
     enrich.learn     model, query strategies, training, simulation        (pure)
     enrich.core      records, labels, normalisation, rules, topic formats (pure)
-    enrich.config, enrich.defaults, enrich.errors
+    enrich.defaults, enrich.errors
 
 ``enrich.samples`` (the sample-log generator) stands apart: nothing of the engine uses it.
 """

@@ -227,9 +227,24 @@ def build_parser() -> argparse.ArgumentParser:
         "Without --topic they go to stdout one per line; with --topic they are produced to "
         "Kafka (--topic '' means the input topic).",
     )
-    p.add_argument("--count", type=int, default=10_000, help="how many lines (default 10000)")
-    p.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
-    p.add_argument("--json-share", type=float, default=0.3, help="share of JSON records (0.3)")
+    p.add_argument(
+        "--count",
+        type=int,
+        default=defaults.SAMPLE_COUNT,
+        help=f"how many lines (default {defaults.SAMPLE_COUNT})",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=defaults.SAMPLE_SEED,
+        help=f"random seed (default {defaults.SAMPLE_SEED})",
+    )
+    p.add_argument(
+        "--json-share",
+        type=float,
+        default=defaults.SAMPLE_JSON_SHARE,
+        help=f"share of JSON records ({defaults.SAMPLE_JSON_SHARE})",
+    )
     p.add_argument("--topic", default=None, help="produce to this topic ('' = input topic)")
     p.add_argument(
         "--csv",
@@ -317,7 +332,9 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"label budget ({defaults.SIMULATION_MAX_LABELS})",
     )
     p.add_argument("--seed", type=int, default=defaults.RANDOM_STATE)
-    p.add_argument("--out", default="out/evaluate", help="output folder (out/evaluate)")
+    p.add_argument(
+        "--out", default=defaults.EVALUATE_OUT, help=f"output folder ({defaults.EVALUATE_OUT})"
+    )
     p.set_defaults(func=_cmd_evaluate)
     return parser
 

@@ -69,14 +69,16 @@ class StackSettings:
     experiment: str = defaults.EXPERIMENT
     registered_model: str = defaults.REGISTERED_MODEL
     mlflow_artifact_root: Path = defaults.VAR_DIR / "mlflow" / "artifacts"
-    # the registry models are served from (part of the identity of a stack)
+    # where runs are logged and models served from (part of the identity of a stack)
     tracking_uri: str = ""
+    registry_uri: str = ""
     rules_file: Path = defaults.RULES_FILE
     taxonomy_file: Path = defaults.TAXONOMY_FILE
     model_cache_dir: Path = defaults.VAR_DIR / "cache" / "models"
 
     @classmethod
     def from_env(cls) -> StackSettings:
+        var = _env_path("ENRICH_VAR_DIR", defaults.VAR_DIR)
         return cls(
             topics=Topics.from_env(),
             kafka_conn_id=os.environ.get("ENRICH_KAFKA_CONN_ID", cls.kafka_conn_id),
@@ -84,9 +86,12 @@ class StackSettings:
             replication=_env_int("ENRICH_TOPIC_REPLICATION", cls.replication),
             experiment=os.environ.get("ENRICH_MLFLOW_EXPERIMENT", cls.experiment),
             registered_model=os.environ.get("ENRICH_REGISTERED_MODEL", cls.registered_model),
-            mlflow_artifact_root=_env_path("ENRICH_MLFLOW_ARTIFACT_ROOT", cls.mlflow_artifact_root),
+            mlflow_artifact_root=_env_path(
+                "ENRICH_MLFLOW_ARTIFACT_ROOT", var / "mlflow" / "artifacts"
+            ),
             tracking_uri=os.environ.get("MLFLOW_TRACKING_URI", ""),
+            registry_uri=os.environ.get("MLFLOW_REGISTRY_URI", ""),
             rules_file=_env_path("ENRICH_RULES_FILE", cls.rules_file),
             taxonomy_file=_env_path("ENRICH_TAXONOMY_FILE", cls.taxonomy_file),
-            model_cache_dir=_env_path("ENRICH_MODEL_CACHE", cls.model_cache_dir),
+            model_cache_dir=_env_path("ENRICH_MODEL_CACHE", var / "cache" / "models"),
         )

@@ -12,6 +12,7 @@ from pathlib import Path
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 RULES_FILE = PROJECT_DIR / "include" / "regex_rules.yaml"
 TAXONOMY_FILE = PROJECT_DIR / "include" / "taxonomy.yaml"
+# local state (Kafka data, MLflow store, Airflow home, model cache); ENRICH_VAR_DIR moves it
 VAR_DIR = PROJECT_DIR / "var"
 
 # ---- routing (enrich_batch) ---------------------------------------------------------------
@@ -73,7 +74,11 @@ TOPIC_DLQ = "logs.dlq"
 TOPIC_PARTITIONS = 3
 TOPIC_REPLICATION = 1
 
-# ---- CLI ----------------------------------------------------------------------------------
+# ---- CLI and the sample generator ----------------------------------------------------------
 LABEL_BATCH_SIZE = 10_000  # `enrich label`: lines per batch
+SAMPLE_COUNT = 10_000  # `enrich sample`: how many lines
+SAMPLE_SEED = 7
+SAMPLE_JSON_SHARE = 0.3  # share of JSON records among the sample lines
+EVALUATE_OUT = "out/evaluate"  # `enrich evaluate`: output folder
 SIMULATION_BATCH_SIZE = 10  # `enrich evaluate`: labels per round
 SIMULATION_MAX_LABELS = 200  # `enrich evaluate`: label budget

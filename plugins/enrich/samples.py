@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from enrich import defaults
+
 Fill = Callable[[random.Random], dict[str, object]]
 
 
@@ -623,7 +625,10 @@ FAMILY_BY_NAME = {f.name: f for f in FAMILIES}
 
 
 def generate(
-    n: int, seed: int = 7, start: datetime | None = None, json_share: float = 0.3
+    n: int,
+    seed: int = defaults.SAMPLE_SEED,
+    start: datetime | None = None,
+    json_share: float = defaults.SAMPLE_JSON_SHARE,
 ) -> Iterator[tuple[Sample, bytes]]:
     """Yield ``n`` (sample, Kafka value) pairs; the value is a plain line or a JSON record.
 

@@ -4,8 +4,8 @@ A DAG file declares ``params=EnrichmentParams.dag_params()`` (the form in the UI
 Airflow when a run is triggered); a task reads ``EnrichmentParams.parse(context["params"])``
 and gets typed values, with the same defaults (``enrich.defaults``). The schedules and
 timeouts the DAG files read from the environment are here too, so DAG files import nothing
-but this layer. Light: imports only ``airflow.sdk`` and ``enrich.defaults`` (DAG files parse
-fast).
+but this layer. Light: imports only ``airflow.sdk``, ``enrich.defaults`` and ``enrich.errors``
+(DAG files parse fast).
 """
 
 from __future__ import annotations
