@@ -120,7 +120,7 @@ def main() -> None:
 
     from enrich.airflow import training
     from enrich.config import StackSettings
-    from enrich.io import kafka, reading, topics
+    from enrich.io import connection, kafka, reading, topics
 
     tag = uuid.uuid4().hex[:8]
     tmp = Path(tempfile.mkdtemp(prefix="soak-"))
@@ -144,7 +144,7 @@ def main() -> None:
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     stack = StackSettings.from_env()
-    config = kafka.client_config(stack.kafka_conn_id)
+    config = connection.client_config(stack.kafka_conn_id)
     topics.ensure_topics(config, topics.project_topics(stack))
     partitions = topics.list_topics(config)[stack.topics.raw]
     try:

@@ -31,7 +31,7 @@ from enrich import defaults, samples
 from enrich.airflow import labelling
 from enrich.airflow.runtime import Runtime
 from enrich.config import StackSettings
-from enrich.io import kafka, topics, tracking
+from enrich.io import connection, kafka, topics, tracking
 
 LINES = int(os.environ.get("DEMO_LINES", "20000"))
 DAGS = Path(__file__).resolve().parents[1] / "dags"
@@ -150,7 +150,7 @@ def main() -> int:
 def demo() -> int:
     logging.getLogger("airflow").setLevel(logging.WARNING)
     stack = StackSettings.from_env()
-    config = kafka.client_config(stack.kafka_conn_id)
+    config = connection.client_config(stack.kafka_conn_id)
     side = stack.topics.enriched + ".backfill"
     topics.ensure_topics(
         config, [*topics.project_topics(stack), topics.TopicSpec(side, stack.partitions)]

@@ -33,9 +33,9 @@ def stack_env() -> None:
 @pytest.fixture(scope="session")
 def kafka_config(stack_env: None) -> dict[str, Any]:
     """The confluent-kafka config of the `kafka_default` Airflow connection (the real broker)."""
-    from enrich.io import kafka, topics
+    from enrich.io import connection, topics
 
-    config = kafka.client_config("kafka_default")
+    config = connection.client_config("kafka_default")
     topics.list_topics(config)  # fail fast with a clear message if the broker is down
     return config
 

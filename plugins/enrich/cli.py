@@ -16,10 +16,10 @@ from enrich.errors import EnrichError
 
 def _cmd_setup(args: argparse.Namespace) -> int:
     from enrich.config import StackSettings
-    from enrich.io import kafka, topics, tracking
+    from enrich.io import connection, topics, tracking
 
     settings = StackSettings.from_env()
-    config = kafka.client_config(settings.kafka_conn_id)
+    config = connection.client_config(settings.kafka_conn_id)
     created = topics.ensure_topics(config, topics.project_topics(settings))
     experiment_id = tracking.ensure_experiment(settings)
     print(
@@ -59,11 +59,11 @@ def _cmd_sample(args: argparse.Namespace) -> int:
             out.write(value + b"\n")
         return 0
     from enrich.config import StackSettings
-    from enrich.io import kafka
+    from enrich.io import connection, kafka
 
     settings = StackSettings.from_env()
     topic = args.topic or settings.topics.raw
-    config = kafka.client_config(settings.kafka_conn_id)
+    config = connection.client_config(settings.kafka_conn_id)
     sent = kafka.produce(config, topic, (value for _s, value in pairs))
     print(json.dumps({"topic": topic, "produced": sent, "seed": args.seed}))
     return 0

@@ -23,7 +23,7 @@ from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from enrich.config import StackSettings
-from enrich.io import kafka, reading, topics
+from enrich.io import connection, reading, topics
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
 
@@ -80,7 +80,7 @@ def isolated_pipeline(tmp: Path) -> Iterator[Pipeline]:
         mlflow.set_tracking_uri(uri)
         mlflow.set_registry_uri(uri)
         stack = StackSettings.from_env()
-        config = kafka.client_config(stack.kafka_conn_id)
+        config = connection.client_config(stack.kafka_conn_id)
         topics.ensure_topics(config, topics.project_topics(stack))
         try:
             yield Pipeline(stack, config, f"group-{tag}")

@@ -1,10 +1,15 @@
-"""The task clients' configuration (pure: no broker)."""
+"""The task clients' configuration and explicit offset ranges (pure: no broker)."""
 
 from __future__ import annotations
 
 import gc
 import weakref
+from typing import Any
 
+import pytest
+
+from enrich.errors import ConfigError
+from enrich.io import reading
 from enrich.io.kafka import (
     TASK_CLIENT_DEFAULTS,
     CheckedProducer,
@@ -43,3 +48,22 @@ def test_a_dropped_producer_is_freed_at_once() -> None:
         assert ref() is None
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"7": [0, 5]}, r"offsets\['7'\] = \[0, 5\]: need \[from, to\) of a partition of t"),
+        ({"0": [9, 5]}, r"offsets\['0'\]"),  # from after to
+        ({"1": [1, 2, 3]}, r"offsets\['1'\]"),  # not a pair
+        ({"2": 5}, r"offsets\['2'\] = 5"),  # not a range at all
+    ],
+)
+def test_explicit_ranges_name_the_entry_to_fix(spec: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        reading.explicit_ranges(spec, "t", [0, 1, 2])
+
+
+def test_explicit_ranges_are_sorted_by_partition() -> None:
+    ranges = reading.explicit_ranges({"2": [5, 9], "0": [0, 0]}, "t", [0, 1, 2])
+    assert ranges == [reading.PartitionRange("t", 0, 0, 0), reading.PartitionRange("t", 2, 5, 9)]

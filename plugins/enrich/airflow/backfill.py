@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -26,36 +26,6 @@ def enrich_settings(rt: Runtime, params: BackfillParams) -> EnrichSettings:
     )
 
 
-def explicit_ranges(
-    offsets: Mapping[str, Any], topic: str, partitions: Sequence[int]
-) -> list[dict[str, Any]]:
-    """``{"0": [from, to], ...}`` (``to`` exclusive) as plan entries; ConfigError naming the
-    entry that is not a range of one of ``partitions``."""
-    plan = []
-    for key, bounds in sorted(offsets.items(), key=lambda kv: int(kv[0])):
-        partition = int(key)
-        if (
-            partition not in partitions
-            or not isinstance(bounds, (list, tuple))
-            or len(bounds) != 2
-            or int(bounds[0]) > int(bounds[1])
-        ):
-            raise ConfigError(
-                f"offsets[{key!r}] = {bounds!r}: need [from, to) of a partition "
-                f"of {topic} (partitions: {sorted(partitions)})"
-            )
-        plan.append(
-            {
-                "partition": partition,
-                "start": int(bounds[0]),
-                "end": int(bounds[1]),
-                "ts_from": None,
-                "ts_to": None,
-            }
-        )
-    return plan
-
-
 def plan(
     params: Mapping[str, Any], start: datetime | None, end: datetime | None
 ) -> list[dict[str, Any]]:
@@ -74,7 +44,16 @@ def plan(
     topic = rt.topics.raw
     marks = topics.watermarks(config, topic)
     if p.offsets:
-        return explicit_ranges(p.offsets, topic, sorted(marks))
+        return [
+            {
+                "partition": r.partition,
+                "start": r.start,
+                "end": r.end,
+                "ts_from": None,
+                "ts_to": None,
+            }
+            for r in reading.explicit_ranges(p.offsets, topic, sorted(marks))
+        ]
     if start is None or end is None:
         raise ConfigError("a backfill needs a data interval or explicit offsets")
     ts_from, ts_to = int(start.timestamp() * 1000), int(end.timestamp() * 1000)

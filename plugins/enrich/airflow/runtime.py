@@ -17,7 +17,7 @@ from enrich import defaults
 from enrich.config import StackSettings, Topics
 from enrich.core.labels import Taxonomy
 from enrich.core.rules import RulesCache, RuleSet
-from enrich.io.kafka import client_config
+from enrich.io.connection import client_config
 from enrich.io.models import ChampionCache
 from enrich.learn.model import Model
 

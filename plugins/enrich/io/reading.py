@@ -14,7 +14,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 from enrich.core.records import RawBatch, RawRecord
-from enrich.errors import StackError
+from enrich.errors import ConfigError, StackError
 from enrich.io.kafka import consumer_for
 from enrich.io.topics import watermarks
 
@@ -31,6 +31,28 @@ class PartitionRange:
     partition: int
     start: int  # first offset to read
     end: int  # one past the last offset to read
+
+
+def explicit_ranges(
+    spec: Mapping[str, Any], topic: str, partitions: Sequence[int]
+) -> list[PartitionRange]:
+    """``{"0": [from, to], ...}`` (``to`` exclusive) as ranges of ``topic``, by partition;
+    ConfigError naming the entry that is not a range of one of ``partitions``."""
+    ranges = []
+    for key, bounds in sorted(spec.items(), key=lambda kv: int(kv[0])):
+        partition = int(key)
+        if (
+            partition not in partitions
+            or not isinstance(bounds, (list, tuple))
+            or len(bounds) != 2
+            or int(bounds[0]) > int(bounds[1])
+        ):
+            raise ConfigError(
+                f"offsets[{key!r}] = {bounds!r}: need [from, to) of a partition "
+                f"of {topic} (partitions: {sorted(partitions)})"
+            )
+        ranges.append(PartitionRange(topic, partition, int(bounds[0]), int(bounds[1])))
+    return ranges
 
 
 def plan_range(
