@@ -38,7 +38,7 @@ from enrich.config import Topics
 from enrich.core.records import RawRecord, Source
 from enrich.core.rules import load_rules
 from enrich.engine.routing import EnrichSettings, enrich_batch
-from enrich.io import connection, kafka, transactions
+from enrich.io import kafka, transactions
 from enrich.io.topics import TopicSpec, ensure_topics
 from enrich.learn.model import Model, make_learner
 from enrich.samples import generate
@@ -167,6 +167,8 @@ def main() -> None:
         f"bench{tag}.dlq",
     )
     side = [f"bench{tag}.passthrough", f"bench{tag}.provider", f"bench{tag}.provider-dlq"]
+    from enrich.io import connection  # Airflow's import: in this process only, not the workers
+
     config = connection.client_config("kafka_default")
     specs = [TopicSpec(t, 3) for t in (*names.all(), *side)]
     ensure_topics(config, specs)
