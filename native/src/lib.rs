@@ -293,7 +293,8 @@ fn push_int(n: i64, out: &mut Vec<u8>) {
 ///
 /// Per record `i`: `records[i]` (LogRecord), `raw[i]` (its value), `statics[sids[i]]` (the
 /// enrichment's fixed part), `confs[inverse[i]]`, `fps[i]` (JSON), `sources[i]` (the JSON of
-/// its source's topic and partition), `offsets[i]`, `stamps[i]`.
+/// its source's topic and partition), `offsets[i]`, `stamps[i]`, `parsed[i]` (the JSON of
+/// what the parser found).
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
 fn encode_records<'py>(
@@ -308,6 +309,7 @@ fn encode_records<'py>(
     sources: &Bound<'py, PyList>,
     offsets: &Bound<'py, PyList>,
     stamps: &Bound<'py, PyList>,
+    parsed: &Bound<'py, PyList>,
     reserved: Vec<String>,
 ) -> PyResult<Bound<'py, PyList>> {
     let out = PyList::empty(py);
@@ -365,7 +367,9 @@ fn encode_records<'py>(
         } else {
             push_int(ts.extract()?, &mut buf);
         }
-        buf.extend_from_slice(b"}}");
+        buf.extend_from_slice(b"},\"parsed\":");
+        buf.extend_from_slice(parsed.get_item(i)?.cast::<PyBytes>()?.as_bytes());
+        buf.push(b'}');
         out.append(PyBytes::new(py, &buf))?;
     }
     Ok(out)

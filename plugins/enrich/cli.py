@@ -96,16 +96,31 @@ def _read_values(path: str) -> Iterator[bytes]:
             stream.close()
 
 
+def _cmd_formats_check(args: argparse.Namespace) -> int:
+    from collections import Counter
+
+    from enrich.core.parse import load_formats
+
+    formats = load_formats(user=args.file)
+    where = f"{args.file} + built-in" if args.file else str(defaults.FORMATS_FILE)
+    print(f"{where}: {len(formats)} log formats OK, {len(formats.levels)} level words")
+    by_severity = Counter(level.severity for level in formats.levels.values())
+    print("  level words by severity: " + ", ".join(f"{k} {v}" for k, v in by_severity.items()))
+    return 0
+
+
 def _cmd_label(args: argparse.Namespace) -> int:
     from itertools import islice
 
     from enrich.core.labels import Taxonomy
+    from enrich.core.parse import load_formats
     from enrich.core.records import RawRecord, Source
     from enrich.core.rules import load_rules
     from enrich.engine.routing import EnrichSettings, enrich_batch
 
     taxonomy = Taxonomy.load(args.taxonomy)
     rules = load_rules(args.rules, taxonomy)
+    formats = load_formats(user=args.formats)
     settings = EnrichSettings(
         threshold=args.threshold,
         policy=args.policy,
@@ -126,7 +141,7 @@ def _cmd_label(args: argparse.Namespace) -> int:
     while chunk := list(islice(values, args.batch_size)):
         records = [RawRecord(v, Source(topic, 0, offset + i)) for i, v in enumerate(chunk)]
         offset += len(chunk)
-        result = enrich_batch(records, model, rules, settings)
+        result = enrich_batch(records, model, rules, settings, formats)
         for value in result.enriched:
             out.write(value.decode() + "\n")
         for dead in result.dead_letters:
@@ -266,6 +281,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--taxonomy", help="taxonomy file (default include/taxonomy.yaml)")
     p.set_defaults(func=_cmd_rules_check)
 
+    formats = sub.add_parser(
+        "formats", help="work with log-format files", description="Log-format files."
+    )
+    formats_sub = formats.add_subparsers(dest="formats_command", required=True, metavar="COMMAND")
+    p = formats_sub.add_parser(
+        "check",
+        help="validate the log formats (yours, then the built-in ones) and print a summary",
+        description="Load and validate your log-formats file with the built-in formats exactly "
+        "as the pipeline does (RE2 patterns, anchors, timestamp kinds, level vocabularies, each "
+        "format's examples). Exits 2 with a message naming the format and the problem.",
+    )
+    p.add_argument("file", nargs="?", help="your formats file (tried before the built-in ones)")
+    p.set_defaults(func=_cmd_formats_check)
+
     p = sub.add_parser(
         "label",
         help="enrich a file of log lines offline (JSON lines to stdout)",
@@ -276,6 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", help="file of lines, or - for stdin")
     p.add_argument("--rules", help="rules file (default include/regex_rules.yaml)")
     p.add_argument("--taxonomy", help="taxonomy file (default include/taxonomy.yaml)")
+    p.add_argument("--formats", help="your log-formats file, tried before the built-in ones")
     p.add_argument("--model", help="MLflow model URI (models:/log-enricher@champion) or folder")
     p.add_argument(
         "--threshold",

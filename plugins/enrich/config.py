@@ -74,6 +74,9 @@ class StackSettings:
     registry_uri: str = ""
     rules_file: Path = defaults.RULES_FILE
     taxonomy_file: Path = defaults.TAXONOMY_FILE
+    formats_file: Path = defaults.FORMATS_FILE
+    # the user's own log formats, tried before the built-in ones
+    user_formats_file: Path | None = None
     model_cache_dir: Path = defaults.VAR_DIR / "cache" / "models"
 
     @classmethod
@@ -93,5 +96,8 @@ class StackSettings:
             registry_uri=os.environ.get("MLFLOW_REGISTRY_URI", ""),
             rules_file=_env_path("ENRICH_RULES_FILE", cls.rules_file),
             taxonomy_file=_env_path("ENRICH_TAXONOMY_FILE", cls.taxonomy_file),
+            user_formats_file=Path(os.environ["ENRICH_FORMATS_FILE"])
+            if os.environ.get("ENRICH_FORMATS_FILE")
+            else None,
             model_cache_dir=_env_path("ENRICH_MODEL_CACHE", var / "cache" / "models"),
         )

@@ -12,6 +12,7 @@ from pathlib import Path
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 RULES_FILE = PROJECT_DIR / "include" / "regex_rules.yaml"
 TAXONOMY_FILE = PROJECT_DIR / "include" / "taxonomy.yaml"
+FORMATS_FILE = PROJECT_DIR / "include" / "log_formats.yaml"
 # local state (Kafka data, MLflow store, Airflow home, model cache); ENRICH_VAR_DIR moves it
 VAR_DIR = PROJECT_DIR / "var"
 
@@ -30,8 +31,19 @@ STRATEGY = "diverse"
 REVIEW_K = 10
 # a larger Kafka value is a dead letter (value_too_large)
 MAX_VALUE_BYTES = 1_048_576
-# fields of a JSON record that hold the log text, tried in this order
-TEXT_FIELDS = ("message", "log")
+# fields of a JSON record that hold the log text, tried in this order (a dotted name is also
+# looked up as a nested path): ECS/GELF/OpenTelemetry/journald/logrus/zap/pino/bunyan/Docker
+TEXT_FIELDS = (
+    "message",
+    "msg",
+    "log",
+    "MESSAGE",
+    "body",
+    "Body",
+    "short_message",
+    "@message",
+    "event.original",
+)
 RANDOM_STATE = 0
 
 # ---- log_enrichment -----------------------------------------------------------------------

@@ -181,7 +181,8 @@ def test_the_fast_output_decodes_to_the_same_record_as_the_object_path() -> None
             )
         )
         conf = json.dumps(out["confidence"]).encode()
-        expected = writer.reference(columns, rec, row, Route(kind), idx, conf, out["fingerprint"])
+        fp, parsed = out["fingerprint"], out["parsed"]
+        expected = writer.reference(columns, rec, row, Route(kind), idx, conf, fp, 0, parsed)
         assert out == json.loads(json.dumps(expected))
     assert [r["labelled_by"] for r in decoded] == [
         "rules",

@@ -39,6 +39,7 @@ def plan(
     p = BackfillParams.parse(params)
     enrich_settings(rt, p)
     rt.rules()
+    rt.formats()
     model(rt, p)
     config = rt.kafka_config()
     topic = rt.topics.raw
@@ -96,6 +97,7 @@ def reenrich(part: Mapping[str, Any], params: Mapping[str, Any], dag_id: str) ->
         rt.rules(),
         enrich_settings(rt, p),
         transactional_id=transactions.transactional_id(dag_id, raw, part["partition"]),
+        formats=rt.formats(),
     )
     summary = run.as_dict()
     log.info("backfill partition %s: %s", part["partition"], summary)

@@ -52,14 +52,16 @@ def preflight(params: Mapping[str, Any]) -> list[int]:
     rt = Runtime.current()
     enrich_settings(rt, EnrichmentParams.parse(params))
     loaded = rt.rules()
+    formats = rt.formats()
     config = rt.kafka_config()
     topics.ensure_topics(config, topics.project_topics(rt.stack))
     model = rt.model()
     partitions = sorted(range(topics.list_topics(config)[rt.topics.raw]))
     log.info(
-        "preflight ok: %d rules from %s, model %s, %d partitions of %s",
+        "preflight ok: %d rules from %s, %d log formats, model %s, %d partitions of %s",
         len(loaded),
         rt.stack.rules_file,
+        len(formats),
         f"v{model.version}" if model else "none (bootstrap routing)",
         len(partitions),
         rt.topics.raw,
@@ -81,6 +83,7 @@ def enrich_partition(partition: int, params: Mapping[str, Any], dag_id: str) -> 
         group_id=p.consumer_group,
         transactional_id=transactions.transactional_id(dag_id, rt.topics.raw, partition),
         max_batch_size=p.max_batch_size,
+        formats=rt.formats(),
     )
     summary = run.as_dict()
     log.info("partition %s: %s", partition, summary)

@@ -16,6 +16,7 @@ from typing import Any
 from enrich import defaults
 from enrich.config import StackSettings, Topics
 from enrich.core.labels import Taxonomy
+from enrich.core.parse import FormatsCache, LogFormats
 from enrich.core.rules import RulesCache, RuleSet
 from enrich.io.connection import client_config
 from enrich.io.models import ChampionCache
@@ -28,6 +29,7 @@ class Runtime:
     def __init__(self, stack: StackSettings) -> None:
         self.stack = stack
         self._rules: RulesCache | None = None
+        self._formats = FormatsCache(stack.formats_file, stack.user_formats_file)
         self._models = ChampionCache(stack.model_cache_dir)
 
     @classmethod
@@ -52,6 +54,10 @@ class Runtime:
         if self._rules is None:
             self._rules = RulesCache(self.stack.rules_file, self.taxonomy())
         return self._rules.get()
+
+    def formats(self) -> LogFormats:
+        """The log formats (the user's, then the built-in ones), reloaded when a file changes."""
+        return self._formats.get()
 
     def model(self, alias: str = defaults.CHAMPION) -> Model | None:
         """The model behind ``alias`` (None: no such alias yet), loaded once per version."""

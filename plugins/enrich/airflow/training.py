@@ -37,7 +37,7 @@ def bootstrap_labels(params: Mapping[str, Any]) -> dict[str, Any]:
     ):
         records += reading.raw_records(messages, rt.topics.raw, part)
     settings = EnrichSettings(review_k=0, taxonomy=rt.taxonomy())
-    result = enrich_batch(records, None, rt.rules(), settings)
+    result = enrich_batch(records, None, rt.rules(), settings, rt.formats())
     stores.write_labels(config, rt.topics.labels, result.labels)
     log.info("bootstrap: %d sampled messages → %d rule labels", len(records), len(result.labels))
     return {"bootstrapped": True, "sampled": len(records), "labels": len(result.labels)}

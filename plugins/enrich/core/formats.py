@@ -47,6 +47,8 @@ ENRICHMENT_KEYS = (
     "rule",
     "fingerprint",
     "source",
+    "severity_by",
+    "parsed",
 )
 # who labelled an output record (its ``labelled_by``)
 BY_MODEL, BY_RULES, BY_NOBODY = "model", "rules", "none"
@@ -54,9 +56,11 @@ BY_MODEL, BY_RULES, BY_NOBODY = "model", "rules", "none"
 
 class EnrichedCodec:
     """An enriched record: the input's own fields (or ``message`` for a plain line), then the
-    enrichment: ``severity``, ``event_type``, ``category``, ``labelled_by``, ``needs_review``,
-    ``model``, ``rule``, ``confidence``, ``fingerprint`` and ``source`` (topic, partition,
-    offset, timestamp of the input)."""
+    enrichment: ``severity``, ``event_type``, ``category``, ``labelled_by`` (who chose the
+    event type and category: model, rules or none), ``severity_by`` (``line`` when the line
+    states its level, else as ``labelled_by``), ``needs_review``, ``model``, ``rule``,
+    ``confidence``, ``fingerprint``, ``source`` (topic, partition, offset, timestamp of the
+    input) and ``parsed`` (what the parser found: format, timestamp, level, host, ...)."""
 
     @staticmethod
     def key(source: Source) -> str:

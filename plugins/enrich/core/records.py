@@ -141,14 +141,25 @@ def _from_object(
     parsed: dict[str, Any], text_fields: tuple[str, ...], verbatim: bool = False
 ) -> LogRecord | tuple[str, str]:
     for name in text_fields:
-        if name in parsed and parsed[name] is not None:
-            message = parsed[name]
+        message = parsed.get(name)
+        if message is None and "." in name:  # event.original: the flat key, else nested
+            message = _nested(parsed, name)
+        if message is not None:
             if not isinstance(message, str):
                 return TEXT_NOT_STRING, (
                     f"field {name!r} is of type {type(message).__name__}, not a string"
                 )
             return LogRecord(message.strip(), parsed, name, verbatim)
     return LogRecord("", parsed, None, verbatim)
+
+
+def _nested(data: dict[str, Any], dotted: str) -> Any:
+    node: Any = data
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
 
 
 def encode_json(obj: Any) -> bytes:

@@ -106,6 +106,27 @@ class RuleSet:
                     best = i
         return best
 
+    @property
+    def uses_fields(self) -> bool:
+        """Does any rule match a field rather than the text?"""
+        return list(self._sets) != [None]
+
+    def match(
+        self, texts: Sequence[str], fields: Sequence[Mapping[str, Any] | None] | None = None
+    ) -> list[int]:
+        """First matching rule index per text (-1 for none); ``fields[i]``: what the rules
+        with a ``field`` look up for text i (not needed when no rule has one)."""
+        if not self.uses_fields:
+            rule_set, indices = self._sets[None]
+            out = []
+            for text in texts:
+                hits = _match(rule_set, text)
+                out.append(indices[min(hits)] if hits else -1)
+            return out
+        if fields is None:
+            fields = [None] * len(texts)
+        return [self.first_match(t, f) for t, f in zip(texts, fields, strict=True)]
+
     def match_records(self, records: Sequence[LogRecord]) -> list[int]:
         """First matching rule index per record (-1 for none), in one pass per record."""
         text_only = list(self._sets) == [None]

@@ -46,10 +46,12 @@ class Route(IntEnum):
 
 
 _BY = {Route.RULES: BY_RULES, Route.MODEL: BY_MODEL, Route.REVIEW: BY_NOBODY}
+# severity codes: 0, the line states none; 1-5, it states one of these
+_SEVERITIES = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _ENRICHMENT_KEYS = frozenset(ENRICHMENT_KEYS)
 # An output record after its head: ``{"message":"<text>",`` for a plain line, a JSON object's
 # bytes up to its closing brace (and a comma unless it is empty) for an object.
-_RECORD = b'%b%b,"confidence":%b,"fingerprint":%b,%b,"offset":%d,"timestamp":%b}}'
+_RECORD = b'%b%b,"confidence":%b,"fingerprint":%b,%b,"offset":%d,"timestamp":%b},"parsed":%b}'
 
 
 @dataclass
@@ -100,16 +102,20 @@ class Decisions:
     """What routing decided for each decoded record, in record order.
 
     ``route``: a :class:`Route` per record; ``label_index``: its rule's index (RULES) or its
-    class's index (MODEL, REVIEW); ``confidence_json``: the model's confidence as the output
-    writes it, per distinct normalised text, and ``text_slot[i]`` record i's distinct text;
-    ``fingerprints``: per record, None where the model labelled it.
+    class's index (MODEL, REVIEW); ``severity``: 0, or 1-5 for the severity the line states
+    (DEBUG .. CRITICAL), which then replaces the label's; ``confidence_json``: the model's
+    confidence as the output writes it, and ``text_slot[i]`` record i's entry in it;
+    ``fingerprints``: per record, None where the model labelled it; ``parsed``: per record,
+    what the parser found, as JSON.
     """
 
     route: np.ndarray
     label_index: np.ndarray
+    severity: np.ndarray
     confidence_json: Sequence[bytes]
     text_slot: Sequence[int]
     fingerprints: Sequence[str | None]
+    parsed: Sequence[bytes]
 
 
 class OutputWriter:
@@ -120,22 +126,40 @@ class OutputWriter:
     ) -> None:
         self.model, self.classes, self.rules = model, classes, rules
 
-    def fixed_part(self, route: Route, index: int) -> dict[str, Any]:
-        """The enrichment keys that follow from the route and the rule or class alone."""
+    def fixed_part(self, route: Route, index: int, severity: int = 0) -> dict[str, Any]:
+        """The enrichment keys that follow from the route, the rule or class, and the
+        severity the line states (0: none)."""
         if route == Route.RULES:
             rule = self.rules.rules[index]
             label, rule_name = rule.label, rule.name
         else:
             label, rule_name = self.classes[index], None
         return {
-            "severity": label.severity,
+            "severity": _SEVERITIES[severity - 1] if severity else label.severity,
             "event_type": label.event_type,
             "category": label.category,
             "labelled_by": _BY[route],
             "needs_review": route == Route.REVIEW,
             "model": self.model,
             "rule": rule_name,
+            "severity_by": "line" if severity else _BY[route],
         }
+
+    def _part_ids(self, decisions: Decisions) -> list[int]:
+        """One id per (route, rule or class, stated severity): the fixed part of the
+        enrichment is encoded once per id."""
+        width = self._width()
+        ids = (decisions.severity * width + decisions.label_index) * len(Route) + decisions.route
+        ids_list: list[int] = ids.tolist()
+        return ids_list
+
+    def _width(self) -> int:
+        return max(len(self.rules.rules), len(self.classes), 1)
+
+    def _unpack(self, pid: int) -> tuple[Route, int, int]:
+        width = self._width()
+        route, rest = Route(pid % len(Route)), pid // len(Route)
+        return route, rest % width, rest // width
 
     def reference(
         self,
@@ -146,10 +170,12 @@ class OutputWriter:
         index: int,
         confidence_json: bytes,
         fingerprint: str | None,
+        severity: int = 0,
+        parsed: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """The output record of input ``row`` as an object (its JSON is the value)."""
         enrichment = {
-            **self.fixed_part(route, index),
+            **self.fixed_part(route, index, severity),
             "confidence": json.loads(confidence_json),
             "fingerprint": fingerprint,
             "source": {
@@ -158,6 +184,7 @@ class OutputWriter:
                 "offset": src.offsets[row],
                 "timestamp": src.timestamps[row],
             },
+            "parsed": parsed or {},
         }
         return EnrichedCodec.record(rec, enrichment)
 
@@ -180,12 +207,11 @@ class OutputWriter:
             stamps = [src.timestamps[r] for r in rows]
         prefixes, sources = _locations(topics, partitions)
         keys = list(map(str.__add__, prefixes, map(str, offsets)))
-        # one id per (route, rule or class): the fixed part of the enrichment is encoded once
-        part_ids = (decisions.label_index * len(Route) + decisions.route).tolist()
+        part_ids = self._part_ids(decisions)
         parts = {
-            pid: encode_json(self.fixed_part(Route(pid % len(Route)), pid // len(Route)))[1:-1]
-            for pid in set(part_ids)
+            pid: encode_json(self.fixed_part(*self._unpack(pid)))[1:-1] for pid in set(part_ids)
         }
+        parsed_json = decisions.parsed
         fps_json = [
             b"null" if fp is None else b'"%s"' % fp.encode() for fp in decisions.fingerprints
         ]
@@ -204,6 +230,7 @@ class OutputWriter:
                 sources,
                 offsets,
                 stamps,
+                parsed_json,
                 ENRICHMENT_KEYS,
             )
         else:
@@ -223,18 +250,23 @@ class OutputWriter:
                     continue
                 ts_json = b"null" if ts is None else b"%d" % ts
                 fixed, conf = parts[part_ids[i]], conf_json[slot[i]]
-                append(_RECORD % (head, fixed, conf, fps_json[i], source, offset, ts_json))
+                append(
+                    _RECORD
+                    % (head, fixed, conf, fps_json[i], source, offset, ts_json, parsed_json[i])
+                )
         if None in values:  # what the fast path left to the reference path
             for i in [i for i, v in enumerate(values) if v is None]:
-                pid = part_ids[i]
+                route, index, severity = self._unpack(part_ids[i])
                 record = self.reference(
                     src,
                     decoded[i],
                     rows[i],
-                    Route(pid % len(Route)),
-                    pid // len(Route),
+                    route,
+                    index,
                     conf_json[slot[i]],
                     decisions.fingerprints[i],
+                    severity,
+                    json.loads(parsed_json[i]),
                 )
                 values[i] = EnrichedCodec.encode(record)
         return values, keys  # type: ignore[return-value]  # no None left

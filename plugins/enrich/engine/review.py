@@ -47,6 +47,14 @@ CONTEXT_FIELDS = (
     "logger",
     "timestamp",
     "@timestamp",
+    # what the parser found in a line's header (enrich.core.parse)
+    "format",
+    "host.name",
+    "service.name",
+    "systemd.unit",
+    "log.logger",
+    "log.level",
+    "process.pid",
 )
 MAX_SHOWN_CHARS = 4_000  # a question shows at most this much of a (very long) line
 

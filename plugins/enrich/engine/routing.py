@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,7 @@ from enrich import defaults
 from enrich.core.formats import RULES, LabelRecord, ReviewItem
 from enrich.core.labels import DEFAULT_TAXONOMY, Label, Taxonomy
 from enrich.core.normalize import fingerprint, normalize_many
+from enrich.core.parse import SEVERITIES, LogFormats, ParsedColumns, builtin_formats
 from enrich.core.records import DeadLetter, LogRecord, RawBatch, RawRecord, decode
 from enrich.core.rules import RuleSet
 from enrich.engine.output import Decisions, InputColumns, OutputWriter, Route
@@ -89,15 +91,18 @@ def enrich_batch(
     model: Model | None,
     rules: RuleSet,
     settings: EnrichSettings | None = None,
+    formats: LogFormats | None = None,
 ) -> BatchResult:
     """Enrich one batch. Every input is in ``enriched`` or ``dead_letters``, in input order.
 
-    ``records`` are :class:`RawRecord` objects or one partition's :class:`RawBatch`. Never
-    raises for bad input; raises ConfigError only for invalid settings (checked when
-    ``EnrichSettings`` is built). Idempotent: the same records, model, rules and settings give
-    the same result.
+    ``records`` are :class:`RawRecord` objects or one partition's :class:`RawBatch`;
+    ``formats`` the log formats the parser knows (None: the built-in ones). Never raises for
+    bad input; raises ConfigError only for invalid settings (checked when ``EnrichSettings``
+    is built). Idempotent: the same records, model, rules, settings and formats give the same
+    result.
     """
     settings = settings or EnrichSettings()
+    formats = formats if formats is not None else builtin_formats()
     result = BatchResult()
     src = InputColumns.of(records)
 
@@ -113,36 +118,47 @@ def enrich_batch(
         else:
             result.dead_letters.append(DeadLetter(out[0], out[1], value, src.source(row)))
 
-    # 2. normalise once; the model sees each distinct normalised text once
-    normalized = normalize_many([r.text for r in decoded])
+    # 2. parse: header fields, the level the line states, the message body
+    parsed = formats.parse_columns(decoded, _years(src, rows))
+    bodies = parsed.bodies
+    stated = np.asarray(parsed.severity, dtype=np.intp)
+
+    # 3. normalise each body once; the model sees each distinct normalised body once
+    normalized = normalize_many(bodies)
     slot = {t: i for i, t in enumerate(dict.fromkeys(normalized))}  # distinct, in order
-    text_slot = list(map(slot.__getitem__, normalized))
-    scores = _Scores.of(model, list(slot), text_slot, settings)
+    text_slot = np.fromiter(map(slot.__getitem__, normalized), np.intp, len(normalized))
+    scores = _Scores.of(model, list(slot), text_slot, stated > 0, settings)
 
-    # 3. rules, only where they can decide; 4. route
-    route, rule_idx = _route(decoded, scores.confident, rules, settings.policy)
+    # 4. rules, only where they can decide; route
+    route, rule_idx = _route(bodies, decoded, parsed, scores.confident, rules, settings.policy)
 
-    # 5. fingerprints (one per distinct text), training labels and review candidates: only
-    # for lines the model did not label
+    # 5. fingerprints (one per distinct body), training labels and review candidates: only
+    # for lines the model did not label, and never for an empty body
     fps: list[str | None] = [None] * len(decoded)
     slot_fps: list[str | None] = [None] * len(slot)
     candidates: dict[str, int] = {}
     seen: set[str] = set()
-    route_l, rule_l = route.tolist(), rule_idx.tolist()
+    route_l, rule_l, slot_l, stated_l = (
+        route.tolist(),
+        rule_idx.tolist(),
+        text_slot.tolist(),
+        stated.tolist(),
+    )
     for i in np.flatnonzero(route != Route.MODEL).tolist():
-        fp = slot_fps[text_slot[i]]
+        fp = slot_fps[slot_l[i]]
         if fp is None:
-            fp = slot_fps[text_slot[i]] = fingerprint(normalized[i])
+            fp = slot_fps[slot_l[i]] = fingerprint(normalized[i])
         fps[i] = fp
+        if not normalized[i]:
+            continue  # nothing to learn from, nothing to ask about
         if route_l[i] == Route.REVIEW:
             candidates.setdefault(fp, i)
         elif fp not in seen:
             seen.add(fp)
             rule = rules.rules[rule_l[i]]
+            label = _with_severity(rule.label, stated_l[i])
             origin = src.source(rows[i]).coordinates
-            result.labels.append(
-                LabelRecord(fp, decoded[i].text, rule.label, RULES, rule.name, origin)
-            )
+            result.labels.append(LabelRecord(fp, bodies[i], label, RULES, rule.name, origin))
 
     # 6. the output records
     model_meta = {"name": model.name, "version": model.version} if model is not None else None
@@ -150,16 +166,18 @@ def enrich_batch(
     decisions = Decisions(
         route,
         np.where(route == Route.RULES, rule_idx, scores.class_idx),
+        stated,
         scores.confidence_json,
-        text_slot,
+        scores.record_slot,
         fps,
+        parsed.fields_json,
     )
     result.enriched, result.enriched_keys = writer.encode(src, decoded, rows, decisions)
 
     # 7. review queries: the top k distinct candidates by the strategy
     if settings.review_k and candidates:
         result.queries = _queries(
-            candidates, decoded, normalized, fps, rows, src, scores, model, settings
+            candidates, decoded, parsed, normalized, fps, rows, src, scores, model, settings
         )
 
     with_conf = scores.confidence[~np.isnan(scores.confidence)]
@@ -170,6 +188,7 @@ def enrich_batch(
         "by_model": int((route == Route.MODEL).sum()),
         "by_rules": int((route == Route.RULES).sum()),
         "needs_review": int((route == Route.REVIEW).sum()),
+        "severity_from_line": int((stated > 0).sum()),
         "labels": len(result.labels),
         "queries": len(result.queries),
         "review_candidates": len(candidates),
@@ -179,53 +198,116 @@ def enrich_batch(
     return result
 
 
+def _with_severity(label: Label, code: int) -> Label:
+    """``label`` with the severity the line states (code 0: as it is)."""
+    return label if code == 0 else replace(label, severity=SEVERITIES[code - 1])
+
+
+def _years(src: InputColumns, rows: Sequence[int]) -> list[int | None]:
+    """The year of each record's Kafka timestamp: what a year-less timestamp (syslog's
+    ``Nov  1 10:00:00``) is read in."""
+    by_day: dict[int, int] = {}
+    out: list[int | None] = []
+    for r in rows:
+        ts = src.timestamps[r]
+        if ts is None:
+            out.append(None)
+            continue
+        day = ts // 86_400_000
+        year = by_day.get(day)
+        if year is None:
+            year = by_day[day] = datetime.fromtimestamp(day * 86_400, UTC).year
+        out.append(year)
+    return out
+
+
 @dataclass(frozen=True)
 class _Scores:
-    """The model's best class and confidence per record (NaN and the taxonomy's fallback
-    without a model), and the confidence as the output writes it, per distinct text."""
+    """The model's label and confidence per record (NaN and the taxonomy's fallback without
+    a model). For a line that states its severity the model decides only the event type and
+    category: its confidence is that of the best (event type, category) pair, summed over the
+    severities. ``confidence_json``: the confidence as the output writes it, per distinct text
+    (then again per distinct text for the stated-severity variant); ``record_slot[i]``: record
+    i's entry in it."""
 
     classes: Sequence[Label]
     class_idx: np.ndarray
     confidence: np.ndarray
     confident: np.ndarray
     confidence_json: list[bytes]
+    record_slot: list[int]
 
     @classmethod
     def of(
         cls,
         model: Model | None,
         distinct: list[str],
-        text_slot: list[int],
+        text_slot: np.ndarray,
+        stated: np.ndarray,
         settings: EnrichSettings,
     ) -> _Scores:
-        n = len(text_slot)
+        n, d = len(text_slot), len(distinct)
+        record_slot = (text_slot + np.where(stated, d, 0)).tolist()
         if model is not None and n:
-            best, conf = model.predict_normalized(distinct)
-            class_idx, confidence = best[text_slot], conf[text_slot]
-            conf_json = [
-                b"null" if c != c else repr(c).encode() for c in np.round(conf, 4).tolist()
-            ]
+            proba = model.predict_proba_normalized(distinct)
+            best = proba.argmax(axis=1)
+            conf = proba[np.arange(d), best]
             classes: Sequence[Label] = model.classes
+            g_best, g_conf = _pair_scores(proba, classes)
+            class_idx = np.where(stated, g_best[text_slot], best[text_slot])
+            confidence = np.where(stated, g_conf[text_slot], conf[text_slot])
+            conf_json = [
+                b"null" if c != c else repr(c).encode()
+                for c in np.round(np.concatenate([conf, g_conf]), 4).tolist()
+            ]
         else:
             class_idx = np.zeros(n, dtype=np.intp)
             confidence = np.full(n, np.nan)
-            conf_json = [b"null"] * len(distinct)
+            conf_json = [b"null"] * (2 * d)
             classes = [settings.taxonomy.fallback]
         confident = confidence >= settings.threshold  # NaN (no model) is never confident
-        return cls(classes, class_idx, confidence, confident, conf_json)
+        return cls(classes, class_idx, confidence, confident, conf_json, record_slot)
+
+
+def _pair_scores(proba: np.ndarray, classes: Sequence[Label]) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: the most likely class of the most likely (event type, category) pair, and
+    that pair's probability (summed over its severities)."""
+    pairs: dict[tuple[str, str], int] = {}
+    group = np.fromiter(
+        (pairs.setdefault((c.event_type, c.category), len(pairs)) for c in classes),
+        dtype=np.intp,
+        count=len(classes),
+    )
+    onehot = np.zeros((len(classes), len(pairs)))
+    onehot[np.arange(len(classes)), group] = 1.0
+    pair_proba = proba @ onehot
+    best_pair = pair_proba.argmax(axis=1)
+    rows = np.arange(len(proba))
+    in_pair = np.where(group[None, :] == best_pair[:, None], proba, -1.0)
+    return in_pair.argmax(axis=1), pair_proba[rows, best_pair]
 
 
 def _route(
-    decoded: Sequence[LogRecord], confident: np.ndarray, rules: RuleSet, policy: str
+    bodies: Sequence[str],
+    decoded: Sequence[LogRecord],
+    parsed: ParsedColumns,
+    confident: np.ndarray,
+    rules: RuleSet,
+    policy: str,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per record its :class:`Route`, and the first matching rule's index (-1: none, or not
-    asked because the model decides)."""
+    asked because the model decides). Rules see the body, and the parsed and JSON fields."""
     n = len(decoded)
     need_rules = ~confident if policy == defaults.MODEL_FIRST else np.ones(n, dtype=bool)
     rule_idx = np.full(n, -1, dtype=np.intp)
-    where = np.flatnonzero(need_rules)
-    if len(where):
-        rule_idx[where] = rules.match_records([decoded[i] for i in where.tolist()])
+    where = np.flatnonzero(need_rules).tolist()
+    if where:
+        rule_idx[where] = rules.match(
+            [bodies[i] for i in where],
+            [_rule_fields(decoded[i], parsed.fields(i)) for i in where]
+            if rules.uses_fields
+            else None,
+        )
     if policy == defaults.MODEL_FIRST:
         by_model = confident
         by_rules = ~confident & (rule_idx >= 0)
@@ -236,9 +318,17 @@ def _route(
     return route, rule_idx
 
 
+def _rule_fields(rec: LogRecord, parsed: dict[str, Any]) -> dict[str, Any] | None:
+    """What a rule's ``field`` looks up: the parsed fields, then the JSON record's own."""
+    if rec.fields is None:
+        return parsed or None
+    return {**rec.fields, **parsed}
+
+
 def _queries(
     candidates: dict[str, int],
     decoded: Sequence[LogRecord],
+    parsed: ParsedColumns,
     normalized: Sequence[str],
     fps: Sequence[str | None],
     rows: Sequence[int],
@@ -259,12 +349,14 @@ def _queries(
     for j, score in zip(picked, picked_scores, strict=True):
         i = cand_idx[int(j)]
         conf = scores.confidence[i]
+        guess = _with_severity(scores.classes[scores.class_idx[i]], parsed.severity[i])
+        context = parsed.fields(i) if decoded[i].fields is None else decoded[i].fields
         queries.append(
             ReviewItem(
                 fps[i] or "",
-                decoded[i].text,
-                decoded[i].fields,
-                scores.classes[scores.class_idx[i]].to_dict(),
+                parsed.bodies[i],
+                dict(context) if context else None,
+                guess.to_dict(),
                 None if np.isnan(conf) else float(conf),
                 float(score),
                 settings.strategy,

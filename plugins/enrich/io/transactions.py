@@ -29,6 +29,7 @@ from confluent_kafka import KafkaException, Message, Producer, TopicPartition
 
 from enrich.config import Topics
 from enrich.core.formats import DeadLetterCodec, ReviewCodec, now_ms
+from enrich.core.parse import LogFormats
 from enrich.core.rules import RuleSet
 from enrich.engine.routing import BatchResult, EnrichSettings, enrich_batch
 from enrich.errors import StackError
@@ -151,6 +152,7 @@ def enrich_partition(
     group_id: str,
     transactional_id: str,
     max_batch_size: int,
+    formats: LogFormats | None = None,
 ) -> PartitionRun:
     """Enrich the next micro-batch of one input partition, exactly once (see module doc)."""
     producer = transactional_producer(config, transactional_id)
@@ -160,7 +162,8 @@ def enrich_partition(
         messages, next_offset = read_range(consumer, rng)
         if next_offset <= rng.start:
             return PartitionRun(topics.raw, partition, rng.start, rng.start, {"in": 0}, 0, False)
-        result = enrich_batch(raw_batch(messages, topics.raw, partition), model, rules, settings)
+        batch = raw_batch(messages, topics.raw, partition)
+        result = enrich_batch(batch, model, rules, settings, formats)
         out_partition = same_partition(producer, topics.enriched, partition)
         producer.begin_transaction()
         try:
@@ -192,6 +195,7 @@ def reenrich_range(
     rules: RuleSet,
     settings: EnrichSettings,
     transactional_id: str,
+    formats: LogFormats | None = None,
 ) -> PartitionRun:
     """Backfill: re-enrich ``rng`` (only messages with timestamps in ``[from, to)`` when the
     window is set) into ``topics.enriched`` and dead letters into ``topics.dlq``, in one
@@ -204,7 +208,7 @@ def reenrich_range(
         if ts_from is not None and ts_to is not None:
             messages = [m for m in messages if _stamped_in(m, ts_from, ts_to)]
         records = raw_batch(messages, rng.topic, rng.partition)
-        result = enrich_batch(records, model, rules, settings)
+        result = enrich_batch(records, model, rules, settings, formats)
         result.labels.clear()  # the live pipeline already taught these lines
         result.counts["labels"] = 0
         out_partition = same_partition(producer, topics.enriched, rng.partition)

@@ -106,6 +106,13 @@ class Model:
         best = proba.argmax(axis=1)
         return best, proba[np.arange(len(best)), best]
 
+    def predict_proba_normalized(self, normalized: Texts) -> np.ndarray:
+        """Class probabilities per already-normalised text (columns: ``classes``)."""
+        if len(normalized) == 0:
+            return np.empty((0, len(self.pipeline.classes_)), dtype=np.float64)
+        proba: np.ndarray = self.pipeline[1:].predict_proba(np.asarray(normalized, dtype=object))
+        return proba
+
     def predict(self, texts: Sequence[str]) -> tuple[list[Label], np.ndarray]:
         """Label and confidence per raw text, in one batch call."""
         proba = self.pipeline.predict_proba(np.asarray(texts, dtype=object))
