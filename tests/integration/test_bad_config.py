@@ -79,3 +79,15 @@ def test_out_of_range_params_are_refused_before_the_run_starts(pipe: Pipeline) -
     with pytest.raises(ParamValidationError, match="threshold"):
         pipe.run_dag("log_enrichment", run_conf={"threshold": 2})
     assert all(v < 0 for v in pipe.committed().values())
+
+
+def test_a_formats_file_that_does_not_load(
+    pipe: Pipeline, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    formats = tmp_path / "formats.yaml"
+    formats.write_text(
+        "formats:\n  - name: our-app\n    regex: '^(?P<level>\\w+) (?P<body>.*)\\1$'\n"
+    )
+    out = fails_in_preflight(pipe, capsys, ENRICH_FORMATS_FILE=str(formats))
+    assert "format 'our-app': bad regex" in out
+    assert "RE2 syntax" in out

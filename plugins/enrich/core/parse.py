@@ -127,8 +127,9 @@ class Parsed:
     """What the parser found. ``fields``: the output's ``parsed`` object (``format``,
     ``timestamp``, ``log.level``, ``severity_number``, ``host.name``, ...), empty when the
     line is in no known format and states nothing. ``severity``: the taxonomy severity of
-    the level the line states (None: it states none, or a level not in the vocabulary, which
-    ``fields["log.level"]`` still shows)."""
+    the level the line states (None: it states none, or a level not in the vocabulary: then
+    ``fields`` has ``log.level`` as written and ``log.level.unknown: true``, and the rules or
+    the model give the severity)."""
 
     body: str
     fields: dict[str, Any] = field(default_factory=dict)
@@ -203,6 +204,8 @@ class LogFormats:
             if level is not None:
                 severity = level.severity
                 fields["severity_number"] = level.number
+            else:
+                fields["log.level.unknown"] = True
         elif "log.syslog.priority" in fields:
             pri = fields["log.syslog.priority"]
             if isinstance(pri, int):
@@ -280,6 +283,8 @@ class LogFormats:
             if level is not None:
                 severity = level.severity
                 fields["severity_number"] = level.number
+            else:
+                fields["log.level.unknown"] = True
         else:
             for key in JSON_NUMBER_KEYS:
                 value = _lookup(data, key)
@@ -291,6 +296,8 @@ class LogFormats:
                     if level is not None:
                         severity = level.severity
                         fields["severity_number"] = level.number
+                    else:
+                        fields["log.level.unknown"] = True
                     break
         if rec.text_field == "log" and rec.text:  # Docker json-file, CRI-o JSON: a raw line
             inner = self.parse_line(rec.text.rstrip("\n"), year, 1)
