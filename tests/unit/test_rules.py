@@ -10,7 +10,7 @@ import yaml
 
 from enrich.core.labels import DEFAULT_TAXONOMY
 from enrich.core.records import LogRecord
-from enrich.core.rules import RulesCache, load_rules, parse_rules
+from enrich.core.rules import RulesCache, RuleSet, load_rules, parse_rules
 from enrich.defaults import RULES_FILE as DEFAULT_RULES_FILE
 from enrich.errors import ConfigError
 
@@ -42,11 +42,17 @@ def _default_examples() -> list[tuple[str, str, bool]]:
     return cases
 
 
+@pytest.fixture(scope="module")
+def default_rules() -> RuleSet:
+    return load_rules()
+
+
 @pytest.mark.parametrize(("name", "line", "first"), _default_examples())
-def test_default_rule_examples(name: str, line: str, first: bool) -> None:
+def test_default_rule_examples(default_rules: RuleSet, name: str, line: str, first: bool) -> None:
     """Each example line is first-matched by its rule; each counter-example is not."""
-    rules = load_rules()
-    index = rules.first_match(line)
+    rules = default_rules
+    (rule,) = [r for r in rules.rules if r.name == name]
+    index = rules.first_for_example(rule, line)
     winner = rules.rules[index].name if index >= 0 else None
     assert (winner == name) is first, f"{line!r} → {winner}"
 

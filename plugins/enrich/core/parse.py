@@ -42,6 +42,8 @@ TIMESTAMP_KINDS = (
 # named groups of a format → output field names (OpenTelemetry / Elastic Common Schema)
 GROUP_FIELDS = {
     "level": "log.level",
+    "level2": "log.level",
+    "level3": "log.level",
     "pri": "log.syslog.priority",
     "host": "host.name",
     "service": "service.name",
@@ -230,7 +232,7 @@ class LogFormats:
         if text[:1] == "{":
             rec = decode(text.encode("utf-8", "surrogatepass"))
             if isinstance(rec, LogRecord) and rec.fields is not None:
-                return self.parse_record(rec, year)
+                return self.parse_record(rec, year, depth)
         return self.parse_line(text, year, depth)
 
     def _logfmt(self, text: str, year: int | None) -> Parsed | None:
@@ -252,12 +254,14 @@ class LogFormats:
 
     # ---- JSON records ------------------------------------------------------------------
 
-    def parse_record(self, rec: LogRecord, year: int | None = None) -> Parsed:
+    def parse_record(self, rec: LogRecord, year: int | None = None, depth: int = 0) -> Parsed:
         """A decoded record: a plain line is parsed as a line; a JSON object gives its level
-        and header fields by key, and its text (from ``message``, ``msg``, ``log``, ...) is
-        parsed again when it came from ``log`` (a container runtime's record of a line)."""
+        and header fields by key, and its text (``message``, ``msg``, ``log``, ``MESSAGE``,
+        ...) is parsed again: a shipper's or container runtime's record of a formatted line
+        (Docker's json-file, journald around klog, Filebeat's raw ``message``). The record's
+        own keys win over what its text's header says."""
         if rec.fields is None:
-            return self.parse_line(rec.text, year)
+            return self.parse_line(rec.text, year, depth)
         data = rec.fields
         fields: dict[str, Any] = {"format": "json"}
         for out, keys in JSON_FIELDS.items():
@@ -268,6 +272,14 @@ class LogFormats:
                         value = _json_timestamp(value)
                         if value is None:
                             continue
+                    elif out == "log.origin.file.name" and isinstance(value, str):
+                        file, sep, line = value.rpartition(":")
+                        if sep and file and line.isdigit():  # zap's and go-kit's caller
+                            fields[out] = file
+                            fields["log.origin.file.line"] = int(line)
+                            break
+                    elif out in INT_FIELDS and isinstance(value, str) and value.isdigit():
+                        value = int(value)  # journald writes every value as a string
                     fields[out] = value
                     break
         severity = None
@@ -299,13 +311,14 @@ class LogFormats:
                     else:
                         fields["log.level.unknown"] = True
                     break
-        if rec.text_field == "log" and rec.text:  # Docker json-file, CRI-o JSON: a raw line
-            inner = self.parse_line(rec.text.rstrip("\n"), year, 1)
-            if inner.fields:
-                merged = {**fields, **inner.fields, "format": f"json/{inner.fields['format']}"}
-                if "timestamp" in fields:
-                    merged["timestamp"] = fields["timestamp"]
-                return Parsed(inner.body, merged, inner.severity or severity)
+        if rec.text and depth < MAX_DEPTH:
+            inner = self._inner(rec.text.rstrip("\n"), year, depth + 1)
+            inner_format = inner.fields.get("format")
+            if inner_format:
+                for key, value in inner.fields.items():
+                    fields.setdefault(key, value)
+                fields["format"] = f"json/{inner_format}"
+                return Parsed(inner.body, fields, severity or inner.severity)
         return Parsed(rec.text, fields, severity)
 
     def _number_level(self, key: str, value: int) -> Level | None:

@@ -143,7 +143,7 @@ class RuleSet:
         """Raise ConfigError if a rule's example is not first-matched by it (or a counter is)."""
         for i, rule in enumerate(self.rules):
             for example in rule.examples:
-                got = self._first_for_example(rule, example)
+                got = self.first_for_example(rule, example)
                 if got != i:
                     who = "no rule" if got < 0 else f"rule {self.rules[got].name!r} first"
                     raise ConfigError(
@@ -151,16 +151,26 @@ class RuleSet:
                         f"{who}; fix the pattern or move the rule"
                     )
             for counter in rule.counter_examples:
-                if self._first_for_example(rule, counter) == i:
+                if self.first_for_example(rule, counter) == i:
                     raise ConfigError(
                         f"{self.source}: rule {rule.name!r}: counter-example {counter!r} "
                         "matches it; tighten the pattern"
                     )
 
-    def _first_for_example(self, rule: Rule, example: str) -> int:
+    def first_for_example(self, rule: Rule, example: str) -> int:
+        """The first match for an example: a body for a rule of the text, a field's value for
+        a rule of that field (among the rules of fields: a body rule that matches an empty
+        text, such as one for empty lines, does not stand in the way)."""
         if rule.field is None:
             return self.first_match(example)
-        return self.first_match("", {rule.field: example})
+        best = -1
+        for fname, (rule_set, indices) in self._sets.items():
+            if fname != rule.field:
+                continue
+            hits = _match(rule_set, example)
+            if hits:
+                best = indices[min(hits)]
+        return best
 
 
 def _match(rule_set: Any, text: str) -> list[int]:
