@@ -538,7 +538,10 @@ FAMILIES: tuple[Family, ...] = (
         "Performance and Resources",
         "Application & Middleware",
         (
-            Msg('Exception in thread "{svc}-worker-{n}" java.lang.OutOfMemoryError: Java heap space', "raw"),
+            Msg(
+                'Exception in thread "{svc}-worker-{n}" java.lang.OutOfMemoryError: Java heap space',
+                "raw",
+            ),
             Msg(
                 "Request failed: java.lang.OutOfMemoryError: GC overhead limit exceeded",
                 "jvm",
@@ -798,6 +801,7 @@ FAMILIES: tuple[Family, ...] = (
             Msg("entering method process() with {n} items", "jvm"),
             Msg("debug: flushed {n} metrics to buffer", "raw"),
         ),
+        source="app_levelled",
     ),
     Family(
         "db_lifecycle",
@@ -1945,6 +1949,35 @@ _SOURCES: dict[str, tuple[dict[str, float], dict[str, float], dict[str, float]]]
             "ecs_json": 0.5,
             "gelf": 0.3,
             "shipper": 1,
+            "docker": 1,
+        },
+        {"pino": 1, "zap_json": 1, "logfmt": 0.5, "timestamp_level": 0.5, "python": 0.5},
+    ),
+    # application lines whose level is what tells them apart (debug noise): only the
+    # styles that write a level
+    "app_levelled": (
+        {
+            "python": 1,
+            "python_default": 0.3,
+            "gunicorn": 0.3,
+            "logfmt": 1,
+            "gokit": 0.3,
+            "zap_console": 0.5,
+            "timestamp_level": 1.5,
+            "level_first": 1,
+            "logback": 0.3,
+            "log4j": 0.5,
+            "spring_boot": 0.5,
+            "cri": 1,
+        },
+        {
+            "pino": 1,
+            "bunyan": 0.5,
+            "zap_json": 0.5,
+            "logrus_json": 0.5,
+            "python_json": 0.3,
+            "logstash_json": 0.3,
+            "ecs_json": 0.5,
             "docker": 1,
         },
         {"pino": 1, "zap_json": 1, "logfmt": 0.5, "timestamp_level": 0.5, "python": 0.5},

@@ -4,7 +4,6 @@ level they write and the header fields, format by format."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable
 from functools import lru_cache
 
 import pytest
@@ -19,13 +18,6 @@ N = 4000
 SEED = 1101
 YEAR = 2026
 PINO = {"10": "trace", "20": "debug", "30": "info", "40": "warn", "50": "error", "60": "fatal"}
-
-# Lines real programs write that the parser does not read yet: (name, which samples, reason).
-KNOWN_GAPS: dict[str, tuple[Callable[[Sample, bytes], bool], str]] = {}
-
-
-def gap(sample: Sample, value: bytes) -> str | None:
-    return next((name for name, (test, _r) in KNOWN_GAPS.items() if test(sample, value)), None)
 
 
 @lru_cache(maxsize=1)
@@ -68,29 +60,18 @@ def by_format() -> dict[str | None, list[tuple[Sample, bytes]]]:
     """The samples by expected format, but for the known gaps (by gap name)."""
     out: dict[str | None, list[tuple[Sample, bytes]]] = defaultdict(list)
     for sample, value in samples():
-        out[gap(sample, value) or sample.format].append((sample, value))
+        out[sample.format].append((sample, value))
     return out
 
 
 def test_every_sample_parses_as_it_says() -> None:
     failures: dict[str, list[str]] = {}
     for fmt, pairs in by_format().items():
-        if fmt in KNOWN_GAPS:
-            continue
         wrong = [(value, p) for sample, value in pairs if (p := problems(sample, value))]
         if wrong:
             value, first = wrong[0]
             failures[str(fmt)] = [f"{len(wrong)}/{len(pairs)} wrong, e.g. {value!r}", *first]
     assert not failures, failures
-
-
-@pytest.mark.parametrize("name", sorted(KNOWN_GAPS))
-def test_known_parser_gaps(name: str) -> None:
-    pairs = by_format()[name]
-    assert pairs, f"no {name} sample among {N}"
-    wrong = [p for sample, value in pairs if (p := problems(sample, value))]
-    if wrong:
-        pytest.xfail(f"{KNOWN_GAPS[name][1]} ({len(wrong)}/{len(pairs)}: {wrong[0]})")
 
 
 def test_a_written_level_is_the_family_severity() -> None:
