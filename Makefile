@@ -21,7 +21,7 @@ help: ## list the targets
 install: $(STAMP) ## create .venv and install pinned dependencies + this project (editable)
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml \
-          native/Cargo.toml native/Cargo.lock native/pyproject.toml native/src/lib.rs
+          native/Cargo.toml native/Cargo.lock native/pyproject.toml $(wildcard native/src/*.rs)
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (set PYTHON=...)"; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)

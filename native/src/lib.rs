@@ -1,4 +1,4 @@
-//! Two per-line hot paths of the engine, each with a Python reference it must agree with.
+//! Three per-line hot paths of the engine, each with a Python reference it must agree with.
 //!
 //! `normalize_many` is `enrich.core.normalize.normalize` for ASCII lines, and `None` for any other
 //! line, which the caller normalises in Python. Keeping to ASCII keeps the two exactly equal
@@ -9,12 +9,18 @@
 //! a batch, byte for byte the same.
 //!
 //! `tests/unit/test_native.py` compares both with their references.
+//!
+//! `Parser` (`parser.rs`, `timestamp.rs`) is `enrich.core.parse.LogFormats.parse_record` for a
+//! batch; `tests/unit/test_native_parser.py` compares it with its reference.
 
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 use regex::Regex;
 use std::sync::OnceLock;
+
+mod parser;
+mod timestamp;
 
 /// Token shapes, in the reference's order: the first that matches the whole core wins.
 /// HEX (between IP and HASH) uses look-ahead in the reference and is checked by hand.
@@ -379,5 +385,6 @@ fn encode_records<'py>(
 fn enrich_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(normalize_many, m)?)?;
     m.add_function(wrap_pyfunction!(encode_records, m)?)?;
+    m.add_class::<parser::Parser>()?;
     Ok(())
 }

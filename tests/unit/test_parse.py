@@ -250,7 +250,12 @@ def test_a_line_splits_into_fields_body_and_severity(
             },
         ),
         # a level this project does not know: kept as written, no severity
-        ({"msg": "x", "level": "loud"}, "x", None, {"log.level": "loud", "log.level.unknown": True}),
+        (
+            {"msg": "x", "level": "loud"},
+            "x",
+            None,
+            {"log.level": "loud", "log.level.unknown": True},
+        ),
     ],
 )
 def test_json_records_by_their_keys(

@@ -11,6 +11,7 @@ by their keys. Pure and deterministic: the same line and Kafka timestamp give th
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -27,6 +28,7 @@ from enrich import defaults
 from enrich.core.records import LogRecord, decode, encode_json
 from enrich.errors import ConfigError
 
+log = logging.getLogger(__name__)
 SEVERITIES = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 TIMESTAMP_KINDS = (
     "iso8601",
@@ -161,7 +163,7 @@ class LogFormats:
         self._compiled = []
         for f in self.formats:
             regex = re2.compile(f.pattern, _options())
-            names = sorted(regex.groupindex, key=regex.groupindex.get)
+            names = sorted(regex.groupindex.items(), key=lambda kv: kv[1])
             self._compiled.append((regex._regexp, names))
             self._set.Add(f.pattern)
         self._set.Compile()
@@ -200,7 +202,7 @@ class LogFormats:
                     fields["timestamp"] = stamp
                 continue
             out = GROUP_FIELDS.get(name, name)
-            fields[out] = int(value) if out in INT_FIELDS and value.isdigit() else value
+            fields[out] = int(value) if out in INT_FIELDS and _is_int(value) else value
         if "log.level" in fields:
             level = self.level(fields["log.level"], fmt)
             if level is not None:
@@ -274,11 +276,11 @@ class LogFormats:
                             continue
                     elif out == "log.origin.file.name" and isinstance(value, str):
                         file, sep, line = value.rpartition(":")
-                        if sep and file and line.isdigit():  # zap's and go-kit's caller
+                        if sep and file and _is_int(line):  # zap's and go-kit's caller
                             fields[out] = file
                             fields["log.origin.file.line"] = int(line)
                             break
-                    elif out in INT_FIELDS and isinstance(value, str) and value.isdigit():
+                    elif out in INT_FIELDS and isinstance(value, str) and _is_int(value):
                         value = int(value)  # journald writes every value as a string
                     fields[out] = value
                     break
@@ -300,7 +302,7 @@ class LogFormats:
         else:
             for key in JSON_NUMBER_KEYS:
                 value = _lookup(data, key)
-                if isinstance(value, str) and value.isdigit():
+                if isinstance(value, str) and _is_int(value):
                     value = int(value)
                 if isinstance(value, int) and not isinstance(value, bool):
                     level = self._number_level(key, value)
@@ -338,7 +340,15 @@ class LogFormats:
         self, records: Sequence[LogRecord], years: Sequence[int | None] | None = None
     ) -> list[Parsed]:
         years = years or [None] * len(records)
-        return [self.parse_record(r, y) for r, y in zip(records, years, strict=True)]
+        return [self.parse_safely(r, y) for r, y in zip(records, years, strict=True)]
+
+    def parse_safely(self, rec: LogRecord, year: int | None = None) -> Parsed:
+        """``parse_record``, never raising on data: a record the parser cannot read (a value
+        out of every range, nesting past the limit) is kept whole, with no fields."""
+        try:
+            return self.parse_record(rec, year)
+        except (ValueError, OverflowError, RecursionError):
+            return Parsed(rec.text)
 
     def parse_columns(
         self, records: Sequence[LogRecord], years: Sequence[int | None]
@@ -349,9 +359,9 @@ class LogFormats:
         native = self._native_parser()
         if native is not None:
             bodies, codes, fields = native.parse_many(records, years)
-            if None in bodies:  # what the native parser left to this one (non-ASCII text)
+            if None in bodies:  # what the native parser leaves to this one (rare text, edge cases)
                 for i in [i for i, b in enumerate(bodies) if b is None]:
-                    p = self.parse_record(records[i], years[i])
+                    p = self.parse_safely(records[i], years[i])
                     bodies[i], codes[i], fields[i] = (
                         p.body,
                         _code(p.severity),
@@ -366,10 +376,20 @@ class LogFormats:
         )
 
     def _native_parser(self) -> Any:
-        if _NativeParser is None:
+        """The native parser of these formats; None when it is not built, or when the Rust
+        regex engine cannot compile one of the formats (then this process parses in Python,
+        with the same results, and does not try again)."""
+        if _NativeParser is None or self._native is False:
             return None
         if self._native is None:
-            self._native = _NativeParser(self.spec())
+            try:
+                self._native = _NativeParser(self.spec())
+            except ValueError as err:
+                log.warning(
+                    "native parser unavailable for %s (%s): parsing in Python", self.source, err
+                )
+                self._native = False
+                return None
         return self._native
 
     def spec(self) -> str:
@@ -455,16 +475,25 @@ def _set_match(rule_set: Any, text: str) -> list[int]:
 _ANCHOR = re2._re2.RE2.Anchor.ANCHOR_START
 
 
-def _captures(regexp: Any, names: Sequence[str], text: str) -> dict[str, str | None] | None:
-    """Named groups of an anchored match, as str; None if it does not match."""
+def _captures(
+    regexp: Any, names: Sequence[tuple[str, int]], text: str
+) -> dict[str, str | None] | None:
+    """Named groups (name, group number) of an anchored match, as str; None if it does not
+    match. Unnamed groups are ignored."""
     raw = text.encode("utf-8", "surrogatepass")
     spans = regexp.Match(_ANCHOR, raw, 0, len(raw))
     if spans[0][0] < 0:
         return None
-    return {
-        name: None if s < 0 else raw[s:e].decode("utf-8", "surrogatepass")
-        for name, (s, e) in zip(names, spans[1:], strict=True)
-    }
+    out: dict[str, str | None] = {}
+    for name, index in names:
+        start, end = spans[index]
+        out[name] = None if start < 0 else raw[start:end].decode("utf-8", "surrogatepass")
+    return out
+
+
+def _is_int(text: str) -> bool:
+    """ASCII digits only (``str.isdigit`` also takes ``²``, which ``int`` refuses)."""
+    return text.isascii() and text.isdigit()
 
 
 def _unquote(value: str) -> str:
@@ -507,11 +536,11 @@ def _from_iso(text: str) -> datetime | None:
     y, mo, d, h, mi, s, frac, zone = m.groups()
     micro = int((frac or "0")[:6].ljust(6, "0"))
     tz = UTC
-    if zone and zone != "Z":
-        sign = 1 if zone[0] == "+" else -1
-        hh, mm = int(zone[1:3]), int(zone[-2:])
-        tz = timezone_of(sign * (hh * 60 + mm))
     try:
+        if zone and zone != "Z":
+            sign = 1 if zone[0] == "+" else -1
+            hh, mm = int(zone[1:3]), int(zone[-2:])
+            tz = timezone_of(sign * (hh * 60 + mm))  # ValueError at 24 hours or more
         return datetime(int(y), int(mo), int(d), int(h), int(mi), int(s), micro, tzinfo=tz)
     except ValueError:
         return None
@@ -528,9 +557,9 @@ def normalize_timestamp(value: str, kind: str | None, year: int | None) -> str |
     and ``year`` is None)."""
     try:
         dt = _read_timestamp(value.strip(), kind, year)
-    except (ValueError, KeyError, IndexError):
-        return None
-    return None if dt is None else _iso(dt)
+        return None if dt is None else _iso(dt)
+    except (ValueError, KeyError, IndexError, OverflowError):
+        return None  # unreadable, or outside the years 1-9999 once in UTC
 
 
 def _read_timestamp(v: str, kind: str | None, year: int | None) -> datetime | None:
@@ -568,21 +597,21 @@ def _read_timestamp(v: str, kind: str | None, year: int | None) -> datetime | No
 def _json_timestamp(value: Any) -> str | None:
     if isinstance(value, bool):
         return None
-    if isinstance(value, (int, float)):
-        seconds = float(value)
-        if seconds > 1e14:  # journald's __REALTIME_TIMESTAMP: microseconds
-            seconds /= 1e6
-        elif seconds > 1e11:  # milliseconds
-            seconds /= 1e3
-        try:
+    try:
+        if isinstance(value, (int, float)):
+            seconds = float(value)
+            if seconds > 1e14:  # journald's __REALTIME_TIMESTAMP: microseconds
+                seconds /= 1e6
+            elif seconds > 1e11:  # milliseconds
+                seconds /= 1e3
             return _iso(datetime.fromtimestamp(seconds, UTC))
-        except (OverflowError, OSError, ValueError):
-            return None
-    if isinstance(value, str):
-        if value.isdigit():
-            return _json_timestamp(int(value))
-        dt = _from_iso(value)
-        return None if dt is None else _iso(dt)
+        if isinstance(value, str):
+            if _is_int(value):
+                return _json_timestamp(int(value))
+            dt = _from_iso(value)
+            return None if dt is None else _iso(dt)
+    except (OverflowError, OSError, ValueError):
+        return None  # out of range, or outside the years 1-9999 once in UTC
     return None
 
 
