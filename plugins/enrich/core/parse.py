@@ -21,6 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import re2
 import yaml
 
@@ -113,6 +114,7 @@ _MONTHS = {
 _ISO = re.compile(
     r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:[,.](\d+))?\s*(Z|[+-]\d\d:?\d\d)?$"
 )
+_decode_json = msgspec.json.Decoder().decode
 try:  # the native parser of the same results (native/); the Python code here otherwise
     from enrich_native import Parser as _NativeParser
 except ImportError:
@@ -450,7 +452,7 @@ class ParsedColumns:
     fields_json: list[bytes]
 
     def fields(self, i: int) -> dict[str, Any]:
-        out: dict[str, Any] = json.loads(self.fields_json[i])
+        out: dict[str, Any] = _decode_json(self.fields_json[i])
         return out
 
 

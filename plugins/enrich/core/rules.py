@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,25 +107,40 @@ class RuleSet:
         return best
 
     @property
-    def uses_fields(self) -> bool:
-        """Does any rule match a field rather than the text?"""
-        return list(self._sets) != [None]
+    def fields_used(self) -> tuple[str, ...]:
+        """The fields the rules match besides the text."""
+        return tuple(f for f in self._sets if f is not None)
 
     def match(
-        self, texts: Sequence[str], fields: Sequence[Mapping[str, Any] | None] | None = None
+        self,
+        texts: Sequence[str],
+        field_value: Callable[[int, str], Any] | None = None,
     ) -> list[int]:
-        """First matching rule index per text (-1 for none); ``fields[i]``: what the rules
-        with a ``field`` look up for text i (not needed when no rule has one)."""
-        if not self.uses_fields:
-            rule_set, indices = self._sets[None]
-            out = []
-            for text in texts:
-                hits = _match(rule_set, text)
-                out.append(indices[min(hits)] if hits else -1)
+        """First matching rule index per text (-1 for none). ``field_value(i, name)``: the
+        value of field ``name`` for text i (None: it has none), asked only for the fields the
+        rules use and only when such a rule could still come first."""
+        text_set, text_indices = self._sets.get(None, (None, []))
+        out = []
+        for text in texts:
+            hits = _match(text_set, text) if text_set is not None else []
+            out.append(text_indices[min(hits)] if hits else -1)
+        if field_value is None:
             return out
-        if fields is None:
-            fields = [None] * len(texts)
-        return [self.first_match(t, f) for t, f in zip(texts, fields, strict=True)]
+        for fname in self.fields_used:
+            rule_set, indices = self._sets[fname]
+            first = indices[0]  # no rule of this field can win over an earlier match
+            for i, best in enumerate(out):
+                if 0 <= best < first:
+                    continue
+                value = field_value(i, fname)
+                if value is None:
+                    continue
+                hits = _match(rule_set, str(value))
+                if hits:
+                    j = indices[min(hits)]
+                    if best < 0 or j < best:
+                        out[i] = j
+        return out
 
     def match_records(self, records: Sequence[LogRecord]) -> list[int]:
         """First matching rule index per record (-1 for none), in one pass per record."""

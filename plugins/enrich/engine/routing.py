@@ -302,12 +302,8 @@ def _route(
     rule_idx = np.full(n, -1, dtype=np.intp)
     where = np.flatnonzero(need_rules).tolist()
     if where:
-        rule_idx[where] = rules.match(
-            [bodies[i] for i in where],
-            [_rule_fields(decoded[i], parsed.fields(i)) for i in where]
-            if rules.uses_fields
-            else None,
-        )
+        lookup = _FieldLookup(decoded, parsed, where) if rules.fields_used else None
+        rule_idx[where] = rules.match([bodies[i] for i in where], lookup)
     if policy == defaults.MODEL_FIRST:
         by_model = confident
         by_rules = ~confident & (rule_idx >= 0)
@@ -318,11 +314,23 @@ def _route(
     return route, rule_idx
 
 
-def _rule_fields(rec: LogRecord, parsed: dict[str, Any]) -> dict[str, Any] | None:
-    """What a rule's ``field`` looks up: the parsed fields, then the JSON record's own."""
-    if rec.fields is None:
-        return parsed or None
-    return {**rec.fields, **parsed}
+class _FieldLookup:
+    """What a rule's ``field`` looks up for the i-th record of ``rows``: the parsed fields
+    (decoded only when a rule asks), then the JSON record's own."""
+
+    def __init__(self, decoded: Sequence[LogRecord], parsed: ParsedColumns, rows: list[int]):
+        self.decoded, self.parsed, self.rows = decoded, parsed, rows
+        self._fields: dict[int, dict[str, Any]] = {}
+
+    def __call__(self, i: int, name: str) -> Any:
+        row = self.rows[i]
+        fields = self._fields.get(row)
+        if fields is None:
+            fields = self._fields[row] = self.parsed.fields(row)
+        value = fields.get(name)
+        if value is None and self.decoded[row].fields is not None:
+            value = self.decoded[row].fields.get(name)  # type: ignore[union-attr]
+        return value
 
 
 def _queries(
