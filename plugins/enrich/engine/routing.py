@@ -11,6 +11,11 @@ Routing (``policy="model_first"``, the documented behaviour of the system this r
 
 ``policy="rules_first"``: a matching rule always decides (and teaches); the model only labels
 lines no rule matches. Confident model predictions are never taught back.
+
+Rules, normalisation, fingerprint and model see the message body the parser found
+(``enrich.core.parse``). A level the line states is the severity (``severity_by: line``):
+rules and model then decide the event type and category only, and a rule's training label
+carries the line's severity. An empty body is never taught nor asked about.
 """
 
 from __future__ import annotations
