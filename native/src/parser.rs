@@ -28,6 +28,8 @@ use regex::{CaptureLocations, Regex, RegexSet};
 use regex_automata::dfa::onepass;
 use regex_automata::nfa::thompson::backtrack::{self, BoundedBacktracker};
 use regex_automata::util::captures::Captures;
+
+use crate::push_json_str;
 use regex_automata::{Anchored, Input};
 
 use crate::timestamp::{self, is_digits, py_strip, Kind};
@@ -139,39 +141,6 @@ impl<'p> Fields<'p> {
         }
         out.push(b'}');
     }
-}
-
-/// A string as msgspec writes it: `"` `\` and control characters escaped (`\b \t \n \f \r`
-/// short, others `\u00XX`), everything else (DEL, non-ASCII) as UTF-8.
-fn push_json_str(text: &str, out: &mut Vec<u8>) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.push(b'"');
-    let b = text.as_bytes();
-    let mut start = 0;
-    for (i, &c) in b.iter().enumerate() {
-        let short: &[u8] = match c {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0x08 => b"\\b",
-            0x0c => b"\\f",
-            0x00..=0x1f => b"",
-            _ => continue,
-        };
-        out.extend_from_slice(&b[start..i]);
-        if short.is_empty() {
-            out.extend_from_slice(b"\\u00");
-            out.push(HEX[(c >> 4) as usize]);
-            out.push(HEX[(c & 0xf) as usize]);
-        } else {
-            out.extend_from_slice(short);
-        }
-        start = i + 1;
-    }
-    out.extend_from_slice(&b[start..]);
-    out.push(b'"');
 }
 
 /// What the parser found for one record (`enrich.core.parse.Parsed`); `severity` as a code.

@@ -157,6 +157,7 @@ def test_native_outputs_are_byte_identical_to_the_python_encoder(
     values += [
         b'{"message": "quote \\" backslash \\\\ tab \\t ctl \\u0001 \\u00e9 \\ud83d\\ude00"}',
         'plain line with "quotes", \\ and \t tab, caf\u00e9 \U0001f600 \x01 \x7f'.encode(),
+        b"backspace \x08 and form feed \x0c, as msgspec escapes them",
         b'{"message": "clash", "severity": "mine"}',  # a reserved key: the object path
         b'{"message": "lone \\ud800 surrogate"}',  # only the stdlib reads it
         b"{}",
