@@ -16,7 +16,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,8 @@ import re2
 import yaml
 
 from enrich import defaults
-from enrich.core.records import LogRecord, decode, encode_json
+from enrich.core.records import LogRecord, decode, encode_json, lookup
+from enrich.core.rules import re2_error, re2_options, set_match
 from enrich.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,7 @@ INT_FIELDS = frozenset(
     }
 )
 FORMAT_KEYS = {"name", "regex", "timestamp", "reparse", "levels", "examples", "counter_examples"}
+_MAX_MEM = 64 << 20  # RE2's memory for the formats' set and each format
 MAX_DEPTH = 2  # a container wrapper around an app's line: parsed twice at most
 
 # JSON records: where the level and the header fields are, tried in order. A key may be
@@ -161,10 +163,10 @@ class LogFormats:
         self.levels = dict(levels)
         self.source = source
         self._native: Any = None
-        self._set = re2.Set.SearchSet(_options())
+        self._set = re2.Set.SearchSet(re2_options(_MAX_MEM))
         self._compiled = []
         for f in self.formats:
-            regex = re2.compile(f.pattern, _options())
+            regex = re2.compile(f.pattern, re2_options(_MAX_MEM))
             names = sorted(regex.groupindex.items(), key=lambda kv: kv[1])
             self._compiled.append((regex._regexp, names))
             self._set.Add(f.pattern)
@@ -183,7 +185,7 @@ class LogFormats:
 
     def parse_line(self, text: str, year: int | None = None, depth: int = 0) -> Parsed:
         """Split one line; a line in no format is its own body with no fields."""
-        hits = _set_match(self._set, text) if self.formats else []
+        hits = set_match(self._set, text) if self.formats else []
         if not hits:
             return self._logfmt(text, year) or Parsed(text)
         i = min(hits)
@@ -270,7 +272,7 @@ class LogFormats:
         fields: dict[str, Any] = {"format": "json"}
         for out, keys in JSON_FIELDS.items():
             for key in keys:
-                value = _lookup(data, key)
+                value = lookup(data, key)
                 if value is not None and not isinstance(value, (dict, list)):
                     if out == "timestamp":
                         value = _json_timestamp(value)
@@ -289,7 +291,7 @@ class LogFormats:
         severity = None
         written = None
         for key in JSON_LEVEL_KEYS:
-            value = _lookup(data, key)
+            value = lookup(data, key)
             if isinstance(value, str) and value.strip():
                 written = value
                 break
@@ -303,7 +305,7 @@ class LogFormats:
                 fields["log.level.unknown"] = True
         else:
             for key in JSON_NUMBER_KEYS:
-                value = _lookup(data, key)
+                value = lookup(data, key)
                 if isinstance(value, str) and _is_int(value):
                     value = int(value)
                 if isinstance(value, int) and not isinstance(value, bool):
@@ -460,20 +462,6 @@ def _code(severity: str | None) -> int:
     return 0 if severity is None else SEVERITIES.index(severity) + 1
 
 
-def _options() -> re2.Options:
-    options = re2.Options()
-    options.max_mem = 64 << 20
-    return options
-
-
-def _set_match(rule_set: Any, text: str) -> list[int]:
-    try:
-        hits: list[int] = rule_set.Match(text)
-    except UnicodeEncodeError:
-        hits = rule_set.Match(text.encode("utf-8", "surrogatepass"))
-    return hits
-
-
 _ANCHOR = re2._re2.RE2.Anchor.ANCHOR_START
 
 
@@ -508,19 +496,6 @@ def _unquote(value: str) -> str:
     return value
 
 
-def _lookup(data: Mapping[str, Any], key: str) -> Any:
-    if key in data:
-        return data[key]
-    if "." not in key:
-        return None
-    node: Any = data
-    for part in key.split("."):
-        if not isinstance(node, Mapping) or part not in node:
-            return None
-        node = node[part]
-    return node
-
-
 def _iso(dt: datetime) -> str:
     """RFC 3339 in UTC, milliseconds (or finer, as written) kept."""
     dt = dt.astimezone(UTC)
@@ -548,9 +523,7 @@ def _from_iso(text: str) -> datetime | None:
         return None
 
 
-def timezone_of(minutes: int) -> Any:
-    from datetime import timezone
-
+def timezone_of(minutes: int) -> timezone:
     return timezone(timedelta(minutes=minutes))
 
 
@@ -649,11 +622,10 @@ def _parse_format(raw: Any, position: int, source: str) -> tuple[Format, list[An
     if not isinstance(pattern, str) or not pattern:
         raise ConfigError(f"{where}: missing key 'regex'")
     try:
-        compiled = re2.compile(pattern, _options())
+        compiled = re2.compile(pattern, re2_options(_MAX_MEM))
     except re2.error as err:
-        detail = err.args[0].decode() if isinstance(err.args[0], bytes) else str(err)
         raise ConfigError(
-            f"{where}: bad regex: {detail} (formats use RE2 syntax: no backreferences or "
+            f"{where}: bad regex: {re2_error(err)} (formats use RE2 syntax: no backreferences or "
             "lookaround)"
         ) from None
     if not pattern.startswith("^"):

@@ -10,6 +10,7 @@ caller gets a :class:`LogRecord` or a :class:`DeadLetter` with a machine-readabl
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -141,9 +142,7 @@ def _from_object(
     parsed: dict[str, Any], text_fields: tuple[str, ...], verbatim: bool = False
 ) -> LogRecord | tuple[str, str]:
     for name in text_fields:
-        message = parsed.get(name)
-        if message is None and "." in name:  # event.original: the flat key, else nested
-            message = _nested(parsed, name)
+        message = lookup(parsed, name)
         if message is not None:
             if not isinstance(message, str):
                 return TEXT_NOT_STRING, (
@@ -153,10 +152,16 @@ def _from_object(
     return LogRecord("", parsed, None, verbatim)
 
 
-def _nested(data: dict[str, Any], dotted: str) -> Any:
+def lookup(data: Mapping[str, Any], key: str) -> Any:
+    """``data[key]``; for a dotted key missing flat (``event.original``), the nested path;
+    None when there is neither."""
+    if key in data:
+        return data[key]
+    if "." not in key:
+        return None
     node: Any = data
-    for part in dotted.split("."):
-        if not isinstance(node, dict) or part not in node:
+    for part in key.split("."):
+        if not isinstance(node, Mapping) or part not in node:
             return None
         node = node[part]
     return node

@@ -56,14 +56,19 @@ class Rule:
     counter_examples: tuple[str, ...] = ()
 
 
-def _options() -> re2.Options:
+def re2_options(max_mem: int = RE2_MAX_MEM) -> re2.Options:
     options = re2.Options()
-    options.max_mem = RE2_MAX_MEM
+    options.max_mem = max_mem
     return options
 
 
+def re2_error(err: re2.error) -> str:
+    """What RE2 says is wrong with a pattern."""
+    return err.args[0].decode() if isinstance(err.args[0], bytes) else str(err)
+
+
 def _compile_set(patterns: Sequence[str]) -> re2._Set:
-    rule_set = re2.Set.SearchSet(_options())
+    rule_set = re2.Set.SearchSet(re2_options())
     for pattern in patterns:
         rule_set.Add(pattern)
     rule_set.Compile()
@@ -99,7 +104,7 @@ class RuleSet:
                 subject = None if value is None else str(value)
             if subject is None:
                 continue
-            hits = _match(rule_set, subject)
+            hits = set_match(rule_set, subject)
             if hits:
                 i = indices[min(hits)]
                 if best < 0 or i < best:
@@ -122,7 +127,7 @@ class RuleSet:
         text_set, text_indices = self._sets.get(None, (None, []))
         out = []
         for text in texts:
-            hits = _match(text_set, text) if text_set is not None else []
+            hits = set_match(text_set, text) if text_set is not None else []
             out.append(text_indices[min(hits)] if hits else -1)
         if field_value is None:
             return out
@@ -135,7 +140,7 @@ class RuleSet:
                 value = field_value(i, fname)
                 if value is None:
                     continue
-                hits = _match(rule_set, str(value))
+                hits = set_match(rule_set, str(value))
                 if hits:
                     j = indices[min(hits)]
                     if best < 0 or j < best:
@@ -149,7 +154,7 @@ class RuleSet:
             rule_set, indices = self._sets[None]
             out = []
             for r in records:
-                hits = _match(rule_set, r.text)
+                hits = set_match(rule_set, r.text)
                 out.append(indices[min(hits)] if hits else -1)
             return out
         return [self.first_match(r.text, r.fields) for r in records]
@@ -182,13 +187,13 @@ class RuleSet:
         for fname, (rule_set, indices) in self._sets.items():
             if fname != rule.field:
                 continue
-            hits = _match(rule_set, example)
+            hits = set_match(rule_set, example)
             if hits:
                 best = indices[min(hits)]
         return best
 
 
-def _match(rule_set: Any, text: str) -> list[int]:
+def set_match(rule_set: Any, text: str) -> list[int]:
     """``rule_set.Match(text)``, also for a text UTF-8 cannot encode (a lone surrogate from a
     ``\\ud800`` JSON escape): its bytes with the surrogate kept, which no rule's text matches."""
     try:
@@ -225,12 +230,11 @@ def _parse_rule(raw: Any, position: int, taxonomy: Taxonomy) -> Rule:
     if flags:
         pattern = f"(?{''.join(sorted(FLAGS[f] for f in flags))}){pattern}"
     try:
-        re2.compile(pattern, _options())
+        re2.compile(pattern, re2_options())
     except re2.error as err:
-        detail = err.args[0].decode() if isinstance(err.args[0], bytes) else str(err)
         raise ConfigError(
-            f"{where}: bad regex {body!r}: {detail} (rules use RE2 syntax: no backreferences "
-            "or lookaround)"
+            f"{where}: bad regex {body!r}: {re2_error(err)} (rules use RE2 syntax: no "
+            "backreferences or lookaround)"
         ) from None
     if "label" not in raw:
         raise ConfigError(f"{where}: missing key 'label'")
