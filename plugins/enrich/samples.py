@@ -1953,35 +1953,6 @@ _SOURCES: dict[str, tuple[dict[str, float], dict[str, float], dict[str, float]]]
         },
         {"pino": 1, "zap_json": 1, "logfmt": 0.5, "timestamp_level": 0.5, "python": 0.5},
     ),
-    # application lines whose level is what tells them apart (debug noise): only the
-    # styles that write a level
-    "app_levelled": (
-        {
-            "python": 1,
-            "python_default": 0.3,
-            "gunicorn": 0.3,
-            "logfmt": 1,
-            "gokit": 0.3,
-            "zap_console": 0.5,
-            "timestamp_level": 1.5,
-            "level_first": 1,
-            "logback": 0.3,
-            "log4j": 0.5,
-            "spring_boot": 0.5,
-            "cri": 1,
-        },
-        {
-            "pino": 1,
-            "bunyan": 0.5,
-            "zap_json": 0.5,
-            "logrus_json": 0.5,
-            "python_json": 0.3,
-            "logstash_json": 0.3,
-            "ecs_json": 0.5,
-            "docker": 1,
-        },
-        {"pino": 1, "zap_json": 1, "logfmt": 0.5, "timestamp_level": 0.5, "python": 0.5},
-    ),
     "postgres": (
         {"postgres": 4, "pg_syslog": 1, "pg_syslog_pri": 0.7, "pg_plain": 0.3, "cri": 1},
         {"pg_journald": 1, "docker": 1.5, "shipper": 0.3},
@@ -1994,6 +1965,14 @@ _SOURCES: dict[str, tuple[dict[str, float], dict[str, float], dict[str, float]]]
     "windows_cbs": ({"windows_cbs": 5}, {"shipper": 1}, {}),
     "fail2ban": ({"fail2ban_file": 3, "plain": 1}, {"shipper": 0.5}, {}),
 }
+# application lines whose level is what tells them apart (debug noise): the application's
+# styles that write a level
+_LEVELLESS_STYLES = frozenset({"go_log", "plain", "compose", "shipper", "gelf"})
+_SOURCES["app_levelled"] = (
+    {k: w for k, w in _SOURCES["app"][0].items() if k not in _LEVELLESS_STYLES},
+    {k: w for k, w in _SOURCES["app"][1].items() if k not in _LEVELLESS_STYLES},
+    {k: w for k, w in _SOURCES["app"][2].items() if k not in _LEVELLESS_STYLES},
+)
 _NOT_IN_COMPOSE = frozenset({"logfmt", "gokit"})  # logfmt is found anywhere in a line
 
 # syslog program → facility, systemd unit

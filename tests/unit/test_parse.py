@@ -434,10 +434,3 @@ def test_the_user_s_formats_are_tried_first(tmp_path: Path) -> None:
     got = formats.parse_line("OURS | warn | hello")
     assert (got.fields["format"], got.body, got.severity) == ("ours", "hello", "WARNING")
     assert formats.formats[-1].name == F.formats[-1].name  # the built-in ones follow
-
-
-def test_every_built_in_example_parses_as_its_format() -> None:
-    raw = yaml.safe_load(Path(F.source).read_text())
-    for spec in raw["formats"]:
-        for example in spec.get("examples", []):
-            assert parse(example["line"]).fields["format"].split("/")[0] == spec["name"]

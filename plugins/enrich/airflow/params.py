@@ -31,6 +31,26 @@ def _param(default: Any, description: str, **schema: Any) -> Any:
     return field(default=default, metadata={"description": description, **schema})
 
 
+def _threshold() -> Any:
+    """The routing threshold, as the enrichment and the backfill DAGs offer it."""
+    return _param(
+        defaults.THRESHOLD,
+        "model confidence at or above which the model decides",
+        type="number",
+        minimum=0,
+        maximum=1,
+    )
+
+
+def _policy() -> Any:
+    """The routing policy, as the enrichment and the backfill DAGs offer it."""
+    return _param(
+        defaults.POLICY,
+        "model_first: model, then rules, then review; rules_first: a matching rule decides",
+        enum=list(defaults.POLICIES),
+    )
+
+
 class DagParams:
     """Base of the typed Params of one DAG (subclasses are frozen dataclasses)."""
 
@@ -70,18 +90,8 @@ class EnrichmentParams(DagParams):
         type="integer",
         minimum=1,
     )
-    threshold: float = _param(
-        defaults.THRESHOLD,
-        "model confidence at or above which the model decides",
-        type="number",
-        minimum=0,
-        maximum=1,
-    )
-    policy: str = _param(
-        defaults.POLICY,
-        "model_first: model, then rules, then review; rules_first: a matching rule decides",
-        enum=list(defaults.POLICIES),
-    )
+    threshold: float = _threshold()
+    policy: str = _policy()
     review_k: int = _param(
         defaults.REVIEW_K, "review queries per partition and run", type="integer", minimum=0
     )
@@ -133,18 +143,8 @@ class BackfillParams(DagParams):
     )
     model: str = _param(defaults.BACKFILL_MODEL, "alias, version number, or none (rules only)")
     target_topic: str = _param("", "empty: the output topic")
-    threshold: float = _param(
-        defaults.THRESHOLD,
-        "model confidence at or above which the model decides",
-        type="number",
-        minimum=0,
-        maximum=1,
-    )
-    policy: str = _param(
-        defaults.POLICY,
-        "model_first: model, then rules, then review; rules_first: a matching rule decides",
-        enum=list(defaults.POLICIES),
-    )
+    threshold: float = _threshold()
+    policy: str = _policy()
 
 
 @dataclass(frozen=True)
