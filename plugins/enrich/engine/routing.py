@@ -258,7 +258,8 @@ class _Scores:
             best = proba.argmax(axis=1)
             conf = proba[np.arange(d), best]
             classes: Sequence[Label] = model.classes
-            g_best, g_conf = _pair_scores(proba, classes)
+            # only lines that state their level need the (event type, category) scores
+            g_best, g_conf = _pair_scores(proba, classes) if stated.any() else (best, conf)
             class_idx = np.where(stated, g_best[text_slot], best[text_slot])
             confidence = np.where(stated, g_conf[text_slot], conf[text_slot])
             conf_json = [
