@@ -152,13 +152,15 @@ def _from_object(
     return LogRecord("", parsed, None, verbatim)
 
 
+_MISSING = object()
+
+
 def lookup(data: Mapping[str, Any], key: str) -> Any:
     """``data[key]``; for a dotted key missing flat (``event.original``), the nested path;
     None when there is neither."""
-    if key in data:
-        return data[key]
-    if "." not in key:
-        return None
+    value = data.get(key, _MISSING)
+    if value is not _MISSING or "." not in key:
+        return None if value is _MISSING else value
     node: Any = data
     for part in key.split("."):
         if not isinstance(node, Mapping) or part not in node:
