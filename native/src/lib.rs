@@ -10,6 +10,9 @@
 //!
 //! `tests/unit/test_native.py` compares both with their references.
 //!
+//! `Terms` (`terms.rs`) is the term counting of scikit-learn's `CountVectorizer.transform`
+//! for the model's vectoriser, for ASCII texts.
+//!
 //! `Parser` (`parser.rs`, `timestamp.rs`) is `enrich.core.parse.LogFormats.parse_record` for a
 //! batch; `tests/unit/test_native_parser.py` compares it with its reference.
 
@@ -20,6 +23,7 @@ use regex::Regex;
 use std::sync::OnceLock;
 
 mod parser;
+mod terms;
 mod timestamp;
 
 /// Token shapes, in the reference's order: the first that matches the whole core wins.
@@ -389,5 +393,6 @@ fn enrich_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(normalize_many, m)?)?;
     m.add_function(wrap_pyfunction!(encode_records, m)?)?;
     m.add_class::<parser::Parser>()?;
+    m.add_class::<terms::Terms>()?;
     Ok(())
 }

@@ -49,6 +49,9 @@ RANDOM_STATE = 0
 # ---- log_enrichment -----------------------------------------------------------------------
 ENRICH_SCHEDULE = "*/5 * * * *"
 MAX_BATCH_SIZE = 50_000  # messages per partition and run, at most
+# a run's transaction stays open while its batch is read and enriched: kept well inside the
+# transaction timeout (kafka.TXN_TIMEOUT_S, 120 s) at ~100,000 lines/s
+MAX_BATCH_SIZE_LIMIT = 1_000_000
 CONSUMER_GROUP = "log-enricher"
 
 # ---- model_training -----------------------------------------------------------------------

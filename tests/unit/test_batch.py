@@ -12,8 +12,10 @@ from enrich.core.labels import DEFAULT_TAXONOMY, Label
 from enrich.core.records import LogRecord, RawBatch, RawRecord, Source, decode
 from enrich.core.rules import load_rules, parse_rules
 from enrich.defaults import THRESHOLD
-from enrich.engine.routing import EnrichSettings, enrich_batch
+from enrich.engine.routing import Enricher, EnrichSettings, enrich_batch
 from enrich.errors import ConfigError
+from enrich.learn.model import Model, make_learner
+from enrich.samples import generate
 from tests.unit.fixed_model import fixed_model
 
 GUESS = Label("ERROR", "State change", "Software Infrastructure")
@@ -272,6 +274,62 @@ def test_same_input_same_output() -> None:
     assert a.enriched == b.enriched
     assert a.enriched_keys == b.enriched_keys
     assert [q.fingerprint for q in a.queries] == [q.fingerprint for q in b.queries]
+
+
+@pytest.fixture(scope="module")
+def trained() -> Model:
+    """A model trained from the rules' labels on generated lines, as the pipeline boots."""
+    boot = enrich_batch([RawRecord(v) for _s, v in generate(4_000, seed=5)], None, load_rules())
+    learner = make_learner([x.text for x in boot.labels], [x.label for x in boot.labels])
+    return Model(learner.estimator, "test-model", "3")
+
+
+@pytest.mark.parametrize("with_model", [True, False])
+def test_a_batch_in_parts_gives_what_the_whole_batch_gives(
+    trained: Model, with_model: bool
+) -> None:
+    """The pipeline writes each part's records while it reads the next: the outputs, labels,
+    queries, dead letters and counts are those of one call over the whole batch."""
+    values: list[bytes | None] = [v for _s, v in generate(3_000, seed=11)]
+    values[7:7] = [None, b"\xff\xfe", b"[1,2]", b'{"message": 5}', b"x" * 2_000_000]
+    batch = RawBatch(
+        "logs.raw",
+        2,
+        values,
+        list(range(500, 500 + len(values))),
+        [1_700_000_000_000 + i for i in range(len(values))],
+        [None] * len(values),
+    )
+    model, rules = (trained if with_model else None), load_rules()
+    settings = EnrichSettings(review_k=25)
+    whole = enrich_batch(batch, model, rules, settings)
+    assert whole.counts["by_rules"]
+    assert whole.counts["needs_review"]
+    assert whole.counts["by_model"] if with_model else not whole.counts["by_model"]
+    for size in (1, 997, 2_000):
+        enricher = Enricher(model, rules, settings)
+        enriched: list[bytes] = []
+        keys: list[str] = []
+        for start in range(0, len(values), size):
+            end = start + size
+            part = RawBatch(
+                batch.topic,
+                batch.partition,
+                batch.values[start:end],
+                batch.offsets[start:end],
+                batch.timestamps[start:end],
+                batch.keys[start:end],
+            )
+            got, got_keys = enricher.add(part)
+            enriched += got
+            keys += got_keys
+        parts = enricher.finish()
+        assert enriched == whole.enriched
+        assert keys == whole.enriched_keys
+        assert parts.labels == whole.labels
+        assert parts.queries == whole.queries
+        assert parts.dead_letters == whole.dead_letters
+        assert parts.counts == pytest.approx(whole.counts)
 
 
 def test_empty_batch() -> None:

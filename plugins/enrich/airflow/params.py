@@ -86,9 +86,10 @@ class DagParams:
 class EnrichmentParams(DagParams):
     max_batch_size: int = _param(
         defaults.MAX_BATCH_SIZE,
-        "messages per partition and run, at most",
+        "messages per partition and run, at most (one Kafka transaction each)",
         type="integer",
         minimum=1,
+        maximum=defaults.MAX_BATCH_SIZE_LIMIT,
     )
     threshold: float = _threshold()
     policy: str = _policy()

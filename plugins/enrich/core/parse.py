@@ -454,8 +454,13 @@ class ParsedColumns:
     fields_json: list[bytes]
 
     def fields(self, i: int) -> dict[str, Any]:
-        out: dict[str, Any] = _decode_json(self.fields_json[i])
-        return out
+        return parsed_fields(self.fields_json[i])
+
+
+def parsed_fields(fields_json: bytes) -> dict[str, Any]:
+    """The parsed fields of one record, from their JSON (``ParsedColumns.fields_json``)."""
+    out: dict[str, Any] = _decode_json(fields_json)
+    return out
 
 
 def _code(severity: str | None) -> int:

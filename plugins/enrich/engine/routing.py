@@ -32,8 +32,14 @@ from enrich import defaults
 from enrich.core.formats import RULES, LabelRecord, ReviewItem
 from enrich.core.labels import DEFAULT_TAXONOMY, Label, Taxonomy
 from enrich.core.normalize import fingerprint, normalize_many
-from enrich.core.parse import SEVERITIES, LogFormats, ParsedColumns, builtin_formats
-from enrich.core.records import DeadLetter, LogRecord, RawBatch, RawRecord, decode
+from enrich.core.parse import (
+    SEVERITIES,
+    LogFormats,
+    ParsedColumns,
+    builtin_formats,
+    parsed_fields,
+)
+from enrich.core.records import DeadLetter, LogRecord, RawBatch, RawRecord, Source, decode
 from enrich.core.rules import RuleSet
 from enrich.engine.output import Decisions, InputColumns, OutputWriter, Route
 from enrich.errors import ConfigError
@@ -104,103 +110,179 @@ def enrich_batch(
     ``formats`` the log formats the parser knows (None: the built-in ones). Never raises for
     bad input; raises ConfigError only for invalid settings (checked when ``EnrichSettings``
     is built). Idempotent: the same records, model, rules, settings and formats give the same
-    result.
+    result. ``Enricher`` gives the same result for a batch fed to it in parts.
     """
-    settings = settings or EnrichSettings()
-    formats = formats if formats is not None else builtin_formats()
-    result = BatchResult()
-    src = InputColumns.of(records)
+    enricher = Enricher(model, rules, settings, formats)
+    enriched, keys = enricher.add(records)
+    result = enricher.finish()
+    result.enriched, result.enriched_keys = enriched, keys
+    return result
 
-    # 1. decode; dead letters keep their source coordinates; rows[i]: input index of decoded[i]
-    decoded: list[LogRecord] = []
-    rows: list[int] = []
-    max_bytes, text_fields = settings.max_value_bytes, settings.text_fields
-    for row, value in enumerate(src.values):
-        out = decode(value, max_bytes, text_fields)
-        if isinstance(out, LogRecord):
-            decoded.append(out)
-            rows.append(row)
-        else:
-            result.dead_letters.append(DeadLetter(out[0], out[1], value, src.source(row)))
 
-    # 2. parse: header fields, the level the line states, the message body
-    parsed = formats.parse_columns(decoded, _years(src, rows))
-    bodies = parsed.bodies
-    stated = np.asarray(parsed.severity, dtype=np.intp)
+@dataclass(frozen=True)
+class _Candidate:
+    """A line that may be asked about (one per fingerprint): what its review item needs."""
 
-    # 3. normalise each body once; the model sees each distinct normalised body once
-    normalized = normalize_many(bodies)
-    slot = {t: i for i, t in enumerate(dict.fromkeys(normalized))}  # distinct, in order
-    text_slot = np.fromiter(map(slot.__getitem__, normalized), np.intp, len(normalized))
-    scores = _Scores.of(model, list(slot), text_slot, stated > 0, settings)
+    fingerprint: str
+    normalized: str
+    body: str
+    fields: dict[str, Any] | None  # the JSON record's own fields, if any
+    parsed_json: bytes  # else the parsed fields give the item's context
+    guess: Label
+    confidence: float
+    coordinates: str
 
-    # 4. rules, only where they can decide; route
-    route, rule_idx = _route(bodies, decoded, parsed, scores.confident, rules, settings.policy)
 
-    # 5. fingerprints (one per distinct body), training labels and review candidates: only
-    # for lines the model did not label, and never for an empty body
-    fps: list[str | None] = [None] * len(decoded)
-    slot_fps: list[str | None] = [None] * len(slot)
-    candidates: dict[str, int] = {}
-    seen: set[str] = set()
-    route_l, rule_l, slot_l, stated_l = (
-        route.tolist(),
-        rule_idx.tolist(),
-        text_slot.tolist(),
-        stated.tolist(),
-    )
-    for i in np.flatnonzero(route != Route.MODEL).tolist():
-        fp = slot_fps[slot_l[i]]
-        if fp is None:
-            fp = slot_fps[slot_l[i]] = fingerprint(normalized[i])
-        fps[i] = fp
-        if not normalized[i]:
-            continue  # nothing to learn from, nothing to ask about
-        if route_l[i] == Route.REVIEW:
-            candidates.setdefault(fp, i)
-        elif fp not in seen:
-            seen.add(fp)
-            rule = rules.rules[rule_l[i]]
-            label = _with_severity(rule.label, stated_l[i])
-            origin = src.source(rows[i]).coordinates
-            result.labels.append(LabelRecord(fp, bodies[i], label, RULES, rule.name, origin))
+class Enricher:
+    """``enrich_batch`` over a batch given in consecutive parts: ``add`` each part (its
+    enriched values and keys come back at once, so they can be written while the next part is
+    read), then ``finish`` for the batch's training labels, review queries, dead letters and
+    counts. The result is the same as one ``enrich_batch`` call over the whole batch: each
+    distinct normalised body is predicted once per batch, a training label is made for the
+    first line of each fingerprint, review queries are picked among all the batch's
+    candidates."""
 
-    # 6. the output records
-    model_meta = {"name": model.name, "version": model.version} if model is not None else None
-    writer = OutputWriter(model_meta, scores.classes, rules)
-    decisions = Decisions(
-        route,
-        np.where(route == Route.RULES, rule_idx, scores.class_idx),
-        stated,
-        scores.confidence_json,
-        scores.record_slot,
-        fps,
-        parsed.fields_json,
-    )
-    result.enriched, result.enriched_keys = writer.encode(src, decoded, rows, decisions)
+    def __init__(
+        self,
+        model: Model | None,
+        rules: RuleSet,
+        settings: EnrichSettings | None = None,
+        formats: LogFormats | None = None,
+    ) -> None:
+        self.model, self.rules = model, rules
+        self.settings = settings or EnrichSettings()
+        self.formats = formats if formats is not None else builtin_formats()
+        self._scores = _Scores(model, self.settings)
+        model_meta = {"name": model.name, "version": model.version} if model is not None else None
+        self._writer = OutputWriter(model_meta, self._scores.classes, rules)
+        self._seen: set[str] = set()
+        self._candidates: dict[str, _Candidate] = {}
+        self._labels: list[LabelRecord] = []
+        self._dead: list[DeadLetter] = []
+        self._counts = dict.fromkeys(("in", "out", "by_model", "by_rules", "needs_review"), 0)
+        self._counts["severity_from_line"] = 0
+        self._conf_sum, self._conf_n = 0.0, 0
 
-    # 7. review queries: the top k distinct candidates by the strategy
-    if settings.review_k and candidates:
-        result.queries = _queries(
-            candidates, decoded, parsed, normalized, fps, rows, src, scores, model, settings
+    def add(self, records: Sequence[RawRecord] | RawBatch) -> tuple[list[bytes], list[str]]:
+        """Enrich the next part of the batch: its enriched values and keys, in input order
+        (its dead letters are kept for ``finish``)."""
+        settings, rules = self.settings, self.rules
+        src = InputColumns.of(records)
+
+        # 1. decode; dead letters keep their source coordinates; rows[i]: input index of
+        # decoded[i]
+        decoded: list[LogRecord] = []
+        rows: list[int] = []
+        max_bytes, text_fields = settings.max_value_bytes, settings.text_fields
+        for row, value in enumerate(src.values):
+            out = decode(value, max_bytes, text_fields)
+            if isinstance(out, LogRecord):
+                decoded.append(out)
+                rows.append(row)
+            else:
+                self._dead.append(DeadLetter(out[0], out[1], value, src.source(row)))
+
+        # 2. parse: header fields, the level the line states, the message body
+        parsed = self.formats.parse_columns(decoded, _years(src, rows))
+        bodies = parsed.bodies
+        stated = np.asarray(parsed.severity, dtype=np.intp)
+
+        # 3. normalise each body once; the model sees each distinct normalised body once a
+        # batch
+        normalized = normalize_many(bodies)
+        scores = self._scores.of(normalized, stated > 0)
+
+        # 4. rules, only where they can decide; route
+        route, rule_idx = _route(bodies, decoded, parsed, scores.confident, rules, settings.policy)
+
+        # 5. fingerprints (one per distinct body), training labels and review candidates:
+        # only for lines the model did not label, and never for an empty body
+        fps: list[str | None] = [None] * len(decoded)
+        route_l, rule_l, stated_l = route.tolist(), rule_idx.tolist(), stated.tolist()
+        for i in np.flatnonzero(route != Route.MODEL).tolist():
+            fp = fps[i] = self._scores.fingerprint(scores.slot[i], normalized[i])
+            if not normalized[i]:
+                continue  # nothing to learn from, nothing to ask about
+            if route_l[i] == Route.REVIEW:
+                if fp not in self._candidates:
+                    self._candidates[fp] = self._candidate(
+                        fp, i, normalized, decoded, parsed, scores, src.source(rows[i])
+                    )
+            elif fp not in self._seen:
+                self._seen.add(fp)
+                rule = rules.rules[rule_l[i]]
+                label = _with_severity(rule.label, stated_l[i])
+                origin = src.source(rows[i]).coordinates
+                self._labels.append(LabelRecord(fp, bodies[i], label, RULES, rule.name, origin))
+
+        # 6. the output records
+        decisions = Decisions(
+            route,
+            np.where(route == Route.RULES, rule_idx, scores.class_idx),
+            stated,
+            self._scores.confidence_json,
+            scores.record_slot,
+            fps,
+            parsed.fields_json,
+        )
+        values, keys = self._writer.encode(src, decoded, rows, decisions)
+
+        counts = self._counts
+        counts["in"] += len(src.values)
+        counts["out"] += len(decoded)
+        counts["by_model"] += int((route == Route.MODEL).sum())
+        counts["by_rules"] += int((route == Route.RULES).sum())
+        counts["needs_review"] += int((route == Route.REVIEW).sum())
+        counts["severity_from_line"] += int((stated > 0).sum())
+        with_conf = scores.confidence[~np.isnan(scores.confidence)]
+        self._conf_sum += float(with_conf.sum())
+        self._conf_n += len(with_conf)
+        return values, keys
+
+    def finish(self) -> BatchResult:
+        """The batch's training labels, review queries (the top ``review_k`` candidates by
+        the query strategy), dead letters and counts; ``enriched`` is left empty (``add``
+        returned it)."""
+        settings, candidates = self.settings, list(self._candidates.values())
+        queries = _queries(candidates, self.model, settings) if settings.review_k else []
+        counts: dict[str, Any] = {
+            "in": self._counts["in"],
+            "out": self._counts["out"],
+            "dead_letters": len(self._dead),
+            **{k: self._counts[k] for k in ("by_model", "by_rules", "needs_review")},
+            "severity_from_line": self._counts["severity_from_line"],
+            "labels": len(self._labels),
+            "queries": len(queries),
+            "review_candidates": len(candidates),
+            "mean_confidence": round(self._conf_sum / self._conf_n, 4) if self._conf_n else None,
+            "model_version": self.model.version if self.model is not None else None,
+        }
+        return BatchResult(
+            labels=self._labels, queries=queries, dead_letters=self._dead, counts=counts
         )
 
-    with_conf = scores.confidence[~np.isnan(scores.confidence)]
-    result.counts = {
-        "in": len(src.values),
-        "out": len(decoded),
-        "dead_letters": len(result.dead_letters),
-        "by_model": int((route == Route.MODEL).sum()),
-        "by_rules": int((route == Route.RULES).sum()),
-        "needs_review": int((route == Route.REVIEW).sum()),
-        "severity_from_line": int((stated > 0).sum()),
-        "labels": len(result.labels),
-        "queries": len(result.queries),
-        "review_candidates": len(candidates),
-        "mean_confidence": round(float(with_conf.mean()), 4) if len(with_conf) else None,
-        "model_version": model.version if model is not None else None,
-    }
-    return result
+    def _candidate(
+        self,
+        fp: str,
+        i: int,
+        normalized: Sequence[str],
+        decoded: Sequence[LogRecord],
+        parsed: ParsedColumns,
+        scores: _PartScores,
+        source: Source,
+    ) -> _Candidate:
+        conf = float(scores.confidence[i])
+        classes = self._scores.classes
+        return _Candidate(
+            fp,
+            normalized[i],
+            parsed.bodies[i],
+            decoded[i].fields,
+            parsed.fields_json[i],
+            _with_severity(classes[scores.class_idx[i]], parsed.severity[i]),
+            conf,
+            source.coordinates,
+        )
 
 
 def _with_severity(label: Label, code: int) -> Label:
@@ -227,52 +309,79 @@ def _years(src: InputColumns, rows: Sequence[int]) -> list[int | None]:
 
 
 @dataclass(frozen=True)
-class _Scores:
-    """The model's label and confidence per record (NaN and the taxonomy's fallback without
-    a model). For a line that states its severity the model decides only the event type and
-    category: its confidence is that of the best (event type, category) pair, summed over the
-    severities. ``confidence_json``: the confidence as the output writes it, per distinct text
-    (then again per distinct text for the stated-severity variant); ``record_slot[i]``: record
-    i's entry in it."""
+class _PartScores:
+    """The model's decision for each record of one part: ``class_idx`` (into the classes),
+    ``confidence`` (NaN without a model), ``confident`` (≥ threshold), ``slot`` (the record's
+    distinct normalised body) and ``record_slot`` (its entry in the confidence JSON)."""
 
-    classes: Sequence[Label]
     class_idx: np.ndarray
     confidence: np.ndarray
     confident: np.ndarray
-    confidence_json: list[bytes]
+    slot: list[int]
     record_slot: list[int]
 
-    @classmethod
-    def of(
-        cls,
-        model: Model | None,
-        distinct: list[str],
-        text_slot: np.ndarray,
-        stated: np.ndarray,
-        settings: EnrichSettings,
-    ) -> _Scores:
-        n, d = len(text_slot), len(distinct)
-        record_slot = (text_slot + np.where(stated, d, 0)).tolist()
-        if model is not None and n:
-            proba = model.predict_proba_normalized(distinct)
-            best = proba.argmax(axis=1)
-            conf = proba[np.arange(d), best]
-            classes: Sequence[Label] = model.classes
-            # only lines that state their level need the (event type, category) scores
-            g_best, g_conf = _pair_scores(proba, classes) if stated.any() else (best, conf)
-            class_idx = np.where(stated, g_best[text_slot], best[text_slot])
-            confidence = np.where(stated, g_conf[text_slot], conf[text_slot])
-            conf_json = [
-                b"null" if c != c else repr(c).encode()
-                for c in np.round(np.concatenate([conf, g_conf]), 4).tolist()
-            ]
-        else:
-            class_idx = np.zeros(n, dtype=np.intp)
+
+class _Scores:
+    """The model's label and confidence per distinct normalised body of a batch, each body
+    predicted once (NaN and the taxonomy's fallback without a model). For a line that states
+    its severity the model decides only the event type and category: its confidence is that
+    of the best (event type, category) pair, summed over the severities.
+    ``confidence_json[2 * slot + stated]``: the confidence as the output writes it."""
+
+    def __init__(self, model: Model | None, settings: EnrichSettings) -> None:
+        self.model, self.threshold = model, settings.threshold
+        self.classes: Sequence[Label] = (
+            model.classes if model is not None else [settings.taxonomy.fallback]
+        )
+        self.slots: dict[str, int] = {}
+        self.confidence_json: list[bytes] = []
+        self._fps: list[str | None] = []
+        empty = np.empty(0, dtype=np.intp)
+        self._best, self._pair_best = empty, empty
+        self._conf, self._pair_conf = np.empty(0), np.empty(0)
+
+    def of(self, normalized: Sequence[str], stated: np.ndarray) -> _PartScores:
+        slots = self.slots
+        fresh = [t for t in dict.fromkeys(normalized) if t not in slots]
+        if fresh:
+            self._predict(fresh)
+        slot_list = list(map(slots.__getitem__, normalized))
+        slot = np.asarray(slot_list, dtype=np.intp)
+        record_slot = (slot * 2 + stated).tolist()
+        if self.model is None:
+            n = len(slot)
             confidence = np.full(n, np.nan)
-            conf_json = [b"null"] * (2 * d)
-            classes = [settings.taxonomy.fallback]
-        confident = confidence >= settings.threshold  # NaN (no model) is never confident
-        return cls(classes, class_idx, confidence, confident, conf_json, record_slot)
+            return _PartScores(
+                np.zeros(n, dtype=np.intp), confidence, confidence >= 0, slot_list, record_slot
+            )
+        class_idx = np.where(stated, self._pair_best[slot], self._best[slot])
+        confidence = np.where(stated, self._pair_conf[slot], self._conf[slot])
+        confident = confidence >= self.threshold
+        return _PartScores(class_idx, confidence, confident, slot_list, record_slot)
+
+    def fingerprint(self, slot: int, normalized: str) -> str:
+        fp = self._fps[slot]
+        if fp is None:
+            fp = self._fps[slot] = fingerprint(normalized)
+        return fp
+
+    def _predict(self, fresh: list[str]) -> None:
+        start = len(self.slots)
+        self.slots.update(zip(fresh, range(start, start + len(fresh)), strict=True))
+        self._fps.extend([None] * len(fresh))
+        if self.model is None:
+            self.confidence_json.extend([b"null"] * (2 * len(fresh)))
+            return
+        proba = self.model.predict_proba_normalized(fresh)
+        best = proba.argmax(axis=1)
+        conf = proba[np.arange(len(fresh)), best]
+        pair_best, pair_conf = _pair_scores(proba, self.classes)
+        self._best = np.concatenate([self._best, best])
+        self._conf = np.concatenate([self._conf, conf])
+        self._pair_best = np.concatenate([self._pair_best, pair_best])
+        self._pair_conf = np.concatenate([self._pair_conf, pair_conf])
+        both = np.round(np.stack([conf, pair_conf], axis=1), 4).ravel().tolist()
+        self.confidence_json.extend(b"null" if c != c else repr(c).encode() for c in both)
 
 
 def _pair_scores(proba: np.ndarray, classes: Sequence[Label]) -> tuple[np.ndarray, np.ndarray]:
@@ -340,41 +449,31 @@ class _FieldLookup:
 
 
 def _queries(
-    candidates: dict[str, int],
-    decoded: Sequence[LogRecord],
-    parsed: ParsedColumns,
-    normalized: Sequence[str],
-    fps: Sequence[str | None],
-    rows: Sequence[int],
-    src: InputColumns,
-    scores: _Scores,
-    model: Model | None,
-    settings: EnrichSettings,
+    candidates: Sequence[_Candidate], model: Model | None, settings: EnrichSettings
 ) -> list[ReviewItem]:
-    """The review queries: ``settings.review_k`` of the candidates (record index per
-    fingerprint) picked by the query strategy."""
-    cand_idx = list(candidates.values())
-    pool = np.asarray([normalized[i] for i in cand_idx], dtype=object)
+    """The review queries: ``settings.review_k`` of the candidates (one per fingerprint)
+    picked by the query strategy."""
+    if not candidates:
+        return []
+    pool = np.asarray([c.normalized for c in candidates], dtype=object)
     scorer = model.pipeline if model is not None else unfitted_learner()
     picked, picked_scores = STRATEGIES[settings.strategy](
         scorer, pool, settings.review_k, settings.random_state
     )
     queries = []
     for j, score in zip(picked, picked_scores, strict=True):
-        i = cand_idx[int(j)]
-        conf = scores.confidence[i]
-        guess = _with_severity(scores.classes[scores.class_idx[i]], parsed.severity[i])
-        context = parsed.fields(i) if decoded[i].fields is None else decoded[i].fields
+        c = candidates[int(j)]
+        context = c.fields if c.fields is not None else parsed_fields(c.parsed_json)
         queries.append(
             ReviewItem(
-                fps[i] or "",
-                parsed.bodies[i],
+                c.fingerprint,
+                c.body,
                 dict(context) if context else None,
-                guess.to_dict(),
-                None if np.isnan(conf) else float(conf),
+                c.guess.to_dict(),
+                None if np.isnan(c.confidence) else c.confidence,
                 float(score),
                 settings.strategy,
-                src.source(rows[i]).coordinates,
+                c.coordinates,
             )
         )
     return queries

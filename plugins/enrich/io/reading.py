@@ -67,49 +67,84 @@ def plan_range(
     return PartitionRange(topic, partition, start, min(high, start + max_messages))
 
 
+class RangeReader:
+    """Reads one range of one partition in chunks (``chunks()``), so that a caller can
+    process each chunk while the client fetches the next; ``next_offset``: the offset after
+    the last one read so far.
+
+    Stops at ``rng.end``: when a message at or past it arrives, or the consumer's position
+    reaches it, every message of the range has been delivered (transaction markers and
+    aborted records are never delivered, so the last offsets may never arrive). Gives up
+    early when the broker has nothing more to return (an open transaction upstream holds the
+    last stable offset back), keeping what it has.
+    """
+
+    def __init__(self, consumer: Consumer, rng: PartitionRange, limit: int | None = None):
+        self.consumer, self.rng, self.limit = consumer, rng, limit
+        self.next_offset = rng.start
+        self.count = 0
+        self._past_end = False
+
+    def chunks(self) -> Iterator[list[Message]]:
+        """The range's messages, in offset order, in lists of up to ``CONSUME_CHUNK``."""
+        rng, consumer, limit = self.rng, self.consumer, self.limit
+        if rng.end <= rng.start:
+            return
+        consumer.assign([TopicPartition(rng.topic, rng.partition, rng.start)])
+        idle = 0
+        try:
+            while self.next_offset < rng.end and idle < IDLE_POLLS:
+                # never ask for more than the range has left: consume() waits out its
+                # timeout for a chunk the partition cannot fill
+                want = min(CONSUME_CHUNK, rng.end - self.next_offset)
+                if limit is not None:
+                    want = min(want, limit - self.count)
+                    if want <= 0:
+                        return
+                batch = consumer.consume(num_messages=max(want, 1), timeout=0.5)
+                idle = 0 if batch else idle + 1
+                if not batch and _position(consumer, rng) >= rng.end:
+                    self.next_offset = rng.end  # only control records were left
+                    return
+                chunk = self._keep(batch)
+                if chunk:
+                    self.count += len(chunk)
+                    self.next_offset = (chunk[-1].offset() or 0) + 1
+                    yield chunk
+                if self._past_end:
+                    self.next_offset = rng.end
+                    return
+        finally:
+            consumer.unassign()
+
+    def _keep(self, batch: list[Message]) -> list[Message]:
+        """The messages of ``batch`` inside the range; notes when one lies past its end."""
+        rng = self.rng
+        room = None if self.limit is None else self.limit - self.count
+        kept: list[Message] = []
+        for msg in batch:
+            err = msg.error()
+            if err is not None:
+                if err.code() == KafkaError._PARTITION_EOF:
+                    continue
+                raise StackError(f"reading {rng.topic}[{rng.partition}]: {err.str()}")
+            if (msg.offset() or 0) >= rng.end:
+                self._past_end = True
+                break
+            if room is not None and len(kept) >= room:
+                break
+            kept.append(msg)
+        return kept
+
+
 def read_range(
     consumer: Consumer, rng: PartitionRange, limit: int | None = None
 ) -> tuple[list[Message], int]:
-    """Messages of ``rng`` (at most ``limit``), and the offset after the last one read.
-
-    Stops at ``rng.end`` (past trailing transaction markers too); gives up early when the
-    broker has nothing more to return (an open transaction upstream holds the last stable
-    offset back), returning what it has.
-    """
-    if rng.end <= rng.start:
-        return [], rng.start
-    consumer.assign([TopicPartition(rng.topic, rng.partition, rng.start)])
-    records: list[Message] = []
-    next_offset = rng.start
-    idle = 0
-    try:
-        while (
-            next_offset < rng.end and idle < IDLE_POLLS and (limit is None or len(records) < limit)
-        ):
-            # never ask for more than the range has left: consume() waits out its timeout
-            # for a chunk the partition cannot fill
-            want = min(CONSUME_CHUNK, rng.end - next_offset)
-            if limit is not None:
-                want = min(want, limit - len(records))
-            batch = consumer.consume(num_messages=max(want, 1), timeout=0.5)
-            idle = 0 if batch else idle + 1
-            if not batch and _position(consumer, rng) >= rng.end:
-                next_offset = rng.end  # only control records (transaction markers) were left
-                break
-            for msg in batch:
-                err = msg.error()
-                if err is not None:
-                    if err.code() == KafkaError._PARTITION_EOF:
-                        continue
-                    raise StackError(f"reading {rng.topic}[{rng.partition}]: {err.str()}")
-                offset = msg.offset() or 0
-                if offset >= rng.end or (limit is not None and len(records) >= limit):
-                    break
-                records.append(msg)
-                next_offset = offset + 1
-    finally:
-        consumer.unassign()
-    return records, next_offset
+    """Messages of ``rng`` (at most ``limit``), and the offset after the last one read
+    (``RangeReader`` in one list)."""
+    reader = RangeReader(consumer, rng, limit)
+    records = [msg for chunk in reader.chunks() for msg in chunk]
+    return records, reader.next_offset
 
 
 def _position(consumer: Consumer, rng: PartitionRange) -> int:

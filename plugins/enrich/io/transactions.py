@@ -20,18 +20,18 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import KafkaException, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
 
 from enrich.config import Topics
 from enrich.core.formats import DeadLetterCodec, ReviewCodec, now_ms
 from enrich.core.parse import LogFormats
 from enrich.core.rules import RuleSet
-from enrich.engine.routing import BatchResult, EnrichSettings, enrich_batch
+from enrich.engine.routing import BatchResult, Enricher, EnrichSettings
 from enrich.errors import StackError
 from enrich.io.kafka import (
     TXN_TIMEOUT_S,
@@ -40,7 +40,7 @@ from enrich.io.kafka import (
     produce_one,
     transactional_producer,
 )
-from enrich.io.reading import PartitionRange, plan_range, raw_batch, read_range
+from enrich.io.reading import PartitionRange, RangeReader, plan_range, raw_batch
 from enrich.io.stores import send_label
 from enrich.learn.model import Model
 
@@ -159,26 +159,22 @@ def enrich_partition(
     consumer = consumer_for(config, group_id)
     try:
         rng = plan_range(consumer, topics.raw, partition, max_batch_size)
-        messages, next_offset = read_range(consumer, rng)
-        if next_offset <= rng.start:
-            return PartitionRun(topics.raw, partition, rng.start, rng.start, {"in": 0}, 0, False)
-        batch = raw_batch(messages, topics.raw, partition)
-        result = enrich_batch(batch, model, rules, settings, formats)
-        out_partition = same_partition(producer, topics.enriched, partition)
-        producer.begin_transaction()
-        try:
-            produced = write_result(producer, topics, result, out_partition)
-            producer.send_offsets_to_transaction(
-                [TopicPartition(topics.raw, partition, next_offset)],
-                consumer.consumer_group_metadata(),
-                TXN_TIMEOUT_S,
+        reader = RangeReader(consumer, rng)
+        txn = _Transaction(
+            producer, topics, partition, f"transaction for {topics.raw}[{partition}]"
+        )
+        with txn:
+            result = txn.enrich(reader.chunks(), Enricher(model, rules, settings, formats))
+            if reader.next_offset <= rng.start:
+                txn.abandon()
+                return PartitionRun(
+                    topics.raw, partition, rng.start, rng.start, {"in": 0}, 0, False
+                )
+            txn.commit(
+                result, [TopicPartition(topics.raw, partition, reader.next_offset)], consumer
             )
-            producer.commit_transaction(TXN_TIMEOUT_S)
-        except KafkaException as err:
-            _abort(producer, err)
-            raise StackError(f"transaction for {topics.raw}[{partition}] failed: {err}") from err
         return PartitionRun(
-            topics.raw, partition, rng.start, next_offset, result.counts, produced, True
+            topics.raw, partition, rng.start, reader.next_offset, result.counts, txn.produced, True
         )
     finally:
         consumer.close()
@@ -204,29 +200,112 @@ def reenrich_range(
     producer = transactional_producer(config, transactional_id)
     consumer = consumer_for(config, "log-enricher-backfill")
     try:
-        messages, next_offset = read_range(consumer, rng)
+        reader = RangeReader(consumer, rng)
+        chunks: Iterable[list[Message]] = reader.chunks()
         if ts_from is not None and ts_to is not None:
-            messages = [m for m in messages if _stamped_in(m, ts_from, ts_to)]
-        records = raw_batch(messages, rng.topic, rng.partition)
-        result = enrich_batch(records, model, rules, settings, formats)
-        result.labels.clear()  # the live pipeline already taught these lines
-        result.counts["labels"] = 0
-        out_partition = same_partition(producer, topics.enriched, rng.partition)
-        producer.begin_transaction()
-        try:
-            produced = write_result(producer, topics, result, out_partition)
-            producer.commit_transaction(TXN_TIMEOUT_S)
-        except KafkaException as err:
-            _abort(producer, err)
-            raise StackError(
-                f"backfill transaction for {rng.topic}[{rng.partition}] failed: {err}"
-            ) from err
+            chunks = ([m for m in c if _stamped_in(m, ts_from, ts_to)] for c in chunks)
+        txn = _Transaction(
+            producer,
+            topics,
+            rng.partition,
+            f"backfill transaction for {rng.topic}[{rng.partition}]",
+        )
+        with txn:
+            result = txn.enrich(chunks, Enricher(model, rules, settings, formats))
+            result.labels.clear()  # the live pipeline already taught these lines
+            result.counts["labels"] = 0
+            txn.commit(result)
         return PartitionRun(
-            rng.topic, rng.partition, rng.start, next_offset, result.counts, produced, False
+            rng.topic,
+            rng.partition,
+            rng.start,
+            reader.next_offset,
+            result.counts,
+            txn.produced,
+            False,
         )
     finally:
         consumer.close()
         producer.flush(5)
+
+
+class _Transaction:
+    """One run's Kafka transaction, written while its batch is read: each chunk's enriched
+    records are produced as soon as they are made (the client sends them while the next chunk
+    is read and enriched), the batch's labels, queries and dead letters and the consumed
+    offsets at the end, then one commit. Any failure on the way aborts it: nothing of the run
+    becomes visible."""
+
+    def __init__(self, producer: Producer, topics: Topics, partition: int, what: str) -> None:
+        self.producer, self.topics, self.partition, self.what = producer, topics, partition, what
+        self.produced = 0
+        self._open = False
+        self._out_partition: int | None = None
+
+    def __enter__(self) -> _Transaction:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, err: BaseException | None, tb: Any
+    ) -> None:
+        if not self._open:
+            return
+        self._open = False
+        if isinstance(err, KafkaException):
+            _abort(self.producer, err)
+            raise StackError(f"{self.what} failed: {err}") from err
+        if err is not None:
+            _abort(self.producer, None)
+
+    def _begin(self) -> None:
+        if not self._open:
+            self._out_partition = same_partition(
+                self.producer, self.topics.enriched, self.partition
+            )
+            self.producer.begin_transaction()
+            self._open = True
+
+    def enrich(self, chunks: Iterable[list[Message]], enricher: Enricher) -> BatchResult:
+        """Enrich and produce each chunk (one partition's messages) in turn; the batch's
+        result, with ``enriched`` left empty (it is produced)."""
+        for messages in chunks:
+            if not messages:
+                continue
+            self._begin()
+            first = messages[0]
+            values, keys = enricher.add(raw_batch(messages, first.topic() or "", self.partition))
+            produce_many(
+                self.producer,
+                self.topics.enriched,
+                values,
+                keys,
+                -1 if self._out_partition is None else self._out_partition,
+            )
+            self.produced += len(values)
+        return enricher.finish()
+
+    def abandon(self) -> None:
+        """End an open transaction that wrote nothing worth keeping."""
+        if self._open:
+            self._open = False
+            self.producer.abort_transaction(TXN_TIMEOUT_S)
+
+    def commit(
+        self,
+        result: BatchResult,
+        offsets: list[TopicPartition] | None = None,
+        consumer: Consumer | None = None,
+    ) -> None:
+        """Write the batch's labels, queries and dead letters (and its ``enriched`` records,
+        if any are left there), commit ``offsets`` for ``consumer``'s group, commit."""
+        self._begin()
+        self.produced += write_result(self.producer, self.topics, result, self._out_partition)
+        if offsets and consumer is not None:
+            self.producer.send_offsets_to_transaction(
+                offsets, consumer.consumer_group_metadata(), TXN_TIMEOUT_S
+            )
+        self.producer.commit_transaction(TXN_TIMEOUT_S)
+        self._open = False
 
 
 def _stamped_in(msg: Message, ts_from: int, ts_to: int) -> bool:
@@ -234,8 +313,8 @@ def _stamped_in(msg: Message, ts_from: int, ts_to: int) -> bool:
     return bool(ts_type) and ts_from <= ts < ts_to
 
 
-def _abort(producer: Producer, err: KafkaException) -> None:
-    kerr = err.args[0] if err.args else None
+def _abort(producer: Producer, err: KafkaException | None) -> None:
+    kerr = err.args[0] if err is not None and err.args else None
     if kerr is not None and getattr(kerr, "fatal", lambda: False)():
         return  # a fenced or fatal producer cannot abort; the next owner's init aborts for us
     try:

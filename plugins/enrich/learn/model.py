@@ -11,17 +11,24 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from modAL.models import ActiveLearner
+from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 from enrich import defaults
 from enrich.core.labels import Label
 from enrich.errors import ConfigError
-from enrich.learn.features import LogNormalizer, Texts, as_array, text_vectorizer
+from enrich.learn.features import (
+    LogNormalizer,
+    Texts,
+    TfidfFeatures,
+    as_array,
+    text_vectorizer,
+)
 from enrich.learn.strategies import get_strategy
 
 
@@ -93,6 +100,7 @@ class Model:
     pipeline: Pipeline
     name: str | None = None
     version: str | None = None
+    _features: TfidfFeatures | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def classes(self) -> list[Label]:
@@ -110,8 +118,13 @@ class Model:
         """Class probabilities per already-normalised text (columns: ``classes``)."""
         if len(normalized) == 0:
             return np.empty((0, len(self.pipeline.classes_)), dtype=np.float64)
-        proba: np.ndarray = self.pipeline[1:].predict_proba(np.asarray(normalized, dtype=object))
-        return proba
+        steps = self.pipeline.steps
+        if len(steps) != 3 or not isinstance(steps[1][1], TfidfVectorizer):
+            proba: np.ndarray = self.pipeline[1:].predict_proba(as_array(normalized))
+            return proba
+        if self._features is None or self._features.vectorizer is not steps[1][1]:
+            self._features = TfidfFeatures(steps[1][1])
+        return steps[2][1].predict_proba(self._features.transform(normalized))
 
     def predict(self, texts: Sequence[str]) -> tuple[list[Label], np.ndarray]:
         """Label and confidence per raw text, in one batch call."""
