@@ -61,6 +61,37 @@ def test_routing_around_the_threshold(
     assert [lbl.source for lbl in result.labels] == (["rules"] if labelled_by == "rules" else [])
 
 
+@pytest.mark.parametrize(
+    ("threshold", "confidence", "labelled_by"),
+    [
+        (0.75, 0.74996, "rules"),  # rounds to 0.75, yet below the threshold
+        (0.75, 0.75, "model"),
+        (0.74994, 0.74994, "model"),  # rounds to 0.7499, yet at the threshold
+        (0.74994, 0.749939, "rules"),
+    ],
+)
+def test_the_written_confidence_never_contradicts_who_labelled(
+    threshold: float, confidence: float, labelled_by: str
+) -> None:
+    model = fixed_model((GUESS, OTHER), {"alarm": confidence})
+    settings = EnrichSettings(threshold=threshold)
+    (out,) = enrich_batch(raw([b"alarm now"]), model, RULES, settings).records()
+    assert out["labelled_by"] == labelled_by
+    assert (out["confidence"] >= threshold) is (labelled_by == "model")
+    assert out["confidence"] == pytest.approx(confidence, abs=1.5e-4)
+
+
+def test_every_record_has_a_fingerprint_whoever_labelled_it() -> None:
+    model = fixed_model((GUESS, OTHER), {"alarm": 0.99, "quiet": 0.5})
+    values = [b"alarm 1", b"alarm 2", b"quiet 3", b'{"msg": "alarm 4"}', b""]
+    records = enrich_batch(raw(values), model, RULES).records()
+    assert [r["labelled_by"] for r in records] == ["model", "model", "none", "model", "none"]
+    fps = [r["fingerprint"] for r in records]
+    assert all(isinstance(fp, str) and fp for fp in fps)
+    assert fps[0] == fps[1] == fps[3]  # one template, whatever the number or the wrapping
+    assert len(set(fps)) == 3
+
+
 def test_confident_predictions_are_never_taught_back() -> None:
     model = fixed_model((GUESS, OTHER), {"alarm": 0.99})
     result = enrich_batch(raw([b"alarm one", b"alarm two"]), model, RULES)

@@ -3,6 +3,7 @@ exactly the TF-IDF matrix scikit-learn's vectoriser makes, to the bit."""
 
 from __future__ import annotations
 
+import pickle
 import random
 
 import numpy as np
@@ -87,3 +88,5 @@ def test_the_model_predicts_what_its_pipeline_predicts() -> None:
     assert model._features.native
     want = model.pipeline[1:].predict_proba(np.asarray(texts, dtype=object))
     assert np.array_equal(got, want)
+    copy = pickle.loads(pickle.dumps(model))  # as multiprocessing sends it to a worker
+    assert np.array_equal(copy.predict_proba_normalized(texts), want)

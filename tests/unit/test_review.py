@@ -12,6 +12,7 @@ from enrich.core.labels import DEFAULT_TAXONOMY, Label
 from enrich.core.normalize import fingerprint, normalize
 from enrich.core.records import RawRecord
 from enrich.core.rules import load_rules
+from enrich.defaults import STRATEGIES
 from enrich.engine import review
 from enrich.engine.routing import EnrichSettings, enrich_batch
 from enrich.learn.model import Model, make_learner
@@ -67,6 +68,36 @@ def test_pick_asks_about_distinct_templates_first_with_the_champions_guess() -> 
         assert q.confidence is not None
         assert 0.0 <= q.confidence <= 1.0
         DEFAULT_TAXONOMY.label(q.guess)  # a guess inside the taxonomy
+
+
+@pytest.fixture(scope="module")
+def champion() -> Model:
+    boot = enrich_batch([RawRecord(v) for _s, v in generate(3000, seed=2)], None, load_rules())
+    learner = make_learner([x.text for x in boot.labels], [x.label for x in boot.labels])
+    return Model(learner.estimator, "m", "3")
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("with_model", [True, False])
+def test_every_offered_strategy_works_with_and_without_a_champion(
+    champion: Model, strategy: str, with_model: bool
+) -> None:
+    """Each strategy the DAGs offer, in enrichment's review queries and in the labelling pick."""
+    model = champion if with_model else None
+    records = [RawRecord(v) for _s, v in generate(800, seed=17)]
+    settings = EnrichSettings(review_k=5, strategy=strategy, threshold=0.999)
+    result = enrich_batch(records, model, load_rules(), settings)
+    assert result.counts["review_candidates"] >= 5
+    assert 1 <= len(result.queries) <= 5
+    assert len({q.fingerprint for q in result.queries}) == len(result.queries)
+    assert all(q.strategy == strategy for q in result.queries)
+
+    texts = [f"widget {i} frobbed in zone {i % 3}" for i in range(20)]
+    texts += ["disk quota nearly exceeded on /var", "peer handshake renegotiated", "x y z"]
+    waiting = review.pending([item(t) for t in texts], set())
+    questions = review.pick_questions(waiting, model, DEFAULT_TAXONOMY, 3, strategy)
+    assert 1 <= len(questions) <= 3
+    assert len({q.fingerprint for q in questions}) == len(questions)
 
 
 def test_pick_without_a_model_uses_the_fallback_guess() -> None:

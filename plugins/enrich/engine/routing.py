@@ -195,14 +195,14 @@ class Enricher:
         # 4. rules, only where they can decide; route
         route, rule_idx = _route(bodies, decoded, parsed, scores.confident, rules, settings.policy)
 
-        # 5. fingerprints (one per distinct body), training labels and review candidates:
-        # only for lines the model did not label, and never for an empty body
-        fps: list[str | None] = [None] * len(decoded)
+        # 5. fingerprints (one per distinct body, every record has one); training labels and
+        # review candidates only for lines the model did not label, never for an empty body
+        fps = self._scores.fingerprints(scores.slot)
         route_l, rule_l, stated_l = route.tolist(), rule_idx.tolist(), stated.tolist()
         for i in np.flatnonzero(route != Route.MODEL).tolist():
-            fp = fps[i] = self._scores.fingerprint(scores.slot[i], normalized[i])
             if not normalized[i]:
                 continue  # nothing to learn from, nothing to ask about
+            fp = fps[i]
             if route_l[i] == Route.REVIEW:
                 if fp not in self._candidates:
                     self._candidates[fp] = self._candidate(
@@ -335,7 +335,7 @@ class _Scores:
         )
         self.slots: dict[str, int] = {}
         self.confidence_json: list[bytes] = []
-        self._fps: list[str | None] = []
+        self._fps: list[str] = []
         empty = np.empty(0, dtype=np.intp)
         self._best, self._pair_best = empty, empty
         self._conf, self._pair_conf = np.empty(0), np.empty(0)
@@ -359,16 +359,14 @@ class _Scores:
         confident = confidence >= self.threshold
         return _PartScores(class_idx, confidence, confident, slot_list, record_slot)
 
-    def fingerprint(self, slot: int, normalized: str) -> str:
-        fp = self._fps[slot]
-        if fp is None:
-            fp = self._fps[slot] = fingerprint(normalized)
-        return fp
+    def fingerprints(self, slots: list[int]) -> list[str]:
+        """The fingerprint of each record's normalised body, by its slot."""
+        return list(map(self._fps.__getitem__, slots))
 
     def _predict(self, fresh: list[str]) -> None:
         start = len(self.slots)
         self.slots.update(zip(fresh, range(start, start + len(fresh)), strict=True))
-        self._fps.extend([None] * len(fresh))
+        self._fps.extend(map(fingerprint, fresh))
         if self.model is None:
             self.confidence_json.extend([b"null"] * (2 * len(fresh)))
             return
@@ -380,8 +378,19 @@ class _Scores:
         self._conf = np.concatenate([self._conf, conf])
         self._pair_best = np.concatenate([self._pair_best, pair_best])
         self._pair_conf = np.concatenate([self._pair_conf, pair_conf])
-        both = np.round(np.stack([conf, pair_conf], axis=1), 4).ravel().tolist()
-        self.confidence_json.extend(b"null" if c != c else repr(c).encode() for c in both)
+        both = np.stack([conf, pair_conf], axis=1).ravel()
+        written = written_confidence(both, self.threshold).tolist()
+        self.confidence_json.extend(b"null" if c != c else repr(c).encode() for c in written)
+
+
+def written_confidence(confidence: np.ndarray, threshold: float) -> np.ndarray:
+    """The confidences as records show them: rounded to 4 decimals, but never across the
+    threshold (0.74996 under a threshold of 0.75 shows as 0.7499, not as 0.75), so a record's
+    confidence always agrees with who labelled it."""
+    shown = np.round(confidence, 4)
+    below = confidence < threshold
+    shown = np.where(below & (shown >= threshold), np.round(shown - 1e-4, 4), shown)
+    return np.where(~below & (shown < threshold), np.round(shown + 1e-4, 4), shown)
 
 
 def _pair_scores(proba: np.ndarray, classes: Sequence[Label]) -> tuple[np.ndarray, np.ndarray]:

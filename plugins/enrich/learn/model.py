@@ -102,6 +102,10 @@ class Model:
     version: str | None = None
     _features: TfidfFeatures | None = field(default=None, init=False, repr=False, compare=False)
 
+    def __getstate__(self) -> dict[str, object]:
+        """Pickled without the native feature counter (rebuilt on first use)."""
+        return {**self.__dict__, "_features": None}
+
     @property
     def classes(self) -> list[Label]:
         return [Label.from_class_name(c) for c in self.pipeline.classes_]

@@ -67,6 +67,8 @@ def ranked_batch(
     """modAL's ranked batch mode (Cardoso et al.): uncertainty balanced with dissimilarity."""
     if len(X) == 0:
         return np.empty(0, dtype=np.intp), np.empty(0)
+    if not hasattr(learner, "on_transformed"):  # a fitted pipeline (the champion), not modAL's
+        learner = _FittedPipeline(learner)
     try:
         idx, scores = uncertainty_batch_sampling(
             learner, as_array(X), n_instances=min(n_instances, len(X)), metric="cosine"
@@ -74,6 +76,24 @@ def ranked_batch(
     except NotFittedError:  # cold start: no features to rank on yet
         return diverse(learner, X, n_instances, random_state)
     return np.asarray(idx), np.asarray(scores)
+
+
+class _FittedPipeline:
+    """A fitted pipeline as modAL's ranked batch sampling asks a learner to be: its
+    probabilities, its features (the pipeline's steps before the classifier), and no training
+    set (the ranking starts from the pool's most representative line, modAL's cold start)."""
+
+    on_transformed = True
+    X_training = None
+
+    def __init__(self, pipeline: Any) -> None:
+        self.pipeline = pipeline
+
+    def predict_proba(self, X: Any) -> Any:
+        return self.pipeline.predict_proba(X)
+
+    def transform_without_estimating(self, X: Any) -> Any:
+        return self.pipeline[:-1].transform(X)
 
 
 def diverse(
