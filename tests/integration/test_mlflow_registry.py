@@ -63,3 +63,43 @@ def test_log_register_alias_and_load_by_alias(tmp_mlflow: StackSettings) -> None
 
 def test_registry_status_without_model(tmp_mlflow: StackSettings) -> None:
     assert tracking.registry_status(tmp_mlflow)["versions"] == 0
+
+
+def test_a_model_registered_again_is_not_served_from_the_old_versions_files(
+    tmp_mlflow: StackSettings, tmp_path: Path
+) -> None:
+    """Version 1 of a deleted and re-created registered model is another model: the local
+    cache (which outlives task processes) must not serve the old version 1's files."""
+    from enrich.core.labels import Label
+    from enrich.learn.model import make_learner
+
+    error = Label("ERROR", "State change", "Software Infrastructure")
+    beat = Label("INFO", "Heartbeat", "Monitoring & Logging")
+    login = Label("INFO", "Authentication and Authorization", "Connectivity and Security")
+    experiment_id = tracking.ensure_experiment(tmp_mlflow)
+    client = MlflowClient()
+    name = tmp_mlflow.registered_model
+
+    def register(labels: tuple[Label, Label]) -> None:
+        texts = ["disk failed on sda", "heartbeat ok from node"]
+        pipeline = make_learner(texts, list(labels)).estimator
+        with mlflow.start_run(experiment_id=experiment_id), models.quiet_skops():
+            info = mlflow.sklearn.log_model(
+                pipeline, name="model", skops_trusted_types=models.SKOPS_TRUSTED_TYPES
+            )
+        version = mlflow.register_model(info.model_uri, name)
+        client.set_registered_model_alias(name, defaults.CHAMPION, version.version)
+
+    register((error, beat))
+    cache = models.ChampionCache(tmp_path / "cache")
+    served = cache.get(name)
+    assert served is not None
+    assert (served.version, set(served.classes)) == ("1", {error, beat})
+
+    client.delete_registered_model(name)
+    register((error, login))  # version 1 again, another model
+
+    for fresh in (cache, models.ChampionCache(tmp_path / "cache")):  # same process, a new one
+        served = fresh.get(name)
+        assert served is not None
+        assert (served.version, set(served.classes)) == ("1", {error, login})

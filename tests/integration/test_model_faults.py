@@ -50,7 +50,7 @@ def test_a_corrupted_new_champion_does_not_replace_the_good_one(pipe: Pipeline) 
     v2 = client.create_model_version(name, str(v1.source), run_id=v1.run_id)
     client.set_registered_model_alias(name, defaults.CHAMPION, v2.version)
     # corrupt v2's files as the cache would download them
-    folder = Path(os.environ["ENRICH_MODEL_CACHE"]) / name / str(v2.version)
+    folder = Path(os.environ["ENRICH_MODEL_CACHE"]) / name / models.version_folder(v2)
     folder.mkdir(parents=True)
     (folder / "MLmodel").write_text("flavors: {python_function: {loader_module: nope}}\n")
 
@@ -68,8 +68,9 @@ def test_a_corrupted_new_champion_does_not_replace_the_good_one(pipe: Pipeline) 
     empty_cache = Path(os.environ["ENRICH_MODEL_CACHE"]).parent / "empty-cache"
     empty_cache.mkdir()
     cache = models.ChampionCache(empty_cache / "sub")
-    (empty_cache / "sub" / name / str(v2.version)).mkdir(parents=True)
-    (empty_cache / "sub" / name / str(v2.version) / "MLmodel").write_text("flavors: {}\n")
+    broken = empty_cache / "sub" / name / models.version_folder(v2)
+    broken.mkdir(parents=True)
+    (broken / "MLmodel").write_text("flavors: {}\n")
     with pytest.raises(StackError, match="cannot load model") as err:
         cache.get(name)
     assert "no earlier model" in str(err.value)

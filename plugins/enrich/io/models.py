@@ -90,6 +90,16 @@ def _model_identity(uri: str) -> tuple[str | None, str | None]:
         raise StackError(f"cannot resolve model {uri!r}: {err.message}") from err
 
 
+def version_folder(found: Any) -> str:
+    """The local cache folder of a registered model version: its number and a digest of
+    what makes it unique (run, source, creation time), so a version 1 of a model deleted and
+    registered again is never served from the old version 1's files."""
+    import hashlib
+
+    identity = f"{found.run_id}|{found.source}|{found.creation_timestamp}"
+    return f"{found.version}-{hashlib.sha256(identity.encode()).hexdigest()[:12]}"
+
+
 def _alias_missing(err: Exception) -> bool:
     code = getattr(err, "error_code", "")
     return code == "RESOURCE_DOES_NOT_EXIST" or (
@@ -120,37 +130,38 @@ class ChampionCache:
 
         key = (name, alias)
         try:
-            version = str(MlflowClient().get_model_version_by_alias(name, alias).version)
+            found = MlflowClient().get_model_version_by_alias(name, alias)
         except MlflowException as err:
             if _alias_missing(err):
                 return None
             return self._fallback(key, f"cannot ask the registry for {name}@{alias}: {err}")
-        model = self._models.get((name, version))
+        version, folder = str(found.version), version_folder(found)
+        model = self._models.get((name, folder))
         if model is None:
             try:
-                model = self._load(name, version)
+                model = self._load(name, version, folder)
             except StackError as err:
                 return self._fallback(key, str(err))
-            self._models = {(name, version): model}  # keep one version in memory
+            self._models = {(name, folder): model}  # keep one version in memory
         self._current[key] = model
-        self._remember(key, version)
+        self._remember(key, folder)
         return model
 
     def _served_file(self, key: tuple[str, str]) -> Path | None:
         return Path(self.cache_dir) / key[0] / f"@{key[1]}" if self.cache_dir else None
 
-    def _remember(self, key: tuple[str, str], version: str) -> None:
+    def _remember(self, key: tuple[str, str], folder: str) -> None:
         marker = self._served_file(key)
         if (
             marker is not None
-            and (marker.parent / version / "MLmodel").exists()
-            and (not marker.exists() or marker.read_text() != version)
+            and (marker.parent / folder / "MLmodel").exists()
+            and (not marker.exists() or marker.read_text() != folder)
         ):
             tmp = marker.with_suffix(".tmp")
-            tmp.write_text(version)
+            tmp.write_text(folder)
             tmp.replace(marker)
 
-    def _load(self, name: str, version: str) -> Model:
+    def _load(self, name: str, version: str, folder: str) -> Model:
         """Load a version, through a local folder per version when ``cache_dir`` is set
         (task processes come and go; the folder outlives them)."""
         uri = f"models:/{name}/{version}"
@@ -162,10 +173,10 @@ class ChampionCache:
         import mlflow.artifacts
         from mlflow.exceptions import MlflowException
 
-        local = Path(self.cache_dir) / name / version
+        local = Path(self.cache_dir) / name / folder
         if not (local / "MLmodel").exists():
             local.parent.mkdir(parents=True, exist_ok=True)
-            staging = Path(tempfile.mkdtemp(dir=local.parent, prefix=f".{version}-"))
+            staging = Path(tempfile.mkdtemp(dir=local.parent, prefix=f".{folder}-"))
             try:
                 mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(staging))
                 staging.rename(local)  # atomic: a half-downloaded model is never used
@@ -191,9 +202,10 @@ class ChampionCache:
         marker = self._served_file(key)
         if marker is None or not marker.exists():
             return None
-        version = marker.read_text().strip()
+        folder = marker.read_text().strip()
+        version = folder.split("-", 1)[0]
         try:
-            model = load_model(marker.parent / version)
+            model = load_model(marker.parent / folder)
         except StackError as err:
             log.warning("the locally cached version %s cannot be loaded either: %s", version, err)
             return None
