@@ -87,7 +87,16 @@ def drain(
             p
             for p in active
             if transactions.enrich_partition(
-                config, topics, p, model, rules, settings, group, f"bench-{group}-{p}", batch
+                config,
+                topics,
+                p,
+                model,
+                rules,
+                settings,
+                group,
+                f"bench-{group}-{p}",
+                batch,
+                start_from="earliest",
             ).counts.get("in")
         ]
 

@@ -63,7 +63,11 @@ def worker(report: str, partitions: int, stop_when_idle: bool, batch: int = 20_0
     warnings.simplefilter("ignore")
     from enrich.airflow import enrichment
 
-    params = {"consumer_group": os.environ["SOAK_GROUP"], "max_batch_size": batch}
+    params = {
+        "consumer_group": os.environ["SOAK_GROUP"],
+        "max_batch_size": batch,
+        "start_from": "earliest",
+    }
     rounds = 0
     with open(report, "a") as out:
         while True:

@@ -158,7 +158,8 @@ def demo() -> int:
 
     first = produce_sample(config, stack.topics.raw, LINES)
     say_line(f"demo: produced {first} sample log lines to {stack.topics.raw}")
-    enrich1 = run_dag("log_enrichment")
+    # a new consumer group must say where it starts: here, with the lines just produced
+    enrich1 = run_dag("log_enrichment", {"start_from": "earliest"})
     say("log_enrichment", enrich1)
     training = run_dag("model_training", {"min_new_labels": 0})
     say("model_training", training)

@@ -53,6 +53,10 @@ MAX_BATCH_SIZE = 50_000  # messages per partition and run, at most
 # transaction timeout (kafka.TXN_TIMEOUT_S, 120 s) at ~100,000 lines/s
 MAX_BATCH_SIZE_LIMIT = 1_000_000
 CONSUMER_GROUP = "log-enricher"
+# where a consumer group with no committed offset on a partition starts: "committed" refuses
+# (a new group never re-sends the retained history by surprise), "earliest" or "latest" say so
+COMMITTED, EARLIEST, LATEST = "committed", "earliest", "latest"
+START_FROM = (COMMITTED, EARLIEST, LATEST)
 
 # ---- model_training -----------------------------------------------------------------------
 MIN_NEW_LABELS = 50  # skip a training run unless this many labels arrived since the last one

@@ -55,7 +55,7 @@ def test_broker_stopped_mid_run_and_restarted(pipe: Pipeline, broker_env: dict[s
     kafka.flush_or_fail(producer, pipe.stack.topics.raw)
     raw_end = pipe.high(pipe.stack.topics.raw)[0]
 
-    params = {"consumer_group": pipe.group, "max_batch_size": BATCH}
+    params = {"consumer_group": pipe.group, "max_batch_size": BATCH, "start_from": "earliest"}
     code = (
         "from enrich.airflow import enrichment; "
         f"enrichment.enrich_partition(0, {params!r}, 'log_enrichment')"

@@ -37,7 +37,7 @@ def run_child_and_kill(pipe: Pipeline, after_messages: int) -> bool:
     """Start the partition-0 task in a child process; SIGSTOP then SIGKILL it once its open
     transaction has put ``after_messages`` records on the output topic. Return whether the
     kill landed inside the transaction (the group's offset had not moved)."""
-    params = {"consumer_group": pipe.group, "max_batch_size": BATCH}
+    params = {"consumer_group": pipe.group, "max_batch_size": BATCH, "start_from": "earliest"}
     code = (
         "from enrich.airflow import enrichment; "
         f"enrichment.enrich_partition(0, {params!r}, 'log_enrichment')"
@@ -78,7 +78,9 @@ def test_killed_mid_transaction_then_retried_is_exactly_once(
     assert landed_inside, "the kill should land inside the open transaction"
 
     retry = enrichment.enrich_partition(
-        0, {"consumer_group": pipe.group, "max_batch_size": BATCH}, "log_enrichment"
+        0,
+        {"consumer_group": pipe.group, "max_batch_size": BATCH, "start_from": "earliest"},
+        "log_enrichment",
     )
     assert retry["committed"] is True
     assert pipe.committed()[0] == raw_end

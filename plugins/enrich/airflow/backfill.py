@@ -43,6 +43,9 @@ def plan(
     model(rt, p)
     config = rt.kafka_config()
     topic = rt.topics.raw
+    topics.check_output_partitions(
+        topics.list_topics(config), topic, p.target_topic or rt.topics.enriched
+    )
     marks = topics.watermarks(config, topic)
     if p.offsets:
         return [
@@ -96,7 +99,12 @@ def reenrich(part: Mapping[str, Any], params: Mapping[str, Any], dag_id: str) ->
         model(rt, p),
         rt.rules(),
         enrich_settings(rt, p),
-        transactional_id=transactions.transactional_id(dag_id, raw, part["partition"]),
+        # one per range: concurrent backfill runs (``airflow backfill create`` runs several
+        # intervals at once) never fence each other; a retry of the same range fences its
+        # earlier attempt
+        transactional_id=transactions.transactional_id(
+            f"{dag_id}.{part['start']}-{part['end']}", raw, part["partition"]
+        ),
         formats=rt.formats(),
     )
     summary = run.as_dict()

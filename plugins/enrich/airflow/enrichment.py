@@ -12,10 +12,14 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from enrich import defaults
 from enrich.airflow.params import EnrichmentParams
 from enrich.airflow.runtime import Runtime
+from enrich.core.labels import Taxonomy
 from enrich.engine.routing import EnrichSettings
-from enrich.io import topics, transactions
+from enrich.errors import ConfigError
+from enrich.io import reading, topics, transactions
+from enrich.learn.model import Model
 
 log = logging.getLogger(__name__)
 # counts a run's summary adds up over its partitions
@@ -29,6 +33,7 @@ SUMMED = (
     "labels",
     "queries",
     "produced",
+    "lost_to_retention",
 )
 
 
@@ -46,17 +51,32 @@ def preflight(params: Mapping[str, Any]) -> list[int]:
     """Check everything before consuming; return the input topic's partitions.
 
     Fails (with what to fix) on: invalid settings or Params, a bad rules or taxonomy file, an
-    unreachable broker, a model alias that points at a version which cannot be loaded. Creates
+    unreachable broker, an output topic with fewer partitions than the input, a consumer
+    group with no committed offsets and no ``start_from``, a model alias that points at a
+    version which cannot be loaded or whose classes the taxonomy no longer has. Creates
     missing topics.
     """
     rt = Runtime.current()
-    enrich_settings(rt, EnrichmentParams.parse(params))
+    p = EnrichmentParams.parse(params)
+    settings = enrich_settings(rt, p)
     loaded = rt.rules()
     formats = rt.formats()
     config = rt.kafka_config()
     topics.ensure_topics(config, topics.project_topics(rt.stack))
+    counts = topics.list_topics(config)
+    partitions = sorted(range(counts[rt.topics.raw]))
+    topics.check_output_partitions(counts, rt.topics.raw, rt.topics.enriched)
+    if p.start_from == defaults.COMMITTED:
+        offsets = reading.committed_offsets(config, p.consumer_group, rt.topics.raw, partitions)
+        missing = [q for q, offset in sorted(offsets.items()) if offset < 0]
+        if missing:
+            raise ConfigError(
+                f"consumer group {p.consumer_group!r}: "
+                + reading.no_offsets_message(rt.topics.raw, missing)
+            )
     model = rt.model()
-    partitions = sorted(range(topics.list_topics(config)[rt.topics.raw]))
+    if model is not None:
+        check_classes(model, settings.taxonomy)
     log.info(
         "preflight ok: %d rules from %s, %d log formats, model %s, %d partitions of %s",
         len(loaded),
@@ -67,6 +87,19 @@ def preflight(params: Mapping[str, Any]) -> list[int]:
         rt.topics.raw,
     )
     return partitions
+
+
+def check_classes(model: Model, taxonomy: Taxonomy) -> None:
+    """ConfigError when the model can label a line with a value the taxonomy no longer has
+    (a value renamed or removed after the model was trained)."""
+    stale = taxonomy.unknown_values(model.classes)
+    if stale:
+        raise ConfigError(
+            f"model {model.name} v{model.version} labels with {', '.join(stale)}, which the "
+            "taxonomy no longer has: retrain it (trigger model_training with min_new_labels=0; "
+            "relabel what carried the old values), or run rules-only until then (remove the "
+            "champion alias)"
+        )
 
 
 def enrich_partition(partition: int, params: Mapping[str, Any], dag_id: str) -> dict[str, Any]:
@@ -81,9 +114,10 @@ def enrich_partition(partition: int, params: Mapping[str, Any], dag_id: str) -> 
         rt.rules(),
         enrich_settings(rt, p),
         group_id=p.consumer_group,
-        transactional_id=transactions.transactional_id(dag_id, rt.topics.raw, partition),
+        transactional_id=transactions.transactional_id(p.consumer_group, rt.topics.raw, partition),
         max_batch_size=p.max_batch_size,
         formats=rt.formats(),
+        start_from=p.start_from,
     )
     summary = run.as_dict()
     log.info("partition %s: %s", partition, summary)

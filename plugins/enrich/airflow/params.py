@@ -97,6 +97,13 @@ class EnrichmentParams(DagParams):
         defaults.REVIEW_K, "review queries per partition and run", type="integer", minimum=0
     )
     strategy: str = _param(defaults.STRATEGY, "query strategy", enum=list(defaults.STRATEGIES))
+    start_from: str = _param(
+        defaults.COMMITTED,
+        "where the consumer group starts on a partition it has no committed offset for: "
+        "committed (refuse: the first run must choose), earliest (the retained history), "
+        "latest (lines from now on); a group's committed offsets always win",
+        enum=list(defaults.START_FROM),
+    )
     consumer_group: str = _param(
         defaults.CONSUMER_GROUP, "consumer group whose offsets are the live cursor"
     )

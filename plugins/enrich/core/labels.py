@@ -9,7 +9,7 @@ hold spaces, ``/``, ``&`` and ``_``, and nothing ever joins or splits them on a 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,6 +93,17 @@ class Taxonomy:
                     + ", ".join(repr(a) for a in allowed)
                 )
         return label
+
+    def unknown_values(self, labels: Iterable[Label]) -> list[str]:
+        """``field 'value'`` for each value of ``labels`` this taxonomy does not have."""
+        return sorted(
+            {
+                f"{f} {getattr(label, f)!r}"
+                for label in labels
+                for f in FIELDS
+                if getattr(label, f) not in getattr(self, f)
+            }
+        )
 
     def label(self, data: Mapping[str, Any], where: str = "label") -> Label:
         """Parse and validate a label mapping."""

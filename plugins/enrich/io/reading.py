@@ -13,6 +13,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
+from enrich import defaults
 from enrich.core.records import RawBatch, RawRecord
 from enrich.errors import ConfigError, StackError
 from enrich.io.kafka import consumer_for
@@ -55,16 +56,73 @@ def explicit_ranges(
     return ranges
 
 
+@dataclass(frozen=True)
+class PartitionPlan:
+    """The next range of a consumer group on one partition.
+
+    ``fresh``: the group had no committed offset there (it starts as ``start_from`` says);
+    ``lost``: ``[from, to)`` offsets the group never read that retention deleted first (empty
+    when none)."""
+
+    range: PartitionRange
+    fresh: bool
+    lost: tuple[int, int]
+
+    @property
+    def lost_count(self) -> int:
+        return self.lost[1] - self.lost[0]
+
+
 def plan_range(
-    consumer: Consumer, topic: str, partition: int, max_messages: int, timeout: float = 15.0
-) -> PartitionRange:
-    """[committed offset, min(high watermark, committed + max)) for the consumer's group."""
+    consumer: Consumer,
+    topic: str,
+    partition: int,
+    max_messages: int,
+    start_from: str = defaults.COMMITTED,
+    timeout: float = 15.0,
+) -> PartitionPlan:
+    """[committed offset, min(high watermark, committed + max)) for the consumer's group.
+
+    A group with no committed offset starts at the low watermark (``earliest``) or the high
+    one (``latest``); with ``committed`` that is a ConfigError saying how to choose."""
     tp = TopicPartition(topic, partition)
     low, high = consumer.get_watermark_offsets(tp, timeout=timeout, cached=False)
     committed = consumer.committed([tp], timeout=timeout)[0].offset
-    start = committed if committed >= 0 else low
-    start = max(start, low)  # retention may have deleted what the group never read
-    return PartitionRange(topic, partition, start, min(high, start + max_messages))
+    fresh = committed < 0
+    if fresh and start_from == defaults.EARLIEST:
+        start = low
+    elif fresh and start_from == defaults.LATEST:
+        start = high
+    elif fresh:
+        raise ConfigError(no_offsets_message(topic, [partition]))
+    else:
+        start = committed
+    lost = (start, low) if start < low else (start, start)
+    start = max(start, low)  # retention deleted what the group never read
+    return PartitionPlan(
+        PartitionRange(topic, partition, start, min(high, start + max_messages)), fresh, lost
+    )
+
+
+def no_offsets_message(topic: str, partitions: Sequence[int]) -> str:
+    return (
+        f"the consumer group has no committed offset on {topic} partition(s) "
+        f"{', '.join(map(str, partitions))}: a new group must say where it starts; trigger "
+        "the run with Param start_from=earliest (enrich the retained history) or "
+        "start_from=latest (only lines produced from now on)"
+    )
+
+
+def committed_offsets(
+    config: Mapping[str, Any], group_id: str, topic: str, partitions: Sequence[int]
+) -> dict[int, int]:
+    """The group's committed offset per partition (negative: none)."""
+    consumer = consumer_for(config, group_id)
+    try:
+        tps = [TopicPartition(topic, p) for p in partitions]
+        return {tp.partition: tp.offset for tp in consumer.committed(tps, timeout=15.0)}
+    finally:
+        consumer.close()
 
 
 class RangeReader:

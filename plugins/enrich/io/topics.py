@@ -11,7 +11,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
 from enrich.config import StackSettings
-from enrich.errors import StackError
+from enrich.errors import ConfigError, StackError
 from enrich.io.kafka import ADMIN_TIMEOUT_S, consumer_for, task_client_config
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,20 @@ def list_topics(config: Mapping[str, Any], timeout: float = ADMIN_TIMEOUT_S) -> 
             "local broker with `make kafka-up`, or fix the connection's bootstrap.servers"
         ) from err
     return {name: len(meta.partitions) for name, meta in metadata.topics.items()}
+
+
+def check_output_partitions(counts: Mapping[str, int], source: str, target: str) -> None:
+    """ConfigError unless ``target`` has at least as many partitions as ``source``: each
+    input partition's records go to the output partition of the same number, which keeps
+    their order (with fewer, the rest would be spread by key and lose it)."""
+    have, need = counts.get(target), counts.get(source)
+    if have is not None and need is not None and have < need:
+        raise ConfigError(
+            f"output topic {target!r} has {have} partition(s), fewer than the {need} of "
+            f"input topic {source!r}: records of partitions {have} to {need - 1} would lose "
+            f"their order. Add partitions: kafka-topics.sh --bootstrap-server <broker> "
+            f"--alter --topic {target} --partitions {need}"
+        )
 
 
 def ensure_topics(config: Mapping[str, Any], specs: Iterable[TopicSpec]) -> list[str]:

@@ -3,15 +3,16 @@
 This is the body of the ``log_enrichment`` DAG's mapped task, kept free of Airflow so it can
 be run and tested on its own. Per partition:
 
-1. the producer's ``transactional.id`` is fixed per (DAG, topic, partition):
-   ``init_transactions`` fences any zombie of an earlier attempt and aborts its open
-   transaction, so a retried task never duplicates what a killed one half-wrote;
-2. the read starts at the consumer group's committed offset and stops at the high watermark
-   seen at start, or after ``max_batch_size`` messages (``read_committed``, partition
-   assigned, never a group join);
-3. enriched records, training labels, review queries and dead letters are produced, and the
-   consumed offsets are committed, **in one transaction**: all of it becomes visible to a
-   ``read_committed`` reader, or none of it does.
+1. the producer's ``transactional.id`` is fixed per (consumer group, topic, partition):
+   ``init_transactions`` fences any zombie of an earlier attempt (or of another DAG enriching
+   for the same group) and aborts its open transaction, so a retried task never duplicates
+   what a killed one half-wrote;
+2. the read starts at the consumer group's committed offset (a group without one starts where
+   ``start_from`` says, or is refused) and stops at the high watermark seen at start, or after
+   ``max_batch_size`` messages (``read_committed``, partition assigned, never a group join);
+3. enriched records (produced chunk by chunk while the rest is read), training labels, review
+   queries and dead letters, and the consumed offsets, are committed **in one transaction**:
+   all of it becomes visible to a ``read_committed`` reader, or none of it does.
 
 Running it again with no new input reads nothing, writes nothing and commits nothing.
 """
@@ -27,6 +28,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
 
+from enrich import defaults
 from enrich.config import Topics
 from enrich.core.formats import DeadLetterCodec, ReviewCodec, now_ms
 from enrich.core.parse import LogFormats
@@ -48,8 +50,9 @@ log = logging.getLogger(__name__)
 
 
 def transactional_id(owner: str, topic: str, partition: int) -> str:
-    """The producer's ``transactional.id`` for one input partition, fixed per ``owner`` (the
-    DAG): a retried task fences its earlier attempt."""
+    """The producer's ``transactional.id`` for one input partition, fixed per ``owner``: the
+    consumer group for live enrichment (a retried task, or any other DAG enriching for the
+    same group, fences the earlier writer), the backfill's interval for a backfill."""
     return f"log-enricher.{owner}.{topic}.{partition}"
 
 
@@ -153,29 +156,47 @@ def enrich_partition(
     transactional_id: str,
     max_batch_size: int,
     formats: LogFormats | None = None,
+    start_from: str = defaults.COMMITTED,
 ) -> PartitionRun:
-    """Enrich the next micro-batch of one input partition, exactly once (see module doc)."""
+    """Enrich the next micro-batch of one input partition, exactly once (see module doc).
+
+    ``start_from``: where the group starts on a partition it has no committed offset for
+    (``enrich.io.reading.plan_range``). Offsets retention deleted before the group read them
+    are counted (``lost_to_retention``) and logged as a warning."""
     producer = transactional_producer(config, transactional_id)
     consumer = consumer_for(config, group_id)
     try:
-        rng = plan_range(consumer, topics.raw, partition, max_batch_size)
+        plan = plan_range(consumer, topics.raw, partition, max_batch_size, start_from)
+        rng = plan.range
+        if plan.lost_count:
+            log.warning(
+                "%s[%d]: offsets %d to %d were deleted by retention before consumer group %r "
+                "read them: %d input messages lost",
+                topics.raw,
+                partition,
+                plan.lost[0],
+                plan.lost[1] - 1,
+                group_id,
+                plan.lost_count,
+            )
         reader = RangeReader(consumer, rng)
         txn = _Transaction(
             producer, topics, partition, f"transaction for {topics.raw}[{partition}]"
         )
         with txn:
             result = txn.enrich(reader.chunks(), Enricher(model, rules, settings, formats))
-            if reader.next_offset <= rng.start:
+            end = reader.next_offset
+            # nothing new: commit nothing, unless the group must now remember where it started
+            if end <= rng.start and not plan.fresh and not plan.lost_count:
                 txn.abandon()
                 return PartitionRun(
                     topics.raw, partition, rng.start, rng.start, {"in": 0}, 0, False
                 )
-            txn.commit(
-                result, [TopicPartition(topics.raw, partition, reader.next_offset)], consumer
-            )
-        return PartitionRun(
-            topics.raw, partition, rng.start, reader.next_offset, result.counts, txn.produced, True
-        )
+            txn.commit(result, [TopicPartition(topics.raw, partition, end)], consumer)
+        counts = {**result.counts, "lost_to_retention": plan.lost_count}
+        if plan.lost_count:
+            counts["lost_offsets"] = list(plan.lost)
+        return PartitionRun(topics.raw, partition, rng.start, end, counts, txn.produced, True)
     finally:
         consumer.close()
         producer.flush(5)
