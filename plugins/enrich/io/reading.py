@@ -210,6 +210,21 @@ def _position(consumer: Consumer, rng: PartitionRange) -> int:
     return offset
 
 
+def partition_readers(
+    config: Mapping[str, Any], topic: str, group_id: str = "enrich-reader"
+) -> Iterator[tuple[int, RangeReader]]:
+    """Each partition of ``topic`` with a reader of its whole retained range (read_committed,
+    by assign, nothing committed), one at a time: iterate ``reader.chunks()``, then
+    ``reader.next_offset`` is the end read. Memory holds one chunk, not a partition."""
+    marks = watermarks(config, topic)
+    consumer = consumer_for(config, group_id)
+    try:
+        for partition, (low, high) in sorted(marks.items()):
+            yield partition, RangeReader(consumer, PartitionRange(topic, partition, low, high))
+    finally:
+        consumer.close()
+
+
 def read_partitions(
     config: Mapping[str, Any],
     topic: str,

@@ -1,8 +1,9 @@
 """The labels and review topics as stores: write labels, read them merged, read the queue.
 
 Records are written and read through their codecs (``enrich.core.formats``). Readers go one
-partition at a time by assign (``read_partitions``), commit nothing, and skip a record they
-cannot read with a warning (counted), so one bad record never stops training or labelling.
+partition at a time by assign (``partition_readers``, ``read_partitions``), commit nothing,
+and skip a record they cannot read with a warning (counted), so one bad record never stops
+training or labelling.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from confluent_kafka import Producer
 from enrich.core.formats import HUMAN, LabelCodec, LabelRecord, ReviewCodec, ReviewItem
 from enrich.core.labels import Taxonomy
 from enrich.io.kafka import flush_or_fail, idempotent_producer, produce_one
-from enrich.io.reading import read_partitions
+from enrich.io.reading import partition_readers, read_partitions
 from enrich.learn.training import merge_labels
 
 log = logging.getLogger(__name__)
@@ -55,32 +56,34 @@ def read_labels(
     config: Mapping[str, Any], topic: str, taxonomy: Taxonomy, group_id: str
 ) -> tuple[dict[str, LabelRecord], dict[int, int], int]:
     """The labels topic merged to one label per fingerprint (human over rules, latest wins),
-    the end offsets read, and how many records were read. One partition's records are held at
-    a time, so memory follows the number of distinct lines, not the topic's length."""
+    the end offsets read, and how many records were read. Records are merged a chunk at a
+    time, so memory follows the number of distinct lines, not the topic's length (its
+    uncompacted tail included)."""
     merged: dict[str, LabelRecord] = {}
     ends: dict[int, int] = {}
     read = bad = 0
-    for p, messages, end in read_partitions(config, topic, group_id):
-        ends[p] = end
-        read += len(messages)
-        batch = []
-        for m in messages:
-            try:
-                batch.append(LabelCodec.decode(m.value() or b"", taxonomy))
-            except _UNREADABLE:
-                bad += 1
-        merged = merge_labels([*merged.values(), *batch])
+    for p, reader in partition_readers(config, topic, group_id):
+        for chunk in reader.chunks():
+            read += len(chunk)
+            batch = []
+            for m in chunk:
+                try:
+                    batch.append(LabelCodec.decode(m.value() or b"", taxonomy))
+                except _UNREADABLE:
+                    bad += 1
+            merge_labels(batch, into=merged)
+        ends[p] = reader.next_offset
     if bad:
         log.warning("skipped %d unreadable or out-of-taxonomy labels", bad)
     return merged, ends, read
 
 
 def human_labelled(config: Mapping[str, Any], topic: str, group_id: str) -> set[str]:
-    """Fingerprints a person has labelled: the ``human:`` keys of the labels topic (one
-    partition's records at a time; only the keys are kept)."""
+    """Fingerprints a person has labelled: the ``human:`` keys of the labels topic (a chunk
+    of records at a time; only the keys are kept)."""
     found: set[str] = set()
-    for _p, messages, _end in read_partitions(config, topic, group_id):
-        for m in messages:
+    for _p, reader in partition_readers(config, topic, group_id):
+        for m in (m for chunk in reader.chunks() for m in chunk):
             key = m.key()
             if key is None:
                 continue

@@ -21,9 +21,12 @@ from enrich.core.formats import SOURCE_RANK, LabelRecord
 from enrich.learn.model import make_learner
 
 
-def merge_labels(labels: Iterable[LabelRecord]) -> dict[str, LabelRecord]:
-    """One label per fingerprint: human over rules, then the latest ``labelled_at``."""
-    best: dict[str, LabelRecord] = {}
+def merge_labels(
+    labels: Iterable[LabelRecord], into: dict[str, LabelRecord] | None = None
+) -> dict[str, LabelRecord]:
+    """One label per fingerprint: human over rules, then the latest ``labelled_at`` (a tie:
+    the later one). ``into``: labels merged so far, updated in place and returned."""
+    best: dict[str, LabelRecord] = {} if into is None else into
     for item in labels:
         current = best.get(item.fingerprint)
         if current is None or (SOURCE_RANK[item.source], item.labelled_at or 0) >= (
