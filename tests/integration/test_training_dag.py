@@ -1,6 +1,7 @@
 """model_training against the real broker, MLflow and Airflow: bootstrap from an empty
-registry to a first champion, a candidate that is not better stays challenger, too few new
-labels skip, and the next enrichment run labels with the champion."""
+registry to a first champion, an identical retrain and re-sent labels skip, a worse candidate
+stays challenger, too few new labels skip, and the next enrichment run labels with the
+champion."""
 
 from __future__ import annotations
 
@@ -51,19 +52,30 @@ def test_bootstrap_from_an_empty_registry_to_a_first_champion(pipe: Pipeline) ->
     assert json.loads(mlflow_run.data.tags["labels_offsets"])
 
 
-def test_a_candidate_that_is_not_better_stays_challenger(pipe: Pipeline) -> None:
-    client = MlflowClient()
+def test_a_retrain_on_the_same_labels_and_settings_is_skipped(pipe: Pipeline) -> None:
+    """It would register the same model again (the tie rule itself: test_training.py)."""
     run = pipe.run_dag("model_training", run_conf={"min_new_labels": 0})
 
     assert run.state == DagRunState.SUCCESS
-    name = pipe.stack.registered_model
-    assert str(client.get_model_version_by_alias(name, defaults.CHAMPION).version) == "1"
-    challenger = client.get_model_version_by_alias(name, defaults.CHALLENGER)
-    assert str(challenger.version) == "2"
-    data = client.get_run(str(challenger.run_id)).data
-    assert data.tags["decision"] == "kept as challenger"
-    # same labels, same split, same seed: an exact tie, and a tie keeps the champion
-    assert data.metrics["macro_f1"] == data.metrics["champion_macro_f1"]
+    assert states(run)["train"] == "skipped"
+    versions = MlflowClient().search_model_versions(f"name = '{pipe.stack.registered_model}'")
+    assert len(versions) == 1
+
+
+def test_labels_sent_again_unchanged_are_no_new_information(pipe: Pipeline) -> None:
+    """Enrichment re-sends the rule labels bootstrap already wrote (same lines): the labels
+    topic grows, yet nothing new is learnt, so the default min_new_labels skips training."""
+    before = sum(pipe.high(pipe.stack.topics.labels).values())
+    assert pipe.run_dag("log_enrichment").state == DagRunState.SUCCESS
+    resent = sum(pipe.high(pipe.stack.topics.labels).values()) - before
+    assert resent >= defaults.MIN_NEW_LABELS, "enough copies to have triggered training"
+
+    run = pipe.run_dag("model_training")
+
+    assert run.state == DagRunState.SUCCESS
+    assert states(run)["train"] == "skipped"
+    versions = MlflowClient().search_model_versions(f"name = '{pipe.stack.registered_model}'")
+    assert len(versions) == 1
 
 
 def test_a_worse_candidate_does_not_take_the_alias(pipe: Pipeline) -> None:
@@ -75,7 +87,7 @@ def test_a_worse_candidate_does_not_take_the_alias(pipe: Pipeline) -> None:
     name = pipe.stack.registered_model
     assert str(client.get_model_version_by_alias(name, defaults.CHAMPION).version) == "1"
     challenger = client.get_model_version_by_alias(name, defaults.CHALLENGER)
-    assert str(challenger.version) == "3"
+    assert str(challenger.version) == "2"
     data = client.get_run(str(challenger.run_id)).data
     assert data.params["C"] == "0.0001"
     assert data.metrics["macro_f1"] < data.metrics["champion_macro_f1"]
@@ -87,7 +99,7 @@ def test_too_few_new_labels_skip_training(pipe: Pipeline) -> None:
     assert run.state == DagRunState.SUCCESS
     assert states(run)["train"] == "skipped"
     versions = MlflowClient().search_model_versions(f"name = '{pipe.stack.registered_model}'")
-    assert len(versions) == 3
+    assert len(versions) == 2
 
 
 def test_enrichment_uses_the_champion(pipe: Pipeline) -> None:

@@ -8,7 +8,15 @@ from enrich.core.formats import LabelCodec, LabelRecord
 from enrich.core.labels import DEFAULT_TAXONOMY, Label
 from enrich.core.normalize import fingerprint
 from enrich.errors import ConfigError
-from enrich.learn.training import beats, cap_labels, is_eval, merge_labels, split
+from enrich.learn.training import (
+    beats,
+    cap_labels,
+    changed_labels,
+    is_eval,
+    label_set_digest,
+    merge_labels,
+    split,
+)
 
 A = Label("ERROR", "State change", "Software Infrastructure")
 B = Label("INFO", "Heartbeat", "Monitoring & Logging")
@@ -88,3 +96,29 @@ def test_label_cap_keeps_every_human_label_then_the_newest_rule_labels() -> None
     assert cap_labels(labels, 1000) is labels  # under the cap: untouched
     only_humans = cap_labels({k: v for k, v in labels.items() if k.startswith("h")}, 2)
     assert set(only_humans) == {"h4", "h3"}  # humans alone over the cap: the newest stay
+
+
+def test_only_new_lines_and_new_labels_count_as_new_information() -> None:
+    before = merge_labels([stored("f1", A, "rules", 1), stored("f2", B, "rules", 2)])
+    resent = [stored("f1", A, "rules", 50), stored("f2", B, "rules", 60)]  # copies, later
+    after = merge_labels([*before.values(), *resent])
+    assert changed_labels(before, after) == 0
+    after = merge_labels(
+        [
+            *after.values(),
+            stored("f3", A, "rules", 70),  # a new line
+            stored("f2", A, "rules", 80),  # another label
+            stored("f1", A, "human", 90),  # a person confirms the rule: a person's label now
+        ]
+    )
+    assert changed_labels(before, after) == 3
+
+
+def test_the_label_set_digest_changes_with_what_training_learns_only() -> None:
+    labels = [stored("f1", A, "rules", 1), stored("f2", B, "human", 2)]
+    digest = label_set_digest(labels, C=20.0)
+    resent = [LabelRecord("f1", "another text of f1", A, "rules", labelled_at=9), labels[1]]
+    assert label_set_digest(reversed(resent), C=20.0) == digest  # order, text, time: same
+    assert label_set_digest([stored("f1", B, "rules", 1), labels[1]], C=20.0) != digest
+    assert label_set_digest([stored("f1", A, "human", 1), labels[1]], C=20.0) != digest
+    assert label_set_digest(labels, C=1.0) != digest

@@ -46,16 +46,24 @@ def bootstrap_labels(params: Mapping[str, Any]) -> dict[str, Any]:
 def train_model(params: Mapping[str, Any]) -> dict[str, Any]:
     """Read every label, train, evaluate against the champion, register, move an alias.
 
-    Returns ``{"skipped": reason}`` when there is too little new: fewer than
-    ``min_new_labels`` labels arrived since the last training run (only once a champion
-    exists), or fewer than ``min_labels`` in two classes or more.
+    Returns ``{"skipped": reason}`` when there is too little new (only once a champion
+    exists): fewer than ``min_new_labels`` lines got a new label since the last training run
+    (copies of labels it already had count for nothing), or the labels and settings are
+    exactly those of the last training (it would register the same model again); or when
+    there are fewer than ``min_labels`` in two classes or more.
     """
     rt = Runtime.current()
     p = TrainingParams.parse(params)
     current = rt.model()
-    labels, ends, read = stores.read_labels(
-        rt.kafka_config(), rt.topics.labels, rt.taxonomy(), "log-enricher-training"
+    previous_offsets, previous_digest = tracking.last_training(rt.stack)
+    got = stores.read_labels(
+        rt.kafka_config(),
+        rt.topics.labels,
+        rt.taxonomy(),
+        "log-enricher-training",
+        since=previous_offsets,
     )
+    labels, ends, read = got.labels, got.ends, got.read
     capped = training.cap_labels(labels, p.max_labels)
     dropped = len(labels) - len(capped)
     if dropped:
@@ -67,10 +75,19 @@ def train_model(params: Mapping[str, Any]) -> dict[str, Any]:
             dropped,
         )
     labels = capped
-    new = tracking.new_label_count(rt.stack, ends)
+    new = got.changed
     if current is not None and new < p.min_new_labels:
         return {
-            "skipped": f"{new} new labels since the last training, fewer than {p.min_new_labels}"
+            "skipped": f"{new} new or changed labels since the last training, fewer than "
+            f"{p.min_new_labels}"
+        }
+    digest = training.label_set_digest(
+        labels.values(), C=p.C, max_labels=p.max_labels, model=MODEL_DESCRIPTION
+    )
+    if current is not None and digest == previous_digest:
+        return {
+            "skipped": "the labels and settings are those of the last training: it would "
+            "register the same model again"
         }
     train_set, eval_set = training.split(labels.values())
     classes = {x.label for x in train_set}
@@ -110,6 +127,7 @@ def train_model(params: Mapping[str, Any]) -> dict[str, Any]:
         },
         example_texts=[x.text for x in train_set[:5]],
         labels_offsets=ends,
+        label_set_digest=digest,
     )
     log.info("training: %s", decision)
     return decision

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import Producer
@@ -18,7 +19,7 @@ from enrich.core.formats import HUMAN, LabelCodec, LabelRecord, ReviewCodec, Rev
 from enrich.core.labels import Taxonomy
 from enrich.io.kafka import flush_or_fail, idempotent_producer, produce_one
 from enrich.io.reading import partition_readers, read_partitions
-from enrich.learn.training import merge_labels
+from enrich.learn.training import changed_labels, merge_labels
 
 log = logging.getLogger(__name__)
 _UNREADABLE = (ValueError, KeyError, TypeError)
@@ -52,30 +53,54 @@ def write_labels(config: Mapping[str, Any], topic: str, labels: Iterable[LabelRe
     return count
 
 
+@dataclass(frozen=True)
+class LabelsRead:
+    """The labels topic merged to one label per fingerprint (``labels``), the end offsets
+    read, how many records were read, and how many fingerprints got a new label since the
+    offsets ``since`` (``changed``: all of them without ``since``)."""
+
+    labels: dict[str, LabelRecord]
+    ends: dict[int, int]
+    read: int
+    changed: int
+
+
 def read_labels(
-    config: Mapping[str, Any], topic: str, taxonomy: Taxonomy, group_id: str
-) -> tuple[dict[str, LabelRecord], dict[int, int], int]:
-    """The labels topic merged to one label per fingerprint (human over rules, latest wins),
-    the end offsets read, and how many records were read. Records are merged a chunk at a
-    time, so memory follows the number of distinct lines, not the topic's length (its
-    uncompacted tail included)."""
+    config: Mapping[str, Any],
+    topic: str,
+    taxonomy: Taxonomy,
+    group_id: str,
+    since: Mapping[int, int] | None = None,
+) -> LabelsRead:
+    """Read the labels topic merged (human over rules, latest wins), a chunk (10,000
+    records) at a time, so memory follows the number of distinct lines, not the topic's
+    length (its uncompacted tail included). ``since``: end offsets of an earlier read (the
+    last training's); what changed after them is counted."""
     merged: dict[str, LabelRecord] = {}
+    before: dict[str, LabelRecord] = {}
     ends: dict[int, int] = {}
     read = bad = 0
     for p, reader in partition_readers(config, topic, group_id):
+        cut = (since or {}).get(p, 0)
         for chunk in reader.chunks():
             read += len(chunk)
-            batch = []
+            batch, old = [], []
             for m in chunk:
                 try:
-                    batch.append(LabelCodec.decode(m.value() or b"", taxonomy))
+                    item = LabelCodec.decode(m.value() or b"", taxonomy)
                 except _UNREADABLE:
                     bad += 1
+                    continue
+                batch.append(item)
+                if (m.offset() or 0) < cut:
+                    old.append(item)
             merge_labels(batch, into=merged)
+            merge_labels(old, into=before)
         ends[p] = reader.next_offset
     if bad:
         log.warning("skipped %d unreadable or out-of-taxonomy labels", bad)
-    return merged, ends, read
+    changed = changed_labels(before, merged) if since is not None else len(merged)
+    return LabelsRead(merged, ends, read, changed)
 
 
 def human_labelled(config: Mapping[str, Any], topic: str, group_id: str) -> set[str]:

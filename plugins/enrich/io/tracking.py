@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 # the labels-topic end offsets a training run read, as a run tag: the next run counts what
 # arrived since
 LABELS_OFFSETS_TAG = "labels_offsets"
+LABEL_SET_TAG = "label_set_digest"
 
 
 def ensure_experiment(settings: StackSettings) -> str:
@@ -77,6 +78,7 @@ def record_training(
     artifacts: dict[str, Any],
     example_texts: list[str],
     labels_offsets: dict[int, int] | None = None,
+    label_set_digest: str | None = None,
 ) -> dict[str, Any]:
     """Log one training run, register its model, and move an alias.
 
@@ -134,6 +136,7 @@ def record_training(
                 LABELS_OFFSETS_TAG: json.dumps(
                     {str(p): o for p, o in (labels_offsets or {}).items()}
                 ),
+                LABEL_SET_TAG: label_set_digest or "",
             }
         )
     return {
@@ -150,24 +153,26 @@ def record_training(
     }
 
 
-def new_label_count(settings: StackSettings, ends: dict[int, int]) -> int:
-    """Labels-topic messages since the end offsets the last training run recorded (all of
-    them when there was no earlier run)."""
+def last_training(settings: StackSettings) -> tuple[dict[int, int] | None, str | None]:
+    """The labels-topic end offsets and the label-set digest the last training run recorded
+    (None for either when there is no such run)."""
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient()
     experiment = client.get_experiment_by_name(settings.experiment)
-    previous: dict[str, int] = {}
-    if experiment is not None:
-        runs = client.search_runs(
-            [experiment.experiment_id],
-            filter_string=f"tags.{LABELS_OFFSETS_TAG} != ''",
-            order_by=["attributes.start_time DESC"],
-            max_results=1,
-        )
-        if runs:
-            previous = json.loads(runs[0].data.tags[LABELS_OFFSETS_TAG])
-    return sum(max(0, end - int(previous.get(str(p), 0))) for p, end in ends.items())
+    if experiment is None:
+        return None, None
+    runs = client.search_runs(
+        [experiment.experiment_id],
+        filter_string=f"tags.{LABELS_OFFSETS_TAG} != ''",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    if not runs:
+        return None, None
+    tags = runs[0].data.tags
+    offsets = {int(p): int(o) for p, o in json.loads(tags[LABELS_OFFSETS_TAG]).items()}
+    return offsets, tags.get(LABEL_SET_TAG)
 
 
 def _confusion_figure(report: dict[str, Any]) -> Any:

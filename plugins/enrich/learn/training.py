@@ -37,6 +37,30 @@ def merge_labels(
     return best
 
 
+def changed_labels(before: dict[str, LabelRecord], after: dict[str, LabelRecord]) -> int:
+    """How many fingerprints have a label in ``after`` that ``before`` did not have (a new
+    line, another label, or a person's label over a rule's): the new information a training
+    would learn from. Re-sent copies of known labels count for nothing."""
+    return sum(
+        1
+        for fp, item in after.items()
+        if (old := before.get(fp)) is None or (old.label, old.source) != (item.label, item.source)
+    )
+
+
+def label_set_digest(labels: Iterable[LabelRecord], **settings: Any) -> str:
+    """A digest of what a training learns from: each fingerprint's label and source, and the
+    training ``settings`` (the text is left out: every text of a fingerprint normalises to
+    the same features). Equal digests train the same model."""
+    import hashlib
+    import json
+
+    h = hashlib.sha256(json.dumps(sorted(settings.items()), default=str).encode())
+    for x in sorted(labels, key=lambda x: x.fingerprint):
+        h.update(json.dumps([x.fingerprint, x.label.class_name, x.source]).encode())
+    return h.hexdigest()
+
+
 def cap_labels(
     labels: dict[str, LabelRecord], limit: int = defaults.MAX_LABELS
 ) -> dict[str, LabelRecord]:
