@@ -92,6 +92,34 @@ def test_every_record_has_a_fingerprint_whoever_labelled_it() -> None:
     assert len(set(fps)) == 3
 
 
+@pytest.mark.parametrize("policy", ["model_first", "rules_first"])
+def test_a_persons_label_wins_over_model_rules_and_the_stated_level(policy: str) -> None:
+    model = fixed_model((GUESS, OTHER), {"alarm": 0.99, "quiet": 0.5})
+    person = Label("CRITICAL", "Security and Anomalies", "Connectivity and Security")
+    (probe,) = enrich_batch(raw([b"alarm 1"]), None, RULES).records()
+    values = [
+        b"alarm 1",
+        b"2026-11-29 10:00:00,000 WARN [main] com.acme.Pump - alarm 2",  # states WARN
+        b"quiet 3",
+        b"alarm",  # another template
+    ]
+    settings = EnrichSettings(policy=policy)
+    result = enrich_batch(
+        raw(values), model, RULES, settings, people={probe["fingerprint"]: person}
+    )
+    first, second, quiet, other = result.records()
+    for r in (first, second):
+        assert Label(r["severity"], r["event_type"], r["category"]) == person
+        assert (r["labelled_by"], r["severity_by"], r["needs_review"]) == ("human", "human", False)
+        assert r["rule"] is None
+    assert second["parsed"]["log.level"] == "WARN"  # the line still says what it says
+    assert quiet["labelled_by"] == "none"
+    assert other["labelled_by"] == ("model" if policy == "model_first" else "rules")
+    assert result.counts["by_people"] == 2
+    assert probe["fingerprint"] not in {x.fingerprint for x in result.labels}
+    assert probe["fingerprint"] not in {q.fingerprint for q in result.queries}
+
+
 def test_confident_predictions_are_never_taught_back() -> None:
     model = fixed_model((GUESS, OTHER), {"alarm": 0.99})
     result = enrich_batch(raw([b"alarm one", b"alarm two"]), model, RULES)

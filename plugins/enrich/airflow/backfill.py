@@ -106,6 +106,7 @@ def reenrich(part: Mapping[str, Any], params: Mapping[str, Any], dag_id: str) ->
             f"{dag_id}.{part['start']}-{part['end']}", raw, part["partition"]
         ),
         formats=rt.formats(),
+        people=rt.people(),
     )
     summary = run.as_dict()
     log.info("backfill partition %s: %s", part["partition"], summary)

@@ -27,6 +27,7 @@ SUMMED = (
     "in",
     "out",
     "dead_letters",
+    "by_people",
     "by_model",
     "by_rules",
     "needs_review",
@@ -118,6 +119,7 @@ def enrich_partition(partition: int, params: Mapping[str, Any], dag_id: str) -> 
         max_batch_size=p.max_batch_size,
         formats=rt.formats(),
         start_from=p.start_from,
+        people=rt.people(),
     )
     summary = run.as_dict()
     log.info("partition %s: %s", partition, summary)

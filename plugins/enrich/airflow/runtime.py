@@ -15,11 +15,12 @@ from typing import Any
 
 from enrich import defaults
 from enrich.config import StackSettings, Topics
-from enrich.core.labels import Taxonomy
+from enrich.core.labels import Label, Taxonomy
 from enrich.core.parse import FormatsCache, LogFormats
 from enrich.core.rules import RulesCache, RuleSet
 from enrich.io.connection import client_config
 from enrich.io.models import ChampionCache
+from enrich.io.stores import PeopleLabels
 from enrich.learn.model import Model
 
 
@@ -31,6 +32,7 @@ class Runtime:
         self._rules: RulesCache | None = None
         self._formats = FormatsCache(stack.formats_file, stack.user_formats_file)
         self._models = ChampionCache(stack.model_cache_dir)
+        self._people = PeopleLabels()
 
     @classmethod
     def current(cls) -> Runtime:
@@ -58,6 +60,12 @@ class Runtime:
     def formats(self) -> LogFormats:
         """The log formats (the user's, then the built-in ones), reloaded when a file changes."""
         return self._formats.get()
+
+    def people(self) -> dict[str, Label]:
+        """The labels people gave, by fingerprint (the labels topic, read incrementally)."""
+        return self._people.refresh(
+            self.kafka_config(), self.topics.labels, self.taxonomy(), "log-enricher-people"
+        )
 
     def model(self, alias: str = defaults.CHAMPION) -> Model | None:
         """The model behind ``alias`` (None: no such alias yet), loaded once per version."""

@@ -51,16 +51,17 @@ ENRICHMENT_KEYS = (
     "parsed",
 )
 # who labelled an output record (its ``labelled_by``)
-BY_MODEL, BY_RULES, BY_NOBODY = "model", "rules", "none"
+BY_MODEL, BY_RULES, BY_HUMAN, BY_NOBODY = "model", "rules", "human", "none"
 
 
 class EnrichedCodec:
     """An enriched record: the input's own fields (or ``message`` for a plain line), then the
     enrichment: ``severity``, ``event_type``, ``category``, ``labelled_by`` (who chose the
-    event type and category: model, rules or none), ``severity_by`` (``line`` when the line
-    states its level, else as ``labelled_by``), ``needs_review``, ``model``, ``rule``,
-    ``confidence``, ``fingerprint``, ``source`` (topic, partition, offset, timestamp of the
-    input) and ``parsed`` (what the parser found: format, timestamp, level, host, ...)."""
+    event type and category: human, model, rules or none), ``severity_by`` (``human`` for a
+    person's label, ``line`` when the line states its level, else as ``labelled_by``),
+    ``needs_review``, ``model``, ``rule``, ``confidence``, ``fingerprint``, ``source``
+    (topic, partition, offset, timestamp of the input) and ``parsed`` (what the parser found:
+    format, timestamp, level, host, ...)."""
 
     @staticmethod
     def key(source: Source) -> str:

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from enrich.core.formats import (
+    BY_HUMAN,
     BY_MODEL,
     BY_NOBODY,
     BY_RULES,
@@ -43,9 +44,10 @@ class Route(IntEnum):
     RULES = 0
     MODEL = 1
     REVIEW = 2  # nobody: the model's guess, queued for a person
+    HUMAN = 3  # a person labelled the line's template
 
 
-_BY = {Route.RULES: BY_RULES, Route.MODEL: BY_MODEL, Route.REVIEW: BY_NOBODY}
+_BY = {Route.RULES: BY_RULES, Route.MODEL: BY_MODEL, Route.REVIEW: BY_NOBODY, Route.HUMAN: BY_HUMAN}
 # severity codes: 0, the line states none; 1-5, it states one of these
 _SEVERITIES = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _ENRICHMENT_KEYS = frozenset(ENRICHMENT_KEYS)
@@ -101,12 +103,12 @@ class InputColumns:
 class Decisions:
     """What routing decided for each decoded record, in record order.
 
-    ``route``: a :class:`Route` per record; ``label_index``: its rule's index (RULES) or its
-    class's index (MODEL, REVIEW); ``severity``: 0, or 1-5 for the severity the line states
-    (DEBUG .. CRITICAL), which then replaces the label's; ``confidence_json``: the model's
-    confidence as the output writes it, and ``text_slot[i]`` record i's entry in it;
-    ``fingerprints``: per record, None where the model labelled it; ``parsed``: per record,
-    what the parser found, as JSON.
+    ``route``: a :class:`Route` per record; ``label_index``: its rule's index (RULES), its
+    class's index (MODEL, REVIEW) or its person's label's index (HUMAN); ``severity``: 0,
+    or 1-5 for the severity the line states (DEBUG .. CRITICAL), which then replaces the
+    label's; ``confidence_json``: the model's confidence as the output writes it, and
+    ``text_slot[i]`` record i's entry in it; ``fingerprints``: per record; ``parsed``: per
+    record, what the parser found, as JSON.
     """
 
     route: np.ndarray
@@ -122,9 +124,13 @@ class OutputWriter:
     """Writes the output values and keys of one batch's decoded records."""
 
     def __init__(
-        self, model: dict[str, Any] | None, classes: Sequence[Label], rules: RuleSet
+        self,
+        model: dict[str, Any] | None,
+        classes: Sequence[Label],
+        rules: RuleSet,
+        people: Sequence[Label] = (),
     ) -> None:
-        self.model, self.classes, self.rules = model, classes, rules
+        self.model, self.classes, self.rules, self.people = model, classes, rules, people
 
     def fixed_part(self, route: Route, index: int, severity: int = 0) -> dict[str, Any]:
         """The enrichment keys that follow from the route, the rule or class, and the
@@ -132,6 +138,8 @@ class OutputWriter:
         if route == Route.RULES:
             rule = self.rules.rules[index]
             label, rule_name = rule.label, rule.name
+        elif route == Route.HUMAN:
+            label, rule_name = self.people[index], None
         else:
             label, rule_name = self.classes[index], None
         return {
@@ -154,7 +162,7 @@ class OutputWriter:
         return ids_list
 
     def _width(self) -> int:
-        return max(len(self.rules.rules), len(self.classes), 1)
+        return max(len(self.rules.rules), len(self.classes), len(self.people), 1)
 
     def _unpack(self, pid: int) -> tuple[Route, int, int]:
         width = self._width()

@@ -3,6 +3,8 @@ dead letters and counts out. Pure: no Kafka, MLflow or Airflow; deterministic fo
 
 Routing (``policy="model_first"``, the documented behaviour of the system this replaces):
 
+* a line whose template (fingerprint) a person labelled: that label, all three fields
+  (``labelled_by: human``, ``severity_by: human``), whatever the model or rules say;
 * the model's confidence ≥ ``threshold``: the model's label, ``labelled_by: model``;
 * below: the first matching rule's label, ``labelled_by: rules``; it becomes a training label;
 * below and no rule: the model's best guess (the taxonomy's fallback when there is no model),
@@ -21,7 +23,7 @@ carries the line's severity. An empty body is never taught nor asked about.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -103,16 +105,18 @@ def enrich_batch(
     rules: RuleSet,
     settings: EnrichSettings | None = None,
     formats: LogFormats | None = None,
+    people: Mapping[str, Label] | None = None,
 ) -> BatchResult:
     """Enrich one batch. Every input is in ``enriched`` or ``dead_letters``, in input order.
 
     ``records`` are :class:`RawRecord` objects or one partition's :class:`RawBatch`;
-    ``formats`` the log formats the parser knows (None: the built-in ones). Never raises for
+    ``formats`` the log formats the parser knows (None: the built-in ones); ``people`` the
+    labels people gave, by fingerprint (see ``Enricher``). Never raises for
     bad input; raises ConfigError only for invalid settings (checked when ``EnrichSettings``
     is built). Idempotent: the same records, model, rules, settings and formats give the same
     result. ``Enricher`` gives the same result for a batch fed to it in parts.
     """
-    enricher = Enricher(model, rules, settings, formats)
+    enricher = Enricher(model, rules, settings, formats, people)
     enriched, keys = enricher.add(records)
     result = enricher.finish()
     result.enriched, result.enriched_keys = enriched, keys
@@ -140,7 +144,11 @@ class Enricher:
     counts. The result is the same as one ``enrich_batch`` call over the whole batch: each
     distinct normalised body is predicted once per batch, a training label is made for the
     first line of each fingerprint, review queries are picked among all the batch's
-    candidates."""
+    candidates.
+
+    ``people``: the labels people gave, by fingerprint: a line of such a template takes its
+    person's label, all three fields (``labelled_by`` and ``severity_by``: ``human``), before
+    the model and the rules, and is neither taught again nor asked about."""
 
     def __init__(
         self,
@@ -148,18 +156,25 @@ class Enricher:
         rules: RuleSet,
         settings: EnrichSettings | None = None,
         formats: LogFormats | None = None,
+        people: Mapping[str, Label] | None = None,
     ) -> None:
         self.model, self.rules = model, rules
         self.settings = settings or EnrichSettings()
         self.formats = formats if formats is not None else builtin_formats()
-        self._scores = _Scores(model, self.settings)
+        table = sorted(set((people or {}).values()))
+        index = {label: i for i, label in enumerate(table)}
+        self._scores = _Scores(
+            model, self.settings, {fp: index[x] for fp, x in (people or {}).items()}
+        )
         model_meta = {"name": model.name, "version": model.version} if model is not None else None
-        self._writer = OutputWriter(model_meta, self._scores.classes, rules)
+        self._writer = OutputWriter(model_meta, self._scores.classes, rules, table)
         self._seen: set[str] = set()
         self._candidates: dict[str, _Candidate] = {}
         self._labels: list[LabelRecord] = []
         self._dead: list[DeadLetter] = []
-        self._counts = dict.fromkeys(("in", "out", "by_model", "by_rules", "needs_review"), 0)
+        self._counts = dict.fromkeys(
+            ("in", "out", "by_people", "by_model", "by_rules", "needs_review"), 0
+        )
         self._counts["severity_from_line"] = 0
         self._conf_sum, self._conf_n = 0.0, 0
 
@@ -192,14 +207,16 @@ class Enricher:
         normalized = normalize_many(bodies)
         scores = self._scores.of(normalized, stated > 0)
 
-        # 4. rules, only where they can decide; route
+        # 4. people's labels first; rules, only where they can decide; route
         route, rule_idx = _route(bodies, decoded, parsed, scores.confident, rules, settings.policy)
+        by_people = scores.person >= 0
+        route = np.where(by_people, Route.HUMAN, route)
 
         # 5. fingerprints (one per distinct body, every record has one); training labels and
-        # review candidates only for lines the model did not label, never for an empty body
+        # review candidates only for lines the rules or nobody labelled, never for an empty body
         fps = self._scores.fingerprints(scores.slot)
         route_l, rule_l, stated_l = route.tolist(), rule_idx.tolist(), stated.tolist()
-        for i in np.flatnonzero(route != Route.MODEL).tolist():
+        for i in np.flatnonzero((route == Route.RULES) | (route == Route.REVIEW)).tolist():
             if not normalized[i]:
                 continue  # nothing to learn from, nothing to ask about
             fp = fps[i]
@@ -218,8 +235,10 @@ class Enricher:
         # 6. the output records
         decisions = Decisions(
             route,
-            np.where(route == Route.RULES, rule_idx, scores.class_idx),
-            stated,
+            np.where(
+                route == Route.RULES, rule_idx, np.where(by_people, scores.person, scores.class_idx)
+            ),
+            np.where(by_people, 0, stated),  # a person's label is all three fields
             self._scores.confidence_json,
             scores.record_slot,
             fps,
@@ -230,6 +249,7 @@ class Enricher:
         counts = self._counts
         counts["in"] += len(src.values)
         counts["out"] += len(decoded)
+        counts["by_people"] += int(by_people.sum())
         counts["by_model"] += int((route == Route.MODEL).sum())
         counts["by_rules"] += int((route == Route.RULES).sum())
         counts["needs_review"] += int((route == Route.REVIEW).sum())
@@ -249,7 +269,7 @@ class Enricher:
             "in": self._counts["in"],
             "out": self._counts["out"],
             "dead_letters": len(self._dead),
-            **{k: self._counts[k] for k in ("by_model", "by_rules", "needs_review")},
+            **{k: self._counts[k] for k in ("by_people", "by_model", "by_rules", "needs_review")},
             "severity_from_line": self._counts["severity_from_line"],
             "labels": len(self._labels),
             "queries": len(queries),
@@ -319,6 +339,7 @@ class _PartScores:
     confident: np.ndarray
     slot: list[int]
     record_slot: list[int]
+    person: np.ndarray  # index of the person's label of the record's template, else -1
 
 
 class _Scores:
@@ -328,8 +349,11 @@ class _Scores:
     of the best (event type, category) pair, summed over the severities.
     ``confidence_json[2 * slot + stated]``: the confidence as the output writes it."""
 
-    def __init__(self, model: Model | None, settings: EnrichSettings) -> None:
-        self.model, self.threshold = model, settings.threshold
+    def __init__(
+        self, model: Model | None, settings: EnrichSettings, people: Mapping[str, int]
+    ) -> None:
+        self.model, self.threshold, self.people = model, settings.threshold, people
+        self._person = np.empty(0, dtype=np.intp)
         self.classes: Sequence[Label] = (
             model.classes if model is not None else [settings.taxonomy.fallback]
         )
@@ -348,16 +372,22 @@ class _Scores:
         slot_list = list(map(slots.__getitem__, normalized))
         slot = np.asarray(slot_list, dtype=np.intp)
         record_slot = (slot * 2 + stated).tolist()
+        person = self._person[slot]
         if self.model is None:
             n = len(slot)
             confidence = np.full(n, np.nan)
             return _PartScores(
-                np.zeros(n, dtype=np.intp), confidence, confidence >= 0, slot_list, record_slot
+                np.zeros(n, dtype=np.intp),
+                confidence,
+                np.zeros(n, dtype=bool),
+                slot_list,
+                record_slot,
+                person,
             )
         class_idx = np.where(stated, self._pair_best[slot], self._best[slot])
         confidence = np.where(stated, self._pair_conf[slot], self._conf[slot])
         confident = confidence >= self.threshold
-        return _PartScores(class_idx, confidence, confident, slot_list, record_slot)
+        return _PartScores(class_idx, confidence, confident, slot_list, record_slot, person)
 
     def fingerprints(self, slots: list[int]) -> list[str]:
         """The fingerprint of each record's normalised body, by its slot."""
@@ -366,7 +396,11 @@ class _Scores:
     def _predict(self, fresh: list[str]) -> None:
         start = len(self.slots)
         self.slots.update(zip(fresh, range(start, start + len(fresh)), strict=True))
-        self._fps.extend(map(fingerprint, fresh))
+        fresh_fps = list(map(fingerprint, fresh))
+        self._fps.extend(fresh_fps)
+        people = self.people
+        found = [people.get(fp, -1) for fp in fresh_fps] if people else [-1] * len(fresh)
+        self._person = np.concatenate([self._person, np.asarray(found, dtype=np.intp)])
         if self.model is None:
             self.confidence_json.extend([b"null"] * (2 * len(fresh)))
             return

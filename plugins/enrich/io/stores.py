@@ -16,13 +16,15 @@ from typing import Any
 from confluent_kafka import Producer
 
 from enrich.core.formats import HUMAN, LabelCodec, LabelRecord, ReviewCodec, ReviewItem
-from enrich.core.labels import Taxonomy
-from enrich.io.kafka import flush_or_fail, idempotent_producer, produce_one
-from enrich.io.reading import partition_readers, read_partitions
+from enrich.core.labels import Label, Taxonomy
+from enrich.io.kafka import consumer_for, flush_or_fail, idempotent_producer, produce_one
+from enrich.io.reading import PartitionRange, RangeReader, partition_readers, read_partitions
+from enrich.io.topics import watermarks
 from enrich.learn.training import changed_labels, merge_labels
 
 log = logging.getLogger(__name__)
 _UNREADABLE = (ValueError, KeyError, TypeError)
+HUMAN_KEY_PREFIX = LabelCodec.key(HUMAN, "").encode()
 
 
 def send_label(
@@ -101,6 +103,50 @@ def read_labels(
         log.warning("skipped %d unreadable or out-of-taxonomy labels", bad)
     changed = changed_labels(before, merged) if since is not None else len(merged)
     return LabelsRead(merged, ends, read, changed)
+
+
+class PeopleLabels:
+    """The labels people gave, by fingerprint, from the labels topic (their ``human:`` keys;
+    the latest label of a fingerprint wins): the first ``refresh`` reads the topic a chunk at
+    a time, later ones only what was written since. Labels with values the taxonomy does not
+    have are skipped with a warning."""
+
+    def __init__(self) -> None:
+        self._labels: dict[str, LabelRecord] = {}
+        self._ends: dict[int, int] = {}
+        self._topic: str | None = None
+
+    def refresh(
+        self, config: Mapping[str, Any], topic: str, taxonomy: Taxonomy, group_id: str
+    ) -> dict[str, Label]:
+        if topic != self._topic:
+            self._labels, self._ends, self._topic = {}, {}, topic
+        marks = watermarks(config, topic)
+        if any(high < self._ends.get(p, 0) for p, (_low, high) in marks.items()):
+            self._labels, self._ends = {}, {}  # the topic was deleted and created again
+        consumer = consumer_for(config, group_id)
+        bad = 0
+        try:
+            for p, (low, high) in sorted(marks.items()):
+                start = max(low, self._ends.get(p, low))
+                reader = RangeReader(consumer, PartitionRange(topic, p, start, high))
+                for chunk in reader.chunks():
+                    found = []
+                    for m in chunk:
+                        key = m.key()
+                        if key is None or not key.startswith(HUMAN_KEY_PREFIX):
+                            continue
+                        try:
+                            found.append(LabelCodec.decode(m.value() or b"", taxonomy))
+                        except _UNREADABLE:
+                            bad += 1
+                    merge_labels(found, into=self._labels)
+                self._ends[p] = max(start, reader.next_offset)
+        finally:
+            consumer.close()
+        if bad:
+            log.warning("skipped %d unreadable or out-of-taxonomy people's labels", bad)
+        return {fp: x.label for fp, x in self._labels.items() if x.source == HUMAN}
 
 
 def human_labelled(config: Mapping[str, Any], topic: str, group_id: str) -> set[str]:

@@ -31,6 +31,7 @@ from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPa
 from enrich import defaults
 from enrich.config import Topics
 from enrich.core.formats import DeadLetterCodec, ReviewCodec, now_ms
+from enrich.core.labels import Label
 from enrich.core.parse import LogFormats
 from enrich.core.rules import RuleSet
 from enrich.engine.routing import BatchResult, Enricher, EnrichSettings
@@ -157,6 +158,7 @@ def enrich_partition(
     max_batch_size: int,
     formats: LogFormats | None = None,
     start_from: str = defaults.COMMITTED,
+    people: Mapping[str, Label] | None = None,
 ) -> PartitionRun:
     """Enrich the next micro-batch of one input partition, exactly once (see module doc).
 
@@ -184,7 +186,8 @@ def enrich_partition(
             producer, topics, partition, f"transaction for {topics.raw}[{partition}]"
         )
         with txn:
-            result = txn.enrich(reader.chunks(), Enricher(model, rules, settings, formats))
+            enricher = Enricher(model, rules, settings, formats, people)
+            result = txn.enrich(reader.chunks(), enricher)
             end = reader.next_offset
             # nothing new: commit nothing, unless the group must now remember where it started
             if end <= rng.start and not plan.fresh and not plan.lost_count:
@@ -213,6 +216,7 @@ def reenrich_range(
     settings: EnrichSettings,
     transactional_id: str,
     formats: LogFormats | None = None,
+    people: Mapping[str, Label] | None = None,
 ) -> PartitionRun:
     """Backfill: re-enrich ``rng`` (only messages with timestamps in ``[from, to)`` when the
     window is set) into ``topics.enriched`` and dead letters into ``topics.dlq``, in one
@@ -232,7 +236,7 @@ def reenrich_range(
             f"backfill transaction for {rng.topic}[{rng.partition}]",
         )
         with txn:
-            result = txn.enrich(chunks, Enricher(model, rules, settings, formats))
+            result = txn.enrich(chunks, Enricher(model, rules, settings, formats, people))
             result.labels.clear()  # the live pipeline already taught these lines
             result.counts["labels"] = 0
             txn.commit(result)
