@@ -65,6 +65,9 @@ C = 20.0  # logistic regression: inverse regularisation strength
 MAX_LABELS = 200_000  # train on at most this many labelled lines
 BOOTSTRAP_SAMPLE = 5_000  # recent messages per partition labelled by rules with no champion
 EVAL_BUCKETS = 5  # one fingerprint in five is held out for evaluation
+# people's labels in the evaluation slice from which a champion is chosen on them (agreement
+# with people) rather than on the rule labels (imitation of the rules)
+MIN_PEOPLE_EVAL = 30
 RETRY_DELAY_SECONDS = 60.0
 
 # ---- labelling ----------------------------------------------------------------------------

@@ -42,6 +42,9 @@ def test_bootstrap_from_an_empty_registry_to_a_first_champion(pipe: Pipeline) ->
     assert mlflow_run.data.metrics["macro_f1"] > 0.5
     assert int(mlflow_run.data.params["n_train"]) >= 20
     assert mlflow_run.data.params["n_human_labels"] == "0"
+    assert mlflow_run.data.params["decided_on"] == "rules"  # no people's labels yet
+    assert mlflow_run.data.metrics["rules_macro_f1"] == mlflow_run.data.metrics["macro_f1"]
+    assert "people_macro_f1" not in mlflow_run.data.metrics
     artifacts = {a.path for a in client.list_artifacts(str(champion.run_id))}
     assert {
         "confusion_matrix.png",

@@ -16,6 +16,7 @@ from enrich.learn.training import (
     label_set_digest,
     merge_labels,
     split,
+    yardstick,
 )
 
 A = Label("ERROR", "State change", "Software Infrastructure")
@@ -122,3 +123,11 @@ def test_the_label_set_digest_changes_with_what_training_learns_only() -> None:
     assert label_set_digest([stored("f1", B, "rules", 1), labels[1]], C=20.0) != digest
     assert label_set_digest([stored("f1", A, "human", 1), labels[1]], C=20.0) != digest
     assert label_set_digest(labels, C=1.0) != digest
+
+
+def test_the_yardstick_is_peoples_labels_once_there_are_enough() -> None:
+    rules = [stored(f"r{i}", A, "rules", i) for i in range(50)]
+    people = [stored(f"h{i}", B, "human", i) for i in range(29)]
+    assert yardstick(rules + people, min_people=30) == ("rules", rules)
+    people.append(stored("h29", B, "human", 29))
+    assert yardstick(people + rules, min_people=30) == ("human", people)

@@ -9,7 +9,7 @@ from typing import Any
 from enrich import defaults
 from enrich.airflow.params import TrainingParams
 from enrich.airflow.runtime import Runtime
-from enrich.core.formats import HUMAN
+from enrich.core.formats import HUMAN, RULES
 from enrich.engine.routing import EnrichSettings, enrich_batch
 from enrich.io import reading, stores, tracking
 from enrich.learn import training
@@ -97,8 +97,21 @@ def train_model(params: Mapping[str, Any]) -> dict[str, Any]:
             f"need {p.min_labels} in 2 or more"
         }
     model = training.train(train_set, C=p.C)
-    report = training.evaluate(model, eval_set)
-    champion_report = training.evaluate(current.pipeline, eval_set) if current else None
+    # imitation of the rules and agreement with people, apart; the champion is chosen on
+    # people's labels once the slice holds enough of them
+    decided_on, yardstick = training.yardstick(eval_set)
+    report = training.evaluate(model, yardstick)
+    champion_report = training.evaluate(current.pipeline, yardstick) if current else None
+    by_source = {
+        source: training.evaluate(model, [x for x in eval_set if x.source == source])
+        for source in (RULES, HUMAN)
+    }
+    extra_metrics = {
+        f"{name}_{metric}": r[metric]
+        for name, r in (("rules", by_source[RULES]), ("people", by_source[HUMAN]))
+        if r["n"]
+        for metric in ("accuracy", "macro_f1")
+    }
     humans = sum(1 for x in labels.values() if x.source == HUMAN)
     decision = tracking.record_training(
         rt.stack,
@@ -112,6 +125,8 @@ def train_model(params: Mapping[str, Any]) -> dict[str, Any]:
             "n_labels_over_cap": dropped,
             "n_train": len(train_set),
             "n_eval": len(eval_set),
+            "n_eval_people": by_source[HUMAN]["n"],
+            "decided_on": "people" if decided_on == HUMAN else "rules",
             "n_human_labels": humans,
             "n_rule_labels": len(labels) - humans,
             "n_classes": len(classes),
@@ -128,6 +143,7 @@ def train_model(params: Mapping[str, Any]) -> dict[str, Any]:
         example_texts=[x.text for x in train_set[:5]],
         labels_offsets=ends,
         label_set_digest=digest,
+        extra_metrics=extra_metrics,
     )
     log.info("training: %s", decision)
     return decision

@@ -79,11 +79,13 @@ def record_training(
     example_texts: list[str],
     labels_offsets: dict[int, int] | None = None,
     label_set_digest: str | None = None,
+    extra_metrics: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """Log one training run, register its model, and move an alias.
 
     The new version becomes ``champion`` only if it beats the current champion on the same
-    evaluation split (``training.beats``: macro-F1, then accuracy; a tie keeps the champion),
+    held-out labels (``report``; ``training.yardstick`` chooses them; ``training.beats``:
+    macro-F1, then accuracy; a tie keeps the champion); ``extra_metrics`` are logged as they are,
     otherwise ``challenger``. The decision and both scores are the run's tags and metrics.
     Returns that decision. Secrets never reach params: callers pass counts and settings only.
     """
@@ -102,6 +104,8 @@ def record_training(
         mlflow.log_metrics(
             {"accuracy": report["accuracy"], "macro_f1": report["macro_f1"]} if report["n"] else {}
         )
+        if extra_metrics:
+            mlflow.log_metrics(extra_metrics)
         if champion_report and champion_report.get("n"):
             mlflow.log_metrics(
                 {

@@ -17,7 +17,7 @@ from sklearn.metrics import accuracy_score, classification_report, confusion_mat
 from sklearn.pipeline import Pipeline
 
 from enrich import defaults
-from enrich.core.formats import SOURCE_RANK, LabelRecord
+from enrich.core.formats import HUMAN, RULES, SOURCE_RANK, LabelRecord
 from enrich.learn.model import make_learner
 
 
@@ -88,6 +88,18 @@ def split(labels: Iterable[LabelRecord]) -> tuple[list[LabelRecord], list[LabelR
     train = [x for x in ordered if not is_eval(x.fingerprint)]
     held_out = [x for x in ordered if is_eval(x.fingerprint)]
     return train, held_out
+
+
+def yardstick(
+    held_out: Sequence[LabelRecord], min_people: int = defaults.MIN_PEOPLE_EVAL
+) -> tuple[str, list[LabelRecord]]:
+    """What a candidate and the champion are compared on: the held-out people's labels once
+    there are ``min_people`` of them (the model matters where no rule decides, and only
+    people say what is right there), else the held-out rule labels. ``(name, labels)``."""
+    people = [x for x in held_out if x.source == HUMAN]
+    if len(people) >= min_people:
+        return HUMAN, people
+    return RULES, [x for x in held_out if x.source == RULES]
 
 
 def class_counts(labels: Sequence[LabelRecord]) -> dict[str, int]:
