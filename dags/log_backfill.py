@@ -1,12 +1,14 @@
 """log_backfill: re-enrich history with a chosen model, without touching the live cursor.
 
 Each run maps its data interval ``[start, end)`` to offsets on every input partition with
-``offsets_for_times`` and re-enriches exactly the messages whose timestamps fall inside it,
-so it works with ``airflow backfill create --dag-id log_backfill --from-date ... --to-date ...``.
+``offsets_for_times`` (read ``lateness_s`` past its end, for messages that arrived late) and
+re-enriches exactly the messages whose timestamps fall inside it, so it works with ``airflow backfill create --dag-id log_backfill --from-date ... --to-date ...``.
 A manual run may instead give explicit per-partition offset ranges (``offsets``), the model
 (``champion``, ``challenger``, a version number, or ``none`` for rules only) and the target
-topic (default the output topic). Output keys are the source coordinates, so re-running one
-interval with one model version writes the same records; no consumer offsets are committed.
+topic (default ``<output topic>.backfill``, dead letters in ``<target>.dlq``; the live topic
+only when named). Output keys are the source coordinates, so re-running one interval with one
+model version writes the same records; headers name the run and the model version; no
+consumer offsets are committed.
 """
 
 # XComArg stands in for task results when wiring; mypy cannot see through the decorator.
@@ -53,7 +55,7 @@ def log_backfill() -> None:
 
         context = get_current_context()
         context["part"] = part  # type: ignore[typeddict-unknown-key]  # map index
-        return backfill.reenrich(part, context["params"], context["dag"].dag_id)
+        return backfill.reenrich(part, context["params"], context["dag"].dag_id, context["run_id"])
 
     @task
     def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:

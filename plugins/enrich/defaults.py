@@ -79,6 +79,10 @@ ANSWER_TIMEOUT_HOURS = 24.0
 
 # ---- backfill -----------------------------------------------------------------------------
 BACKFILL_MODEL = "champion"  # an alias, a version number, or "none" (rules only)
+# how long after its interval a message may still arrive (producer clock skew, late
+# delivery): a backfill reads this much further and keeps what is stamped inside the interval
+BACKFILL_LATENESS_S = 3600
+BACKFILL_SUFFIX = ".backfill"  # default target: the output topic's name and this
 
 # ---- MLflow registry ----------------------------------------------------------------------
 CHAMPION = "champion"

@@ -97,3 +97,23 @@ def test_bad_explicit_offsets_fail_before_reading(pipe: Pipeline) -> None:
     run = pipe.run_dag("log_backfill", run_conf={"offsets": {"7": [0, 5]}, "model": "none"})
     assert run.state == DagRunState.FAILED
     assert {ti.task_id: ti.state for ti in run.get_task_instances()}["plan"] == "failed"
+
+
+def test_by_default_a_backfill_writes_beside_the_live_topics_and_says_so(pipe: Pipeline) -> None:
+    """The default target is ``<output topic>.backfill`` with its dead letters in
+    ``<target>.dlq``; each record's headers name the backfill run and the model version."""
+    live = {t: pipe.high(t) for t in (pipe.stack.topics.enriched, pipe.stack.topics.dlq)}
+    run = pipe.run_dag("log_backfill", run_conf={"offsets": {"1": [0, 20]}, "model": "none"})
+
+    assert run.state == DagRunState.SUCCESS
+    assert {t: pipe.high(t) for t in live} == live, "nothing written into the live topics"
+    target = backfill_topic(pipe)
+    assert f"{target}.dlq" in topics.list_topics(pipe.config)
+    mine = [
+        m
+        for m in pipe.read(target)
+        if dict(m.headers() or []).get("enrich-backfill") == f"log_backfill/{run.run_id}".encode()
+    ]
+    raw = pipe.stack.topics.raw
+    assert sorted(m.key().decode() for m in mine) == sorted(f"{raw}:1:{o}" for o in range(20))
+    assert all(dict(m.headers())["enrich-model-version"] == b"none" for m in mine)

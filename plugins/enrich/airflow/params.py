@@ -150,7 +150,18 @@ class BackfillParams(DagParams):
         },
     )
     model: str = _param(defaults.BACKFILL_MODEL, "alias, version number, or none (rules only)")
-    target_topic: str = _param("", "empty: the output topic")
+    target_topic: str = _param(
+        "",
+        "empty: <output topic>.backfill (dead letters in <target>.dlq); the live output topic "
+        "only if named here (second copies, told apart by their enrich-backfill header)",
+    )
+    lateness_s: int = _param(
+        defaults.BACKFILL_LATENESS_S,
+        "seconds after the interval's end a message stamped inside it may still arrive: the "
+        "range is read this much further and filtered by timestamp",
+        type="integer",
+        minimum=0,
+    )
     threshold: float = _threshold()
     policy: str = _policy()
 

@@ -145,10 +145,16 @@ def produce_many(
     values: Sequence[bytes | None],
     keys: Sequence[str | bytes | None],
     partition: int = -1,
+    headers: list[tuple[str, bytes]] | None = None,
 ) -> None:
-    """``produce_one`` for many values (``partition`` -1: by key), with positional arguments:
-    the keyword parsing of ``produce`` costs more than queueing the message."""
+    """``produce_one`` for many values (``partition`` -1: by key; the same ``headers`` on
+    each), with positional arguments: the keyword parsing of ``produce`` costs more than
+    queueing the message."""
     produce = producer.produce
+    if headers:
+        for value, key in zip(values, keys, strict=True):
+            produce_one(producer, topic, value, key, partition=partition, headers=headers)
+        return
     for value, key in zip(values, keys, strict=True):
         try:
             produce(topic, value, key, partition)

@@ -217,6 +217,7 @@ def reenrich_range(
     transactional_id: str,
     formats: LogFormats | None = None,
     people: Mapping[str, Label] | None = None,
+    headers: list[tuple[str, bytes]] | None = None,
 ) -> PartitionRun:
     """Backfill: re-enrich ``rng`` (only messages with timestamps in ``[from, to)`` when the
     window is set) into ``topics.enriched`` and dead letters into ``topics.dlq``, in one
@@ -234,6 +235,7 @@ def reenrich_range(
             topics,
             rng.partition,
             f"backfill transaction for {rng.topic}[{rng.partition}]",
+            headers,
         )
         with txn:
             result = txn.enrich(chunks, Enricher(model, rules, settings, formats, people))
@@ -261,8 +263,16 @@ class _Transaction:
     offsets at the end, then one commit. Any failure on the way aborts it: nothing of the run
     becomes visible."""
 
-    def __init__(self, producer: Producer, topics: Topics, partition: int, what: str) -> None:
+    def __init__(
+        self,
+        producer: Producer,
+        topics: Topics,
+        partition: int,
+        what: str,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> None:
         self.producer, self.topics, self.partition, self.what = producer, topics, partition, what
+        self.headers = headers
         self.produced = 0
         self._open = False
         self._out_partition: int | None = None
@@ -305,6 +315,7 @@ class _Transaction:
                 values,
                 keys,
                 -1 if self._out_partition is None else self._out_partition,
+                self.headers,
             )
             self.produced += len(values)
         return enricher.finish()
