@@ -2,7 +2,8 @@
 
 Each run maps its data interval ``[start, end)`` to offsets on every input partition with
 ``offsets_for_times`` (read ``lateness_s`` past its end, for messages that arrived late) and
-re-enriches exactly the messages whose timestamps fall inside it, so it works with ``airflow backfill create --dag-id log_backfill --from-date ... --to-date ...``.
+re-enriches exactly the messages whose timestamps fall inside it, so it works with
+``airflow backfill create --dag-id log_backfill --from-date ... --to-date ...``.
 A manual run may instead give explicit per-partition offset ranges (``offsets``), the model
 (``champion``, ``challenger``, a version number, or ``none`` for rules only) and the target
 topic (default ``<output topic>.backfill``, dead letters in ``<target>.dlq``; the live topic
