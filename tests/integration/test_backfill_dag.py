@@ -5,7 +5,9 @@ live consumer group's offsets never move."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from airflow.utils.state import DagRunState
@@ -117,3 +119,57 @@ def test_by_default_a_backfill_writes_beside_the_live_topics_and_says_so(pipe: P
     raw = pipe.stack.topics.raw
     assert sorted(m.key().decode() for m in mine) == sorted(f"{raw}:1:{o}" for o in range(20))
     assert all(dict(m.headers())["enrich-model-version"] == b"none" for m in mine)
+
+
+def test_a_failed_backfill_resumes_after_its_last_committed_transaction(
+    pipe: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Transactions of at most max_batch_size messages; a retry does not write the finished
+    ones again."""
+    from dataclasses import replace
+
+    from enrich.core.rules import load_rules
+    from enrich.engine.routing import Enricher, EnrichSettings
+    from enrich.io import transactions
+    from enrich.io.reading import PartitionRange
+
+    target = backfill_topic(pipe) + ".resume"
+    topics.ensure_topics(pipe.config, [topics.TopicSpec(t, 3) for t in (target, target + ".dlq")])
+    raw = pipe.stack.topics.raw
+    assert pipe.high(raw)[2] >= 35
+    outputs = replace(pipe.stack.topics, enriched=target, dlq=target + ".dlq")
+    rules, settings = load_rules(), EnrichSettings(review_k=0)
+
+    def backfill() -> transactions.PartitionRun:
+        return transactions.reenrich_range(
+            pipe.config,
+            outputs,
+            PartitionRange(raw, 2, 0, 35),
+            (None, None),
+            None,
+            rules,
+            settings,
+            f"test-resume-{pipe.group}",
+            max_batch_size=10,
+            progress_group=f"{pipe.group}-resume",
+        )
+
+    add = Enricher.add
+
+    def dies_at_offset_20(self: Enricher, records: Any) -> Any:
+        if records.offsets[0] >= 20:
+            raise RuntimeError("the worker died")
+        return add(self, records)
+
+    monkeypatch.setattr(Enricher, "add", dies_at_offset_20)
+    with pytest.raises(RuntimeError, match="the worker died"):
+        backfill()
+    written = sorted(m.key().decode() for m in pipe.read(target))
+    assert written == sorted(f"{raw}:2:{o}" for o in range(20))  # two transactions of 10
+
+    monkeypatch.undo()
+    run = backfill()
+
+    assert run.counts["in"] == 15  # only what was left
+    keys = Counter(m.key().decode() for m in pipe.read(target))
+    assert keys == {f"{raw}:2:{o}": 1 for o in range(35)}

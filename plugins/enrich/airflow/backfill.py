@@ -139,6 +139,10 @@ def reenrich(
         formats=rt.formats(),
         people=rt.people(),
         headers=headers,
+        max_batch_size=p.max_batch_size,
+        # a retry of this task resumes where its last transaction ended; another run
+        # (a rerun of the interval) starts again
+        progress_group=f"log-enricher-backfill.{dag_id}.{run_id}.{part['start']}-{part['end']}",
     )
     summary = run.as_dict()
     log.info("backfill partition %s: %s", part["partition"], summary)

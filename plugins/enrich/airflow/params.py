@@ -155,6 +155,13 @@ class BackfillParams(DagParams):
         "empty: <output topic>.backfill (dead letters in <target>.dlq); the live output topic "
         "only if named here (second copies, told apart by their enrich-backfill header)",
     )
+    max_batch_size: int = _param(
+        defaults.MAX_BATCH_SIZE,
+        "messages per transaction, at most; a retried task resumes after the last one",
+        type="integer",
+        minimum=1,
+        maximum=defaults.MAX_BATCH_SIZE_LIMIT,
+    )
     lateness_s: int = _param(
         defaults.BACKFILL_LATENESS_S,
         "seconds after the interval's end a message stamped inside it may still arrive: the "

@@ -7,6 +7,7 @@ last one read. The engine's input is built from them as columns (``raw_batch``).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -173,7 +174,10 @@ class RangeReader:
                     self.next_offset = rng.end
                     return
         finally:
-            consumer.unassign()
+            # a caller that stopped reading on an error may close the consumer before this
+            # generator is finalised: nothing is left to unassign then
+            with contextlib.suppress(RuntimeError):
+                consumer.unassign()
 
     def _keep(self, batch: list[Message]) -> list[Message]:
         """The messages of ``batch`` inside the range; notes when one lies past its end."""

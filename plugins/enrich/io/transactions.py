@@ -218,42 +218,77 @@ def reenrich_range(
     formats: LogFormats | None = None,
     people: Mapping[str, Label] | None = None,
     headers: list[tuple[str, bytes]] | None = None,
+    max_batch_size: int = defaults.MAX_BATCH_SIZE,
+    progress_group: str | None = None,
 ) -> PartitionRun:
     """Backfill: re-enrich ``rng`` (only messages with timestamps in ``[from, to)`` when the
-    window is set) into ``topics.enriched`` and dead letters into ``topics.dlq``, in one
-    transaction, committing no consumer offsets."""
+    window is set) into ``topics.enriched`` and dead letters into ``topics.dlq``, in
+    transactions of at most ``max_batch_size`` messages.
+
+    Each transaction also commits how far it got for ``progress_group`` (a consumer group of
+    this backfill run alone, never the live one; default: one per ``transactional_id``), so a
+    retry resumes after the last committed transaction instead of writing finished parts
+    again. Memory holds one chunk of messages at a time."""
     ts_from, ts_to = time_window
     producer = transactional_producer(config, transactional_id)
-    consumer = consumer_for(config, "log-enricher-backfill")
+    consumer = consumer_for(config, progress_group or f"{transactional_id}.progress")
+    tp = TopicPartition(rng.topic, rng.partition)
     try:
-        reader = RangeReader(consumer, rng)
-        chunks: Iterable[list[Message]] = reader.chunks()
-        if ts_from is not None and ts_to is not None:
-            chunks = ([m for m in c if _stamped_in(m, ts_from, ts_to)] for c in chunks)
-        txn = _Transaction(
-            producer,
-            topics,
-            rng.partition,
-            f"backfill transaction for {rng.topic}[{rng.partition}]",
-            headers,
-        )
-        with txn:
-            result = txn.enrich(chunks, Enricher(model, rules, settings, formats, people))
-            result.labels.clear()  # the live pipeline already taught these lines
-            result.counts["labels"] = 0
-            txn.commit(result)
+        done = consumer.committed([tp], timeout=TXN_TIMEOUT_S)[0].offset
+        start = max(rng.start, done) if done >= 0 else rng.start
+        if start > rng.start:
+            log.info("%s[%d]: resuming the backfill at offset %d", rng.topic, rng.partition, start)
+        totals: dict[str, Any] = {}
+        produced = 0
+        while start < rng.end:
+            part = PartitionRange(
+                rng.topic, rng.partition, start, min(rng.end, start + max_batch_size)
+            )
+            reader = RangeReader(consumer, part)
+            chunks: Iterable[list[Message]] = reader.chunks()
+            if ts_from is not None and ts_to is not None:
+                chunks = ([m for m in c if _stamped_in(m, ts_from, ts_to)] for c in chunks)
+            what = f"backfill transaction for {rng.topic}[{rng.partition}]"
+            txn = _Transaction(producer, topics, rng.partition, what, headers)
+            with txn:
+                result = txn.enrich(chunks, Enricher(model, rules, settings, formats, people))
+                result.labels.clear()  # the live pipeline already taught these lines
+                result.counts["labels"] = 0
+                if reader.next_offset <= start:
+                    txn.abandon()  # nothing more could be read (an open upstream transaction)
+                    break
+                txn.commit(
+                    result, [TopicPartition(rng.topic, rng.partition, reader.next_offset)], consumer
+                )
+            produced += txn.produced
+            _add_counts(totals, result.counts)
+            start = reader.next_offset
         return PartitionRun(
-            rng.topic,
-            rng.partition,
-            rng.start,
-            reader.next_offset,
-            result.counts,
-            txn.produced,
-            False,
+            rng.topic, rng.partition, rng.start, start, totals or {"in": 0}, produced, False
         )
     finally:
         consumer.close()
         producer.flush(5)
+
+
+def _add_counts(total: dict[str, Any], counts: Mapping[str, Any]) -> None:
+    """Add one transaction's counts to a run's (numbers summed; the mean confidence weighted
+    by the records it covers; the rest as last seen)."""
+    n_old, n_new = int(total.get("out") or 0), int(counts.get("out") or 0)
+    mean_old, mean_new = total.get("mean_confidence"), counts.get("mean_confidence")
+    for key, value in counts.items():
+        if key == "mean_confidence":
+            continue
+        if isinstance(value, int) and not isinstance(value, bool):
+            total[key] = int(total.get(key) or 0) + value
+        else:
+            total[key] = value
+    if mean_new is None or not n_new:
+        total["mean_confidence"] = mean_old
+    elif mean_old is None or not n_old:
+        total["mean_confidence"] = mean_new
+    else:
+        total["mean_confidence"] = round((mean_old * n_old + mean_new * n_new) / (n_old + n_new), 4)
 
 
 class _Transaction:
