@@ -31,6 +31,18 @@ def _param(default: Any, description: str, **schema: Any) -> Any:
     return field(default=default, metadata={"description": description, **schema})
 
 
+def _max_batch_size(description: str) -> Any:
+    """Messages per Kafka transaction, at most (``defaults.MAX_BATCH_SIZE_LIMIT`` keeps one
+    inside the transaction timeout)."""
+    return _param(
+        defaults.MAX_BATCH_SIZE,
+        description,
+        type="integer",
+        minimum=1,
+        maximum=defaults.MAX_BATCH_SIZE_LIMIT,
+    )
+
+
 def _threshold() -> Any:
     """The routing threshold, as the enrichment and the backfill DAGs offer it."""
     return _param(
@@ -84,12 +96,8 @@ class DagParams:
 
 @dataclass(frozen=True)
 class EnrichmentParams(DagParams):
-    max_batch_size: int = _param(
-        defaults.MAX_BATCH_SIZE,
-        "messages per partition and run, at most (one Kafka transaction each)",
-        type="integer",
-        minimum=1,
-        maximum=defaults.MAX_BATCH_SIZE_LIMIT,
+    max_batch_size: int = _max_batch_size(
+        "messages per partition and run, at most (one Kafka transaction each)"
     )
     threshold: float = _threshold()
     policy: str = _policy()
@@ -155,12 +163,8 @@ class BackfillParams(DagParams):
         "empty: <output topic>.backfill (dead letters in <target>.dlq); the live output topic "
         "only if named here (second copies, told apart by their enrich-backfill header)",
     )
-    max_batch_size: int = _param(
-        defaults.MAX_BATCH_SIZE,
-        "messages per transaction, at most; a retried task resumes after the last one",
-        type="integer",
-        minimum=1,
-        maximum=defaults.MAX_BATCH_SIZE_LIMIT,
+    max_batch_size: int = _max_batch_size(
+        "messages per transaction, at most; a retried task resumes after the last one"
     )
     lateness_s: int = _param(
         defaults.BACKFILL_LATENESS_S,

@@ -8,7 +8,7 @@ last one read. The engine's input is built from them as columns (``raw_batch``).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -215,16 +215,28 @@ def _position(consumer: Consumer, rng: PartitionRange) -> int:
 
 
 def partition_readers(
-    config: Mapping[str, Any], topic: str, group_id: str = "enrich-reader"
-) -> Iterator[tuple[int, RangeReader]]:
-    """Each partition of ``topic`` with a reader of its whole retained range (read_committed,
-    by assign, nothing committed), one at a time: iterate ``reader.chunks()``, then
-    ``reader.next_offset`` is the end read. Memory holds one chunk, not a partition."""
+    config: Mapping[str, Any],
+    topic: str,
+    group_id: str = "enrich-reader",
+    starts: Mapping[int, int] | None = None,
+    newest: int | None = None,
+    limit: int | None = None,
+) -> Generator[tuple[int, RangeReader], None, None]:
+    """Each partition of ``topic`` with a reader of its retained range up to the high
+    watermark (read_committed, by assign, nothing committed), one at a time: iterate
+    ``reader.chunks()``, then ``reader.next_offset`` is the end read. Memory holds one chunk,
+    not a partition. The range starts at the low watermark, or at ``starts[partition]`` (a
+    start past the high watermark gives an empty range whose ``start > end``), or ``newest``
+    offsets before the end; ``limit`` caps the count read."""
     marks = watermarks(config, topic)
     consumer = consumer_for(config, group_id)
     try:
         for partition, (low, high) in sorted(marks.items()):
-            yield partition, RangeReader(consumer, PartitionRange(topic, partition, low, high))
+            start = max(low, (starts or {}).get(partition, low))
+            if newest is not None:
+                start = max(start, high - newest)
+            rng = PartitionRange(topic, partition, start, high)
+            yield partition, RangeReader(consumer, rng, limit)
     finally:
         consumer.close()
 
@@ -239,15 +251,9 @@ def read_partitions(
     """Every committed message of ``topic``, one partition at a time (read_committed, by
     assign, nothing committed): ``(partition, messages, end offset read)``. ``newest`` reads
     only the last that many offsets of each partition; ``limit`` caps the count from the start."""
-    marks = watermarks(config, topic)
-    consumer = consumer_for(config, group_id)
-    try:
-        for partition, (low, high) in sorted(marks.items()):
-            start = low if newest is None else max(low, high - newest)
-            got, end = read_range(consumer, PartitionRange(topic, partition, start, high), limit)
-            yield partition, got, end
-    finally:
-        consumer.close()
+    for partition, reader in partition_readers(config, topic, group_id, newest=newest, limit=limit):
+        got = [msg for chunk in reader.chunks() for msg in chunk]
+        yield partition, got, reader.next_offset
 
 
 def read_topic(

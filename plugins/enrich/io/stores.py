@@ -8,6 +8,7 @@ training or labelling.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -17,9 +18,8 @@ from confluent_kafka import Producer
 
 from enrich.core.formats import HUMAN, LabelCodec, LabelRecord, ReviewCodec, ReviewItem
 from enrich.core.labels import Label, Taxonomy
-from enrich.io.kafka import consumer_for, flush_or_fail, idempotent_producer, produce_one
-from enrich.io.reading import PartitionRange, RangeReader, partition_readers, read_partitions
-from enrich.io.topics import watermarks
+from enrich.io.kafka import flush_or_fail, idempotent_producer, produce_one
+from enrich.io.reading import partition_readers, read_partitions
 from enrich.learn.training import changed_labels, merge_labels
 
 log = logging.getLogger(__name__)
@@ -121,15 +121,14 @@ class PeopleLabels:
     ) -> dict[str, Label]:
         if topic != self._topic:
             self._labels, self._ends, self._topic = {}, {}, topic
-        marks = watermarks(config, topic)
-        if any(high < self._ends.get(p, 0) for p, (_low, high) in marks.items()):
-            self._labels, self._ends = {}, {}  # the topic was deleted and created again
-        consumer = consumer_for(config, group_id)
-        bad = 0
-        try:
-            for p, (low, high) in sorted(marks.items()):
-                start = max(low, self._ends.get(p, low))
-                reader = RangeReader(consumer, PartitionRange(topic, p, start, high))
+        bad, recreated = 0, False
+        with contextlib.closing(
+            partition_readers(config, topic, group_id, starts=self._ends)
+        ) as readers:
+            for p, reader in readers:
+                if reader.rng.start > reader.rng.end:  # the topic was deleted and made again
+                    recreated = True
+                    break
                 for chunk in reader.chunks():
                     found = []
                     for m in chunk:
@@ -141,9 +140,10 @@ class PeopleLabels:
                         except _UNREADABLE:
                             bad += 1
                     merge_labels(found, into=self._labels)
-                self._ends[p] = max(start, reader.next_offset)
-        finally:
-            consumer.close()
+                self._ends[p] = reader.next_offset
+        if recreated:
+            self._topic = None
+            return self.refresh(config, topic, taxonomy, group_id)
         if bad:
             log.warning("skipped %d unreadable or out-of-taxonomy people's labels", bad)
         return {fp: x.label for fp, x in self._labels.items() if x.source == HUMAN}
