@@ -23,6 +23,7 @@ use regex::Regex;
 use std::sync::OnceLock;
 
 mod parser;
+mod rules;
 mod terms;
 mod timestamp;
 
@@ -394,5 +395,6 @@ fn enrich_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(encode_records, m)?)?;
     m.add_class::<parser::Parser>()?;
     m.add_class::<terms::Terms>()?;
+    m.add_class::<rules::RuleMatcher>()?;
     Ok(())
 }

@@ -81,6 +81,8 @@ def _cmd_rules_check(args: argparse.Namespace) -> int:
     examples = sum(len(r.examples) + len(r.counter_examples) for r in rules.rules)
     print(f"{path}: {len(rules)} rules OK ({examples} examples checked)")
     print("  by severity: " + ", ".join(f"{k} {v}" for k, v in sorted(by_severity.items())))
+    splitting = [rules.rules[i].name for i in rules.splitting]
+    print(f"  splitting their template ({len(splitting)}): " + (", ".join(splitting) or "none"))
     if fields:
         print("  fields matched besides the text: " + ", ".join(fields))
     return 0

@@ -31,7 +31,10 @@ def test_every_subcommand_has_help(argv: list[str], capsys: pytest.CaptureFixtur
 
 def test_rules_check_ok(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["rules", "check"]) == 0
-    assert "rules OK" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "rules OK" in out
+    assert "splitting their template (" in out
+    assert "container-crash" in out
 
 
 def test_rules_check_names_the_bad_rule(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -134,6 +134,17 @@ def test_body_quotes_the_line_as_data() -> None:
     assert "x\\*y" in body
 
 
+def test_a_line_a_rule_splits_off_is_shown_without_its_marker() -> None:
+    q = {"text": "Task exited with return code 1 <RULE_BATCH_JOB_FAILED>", "guess": GUESS}
+    body = review.body(q)
+    assert "```text\nTask exited with return code 1\n```" in body
+    assert "<RULE_" not in body
+    assert "A rule (`batch_job_failed`) tells lines like this one apart" in body
+    # the answer keeps the text as the engine keys it: training sees what enrichment sees
+    label = review.human_label({**q, "fingerprint": "f" * 32}, Label(**GUESS), None, None)
+    assert label.text == q["text"]
+
+
 def test_human_label_records_who_and_when() -> None:
     when = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
     q = {"fingerprint": "f" * 32, "text": "x"}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import defaultdict
 from collections.abc import Iterable
 
 # Shapes a whole token (edge punctuation stripped) is masked by: one anchored alternation,
@@ -124,3 +125,58 @@ def normalize_many(texts: Iterable[str]) -> list[str]:
 def fingerprint(normalized: str) -> str:
     """Stable 16-byte hex id of a normalised line: the key of labels and review items."""
     return hashlib.blake2b(normalized.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+# Values a number is replaced by when looking for lines of one template that a rule tells
+# apart: zero, small, the edges of a percentage, exit and signal codes, large.
+_PROBE_NUMBERS = ("0", "1", "2", "5", "10", "20", "50", "75", "90", "99", "100", "137", "65535")
+_PROBE_QUOTED = ("x", "users_pkey")
+_PROBE_PATHS = ("/srv/app/data", "/api/v1/items")
+# a number keeps its first digit and length in these (an HTTP status keeps its class:
+# 401, 403, 429 and 404 are one ``<HTTP_4XX>``)
+_PROBE_TAILS: dict[int, tuple[str, ...]] = defaultdict(
+    tuple, {2: ("0", "9"), 3: ("00", "01", "03", "04", "29", "99"), 4: ("000", "999")}
+)
+
+
+def template_variants(text: str) -> list[str]:
+    """Lines that normalise as ``text`` does but differ from it in one masked value: each
+    number of the line replaced by a few others, each quoted value by another. What a rule
+    must label alike if the model is to learn one label per normalised line.
+
+    Only values are varied: a number masked as ``<NUM>`` and not part of a name (the 4 of
+    ``ext4``, the 1 of ``sda1`` stay), a path, a quoted value masked as ``<STR>``; addresses,
+    hex ids and timestamps are left as they are."""
+    target = normalize(text)
+    tokens = text.split(" ")
+    out: list[str] = []
+    for j, token in enumerate(tokens):
+        mask = _mask_token(token)
+        choices: list[str] = []
+        if "<NUM>" in mask:
+            for run in _DIGITS.finditer(token):
+                if run.start() and token[run.start() - 1].isalpha():
+                    continue  # a name: ext4, sda1, KB5099999
+                digits = run.group()
+                values = [*_PROBE_NUMBERS, *(digits[0] + x for x in _PROBE_TAILS[len(digits)])]
+                choices += [
+                    token[: run.start()] + value + token[run.end() :]
+                    for value in dict.fromkeys(values)
+                    if value != digits
+                ]
+        elif "<PATH>" in mask:
+            rest = token.lstrip(_LEAD)
+            core = rest.rstrip(_TRAIL)
+            pre, suf = token[: len(token) - len(rest)], rest[len(core) :]
+            choices += [pre + value + suf for value in _PROBE_PATHS if value != core]
+        elif "<STR>" in mask:
+            rest = token.lstrip(_LEAD)
+            core = rest.rstrip(_TRAIL)
+            pre, suf = token[: len(token) - len(rest)], rest[len(core) :]
+            if not any(q in core for q in _QUOTES):
+                choices += [pre + value + suf for value in _PROBE_QUOTED if value != core]
+        for choice in choices:
+            variant = " ".join([*tokens[:j], choice, *tokens[j + 1 :]])
+            if normalize(variant) == target:
+                out.append(variant)
+    return out

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,7 @@ import yaml
 
 from enrich import defaults
 from enrich.core.labels import DEFAULT_TAXONOMY, Label, Taxonomy
+from enrich.core.normalize import template_variants
 from enrich.core.records import LogRecord
 from enrich.errors import ConfigError
 
@@ -41,7 +44,14 @@ RULE_KEYS = {
     "examples",
     "counter_examples",
     "description",
+    "splits_template",
 }
+try:  # the optional native matcher (native/): same first match on ASCII texts, faster
+    from enrich_native import RuleMatcher as _NativeMatcher
+except ImportError:
+    _NativeMatcher = None
+_NON_WORD = re.compile(r"\W")
+_MARKER_AT_END = re.compile(r" <RULE_(\w+)>$")
 # RE2's default 8 MiB is too small for a DFA over hundreds of patterns.
 RE2_MAX_MEM = 256 << 20
 
@@ -54,6 +64,14 @@ class Rule:
     field: str | None = None
     examples: tuple[str, ...] = ()
     counter_examples: tuple[str, ...] = ()
+    # does its decision split lines one normalisation makes alike (True/False from the file;
+    # None: found by probing its examples, see ``RuleSet.splitting``)
+    splits_template: bool | None = None
+
+    @property
+    def marker(self) -> str:
+        """The token a line this rule splits off its template carries: ``<RULE_DISK_FULL>``."""
+        return f"<RULE_{_NON_WORD.sub('_', self.name).upper()}>"
 
 
 def re2_options(max_mem: int = RE2_MAX_MEM) -> re2.Options:
@@ -147,6 +165,102 @@ class RuleSet:
                         out[i] = j
         return out
 
+    @cached_property
+    def splitting(self) -> tuple[int, ...]:
+        """The rules whose decision splits lines one normalisation makes alike, so that the
+        lines they label must not share a training key with the rest of their template.
+
+        A rule's ``splits_template`` in the file decides; without it, a rule of the text
+        splits when changing one masked value of one of its examples or counter-examples
+        (``template_variants``: ``is 97%`` → ``is 50%``) makes it match or not match, and so
+        changes the first matching rule to one of another label or to none, as
+        ``resource-pressure`` and ``container-crash`` do on purpose (a rule that matches every
+        value, as the one the other lines then reach may, does not split). A rule of a field
+        splits only when the file says so (the model never sees fields: every line of such a
+        rule would be keyed apart).
+        """
+        flagged: set[int] = set()
+        labels = [r.label for r in self.rules]
+        for rule in self.rules:
+            if rule.field is not None:
+                continue
+            for text in (*rule.examples, *rule.counter_examples):
+                first = self.first_match(text)
+                for variant in template_variants(text):
+                    other = self.first_match(variant)
+                    if other == first:
+                        continue
+                    if first < 0 or other < 0 or labels[first] != labels[other]:
+                        # the earlier decision is the rule whose match the value changed
+                        flagged.add(min(i for i in (first, other) if i >= 0))
+        return tuple(
+            i
+            for i, rule in enumerate(self.rules)
+            if (rule.splits_template if rule.splits_template is not None else i in flagged)
+        )
+
+    @cached_property
+    def _split_sets(self) -> dict[str | None, tuple[Any, list[int]]]:
+        by_field: dict[str | None, list[int]] = {}
+        for i in self.splitting:
+            by_field.setdefault(self.rules[i].field, []).append(i)
+        return {
+            fname: (_compile_set([self.rules[i].pattern for i in indices]), indices)
+            for fname, indices in by_field.items()
+        }
+
+    @cached_property
+    def _split_native(self) -> Any:
+        """The native matcher of the splitting rules of the text (one call a batch, ~0.5 µs
+        a line against RE2's ~0.8), or None: not built here, or a pattern it reads otherwise
+        than RE2 (then RE2 does it all)."""
+        text_set = self._split_sets.get(None)
+        if _NativeMatcher is None or text_set is None:
+            return None
+        try:
+            return _NativeMatcher([self.rules[i].pattern for i in text_set[1]])
+        except ValueError as err:
+            log.debug("native rule matcher not used: %s", err)
+            return None
+
+    def split_marks(
+        self,
+        texts: Sequence[str],
+        field_value: Callable[[int, str], Any] | None = None,
+    ) -> list[str]:
+        """Per text, ``" " + marker`` of the first splitting rule that matches it (its text,
+        or for a rule of a field that field's value by ``field_value(i, name)``), else ``""``:
+        what the engine appends to the normalised body so that the lines a rule splits off
+        get their own fingerprint, training key and model input."""
+        sets = self._split_sets
+        if not sets:
+            return [""] * len(texts)
+        first = [-1] * len(texts)
+        text_set = sets.get(None)
+        if text_set is not None:
+            rule_set, indices = text_set
+            native = self._split_native
+            got = native.first(texts) if native is not None else [-2] * len(texts)
+            for i, j in enumerate(got):
+                if j >= 0:
+                    first[i] = indices[j]
+                elif j == -2:  # not ASCII, or no native matcher: RE2
+                    hits = set_match(rule_set, texts[i])
+                    if hits:
+                        first[i] = indices[min(hits)]
+        for fname, (rule_set, indices) in sets.items():
+            if fname is None or field_value is None:
+                continue
+            for i in range(len(texts)):
+                value = field_value(i, fname)
+                if value is None:
+                    continue
+                hits = set_match(rule_set, str(value))
+                if hits and (first[i] < 0 or indices[min(hits)] < first[i]):
+                    first[i] = indices[min(hits)]
+        markers = [" " + r.marker for r in self.rules]
+        return ["" if j < 0 else markers[j] for j in first]
+
     def match_records(self, records: Sequence[LogRecord]) -> list[int]:
         """First matching rule index per record (-1 for none), in one pass per record."""
         text_only = list(self._sets) == [None]
@@ -191,6 +305,15 @@ class RuleSet:
             if hits:
                 best = indices[min(hits)]
         return best
+
+
+def split_off(text: str) -> tuple[str, str | None]:
+    """A text as the engine keys it → the line, and the splitting rule's marker name
+    (``"BATCH_JOB_FAILED"``) if the text ends with one (see ``RuleSet.split_marks``)."""
+    found = _MARKER_AT_END.search(text)
+    if found is None:
+        return text, None
+    return text[: found.start()], found.group(1)
 
 
 def set_match(rule_set: Any, text: str) -> list[int]:
@@ -241,7 +364,10 @@ def _parse_rule(raw: Any, position: int, taxonomy: Taxonomy) -> Rule:
     label = taxonomy.label(raw["label"], where=where)
     examples = _strings(raw.get("examples", []), where, "examples")
     counters = _strings(raw.get("counter_examples", []), where, "counter_examples")
-    return Rule(name, pattern, label, fname, examples, counters)
+    splits = raw.get("splits_template")
+    if splits is not None and not isinstance(splits, bool):
+        raise ConfigError(f"{where}: splits_template must be true or false, got {splits!r}")
+    return Rule(name, pattern, label, fname, examples, counters, splits)
 
 
 def _strings(value: Any, where: str, key: str) -> tuple[str, ...]:

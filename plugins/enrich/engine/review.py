@@ -26,6 +26,7 @@ from enrich import defaults
 from enrich.core.formats import HUMAN, LabelRecord, ReviewItem
 from enrich.core.labels import FIELDS, Label, Taxonomy
 from enrich.core.normalize import normalize_many
+from enrich.core.rules import split_off
 from enrich.learn.model import Model, unfitted_learner
 from enrich.learn.strategies import get_strategy
 
@@ -148,10 +149,16 @@ def subject(question: Mapping[str, Any]) -> str:
 
 def body(question: Mapping[str, Any]) -> str:
     """Markdown shown above the form. The line is data, never markup or a template."""
-    text = question["text"]
+    text, marker = split_off(question["text"])
     shown = text if len(text) <= MAX_SHOWN_CHARS else text[:MAX_SHOWN_CHARS] + " …"
     fence = "`" * max(3, _longest_backtick_run(shown) + 1)
     lines = [f"{fence}text", shown, fence, ""]
+    if marker is not None:
+        lines += [
+            f"A rule (`{marker.lower()}`) tells lines like this one apart from others of their "
+            "template: your answer applies to the lines that rule matches.",
+            "",
+        ]
     fields = question.get("fields") or {}
     if fields:
         lines += ["| field | value |", "|---|---|"]

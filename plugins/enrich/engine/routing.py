@@ -202,9 +202,14 @@ class Enricher:
         bodies = parsed.bodies
         stated = np.asarray(parsed.severity, dtype=np.intp)
 
-        # 3. normalise each body once; the model sees each distinct normalised body once a
-        # batch
+        # 3. normalise each body once; a line a value-sensitive rule splits off its template
+        # (``exited with code 137`` from ``... code 0``) carries that rule's marker, so it gets
+        # its own fingerprint, training key and model input; the model sees each distinct
+        # normalised body once a batch
         normalized = normalize_many(bodies)
+        marks = rules.split_marks(bodies, self._split_lookup(decoded, parsed, rules))
+        if any(marks):
+            normalized = [n + m if m else n for n, m in zip(normalized, marks, strict=True)]
         scores = self._scores.of(normalized, stated > 0)
 
         # 4. people's labels first; rules, only where they can decide; route
@@ -223,14 +228,22 @@ class Enricher:
             if route_l[i] == Route.REVIEW:
                 if fp not in self._candidates:
                     self._candidates[fp] = self._candidate(
-                        fp, i, normalized, decoded, parsed, scores, src.source(rows[i])
+                        fp,
+                        i,
+                        bodies[i] + marks[i],
+                        normalized,
+                        decoded,
+                        parsed,
+                        scores,
+                        src.source(rows[i]),
                     )
             elif fp not in self._seen:
                 self._seen.add(fp)
                 rule = rules.rules[rule_l[i]]
                 label = _with_severity(rule.label, stated_l[i])
                 origin = src.source(rows[i]).coordinates
-                self._labels.append(LabelRecord(fp, bodies[i], label, RULES, rule.name, origin))
+                text = bodies[i] + marks[i]
+                self._labels.append(LabelRecord(fp, text, label, RULES, rule.name, origin))
 
         # 6. the output records
         decisions = Decisions(
@@ -281,10 +294,20 @@ class Enricher:
             labels=self._labels, queries=queries, dead_letters=self._dead, counts=counts
         )
 
+    @staticmethod
+    def _split_lookup(
+        decoded: Sequence[LogRecord], parsed: ParsedColumns, rules: RuleSet
+    ) -> _FieldLookup | None:
+        """The fields a splitting rule of a field looks up (every record), or None."""
+        if not any(rules.rules[i].field for i in rules.splitting):
+            return None
+        return _FieldLookup(decoded, parsed, list(range(len(decoded))))
+
     def _candidate(
         self,
         fp: str,
         i: int,
+        body: str,
         normalized: Sequence[str],
         decoded: Sequence[LogRecord],
         parsed: ParsedColumns,
@@ -296,7 +319,7 @@ class Enricher:
         return _Candidate(
             fp,
             normalized[i],
-            parsed.bodies[i],
+            body,
             decoded[i].fields,
             parsed.fields_json[i],
             _with_severity(classes[scores.class_idx[i]], parsed.severity[i]),

@@ -1,0 +1,74 @@
+"""The native rule matcher (``enrich_native.RuleMatcher``) behind ``RuleSet.split_marks``: the
+same first match as RE2's ``Set`` on every ASCII text, -2 (RE2's job) on the others."""
+
+from __future__ import annotations
+
+import pytest
+
+from enrich.core.normalize import template_variants
+from enrich.core.rules import load_rules, parse_rules, set_match
+from enrich.samples import generate
+
+native = pytest.importorskip("enrich_native", reason="native code not built (make install)")
+
+
+def _texts() -> list[str]:
+    rules = load_rules()
+    texts = [v.decode("utf-8", "replace") for _s, v in generate(5_000, seed=5)]
+    for rule in rules.rules:
+        if rule.field is None:
+            for text in (*rule.examples, *rule.counter_examples):
+                texts += [text, *template_variants(text), text.upper(), text.lower()]
+    return [*texts, "", " ", "Task exited with return code 1 déjà", "ünïcode CPU usage is 97%"]
+
+
+def _re2_first(rule_set: object, text: str) -> int:
+    hits = set_match(rule_set, text)
+    return min(hits) if hits else -1
+
+
+@pytest.mark.parametrize("which", ["all", "splitting"])
+def test_the_native_matcher_agrees_with_re2(which: str) -> None:
+    rules = load_rules()
+    rule_set, indices = rules._sets[None]
+    if which == "splitting":
+        rule_set, indices = rules._split_sets[None]
+    matcher = native.RuleMatcher([rules.rules[i].pattern for i in indices])
+    texts = _texts()
+    got = matcher.first(texts)
+    want = [_re2_first(rule_set, t) if t.isascii() else -2 for t in texts]
+    assert got == want
+    assert sum(1 for x in got if x >= 0) > 500, "the texts exercise the rules"
+    assert -2 in got
+    assert -1 in got
+
+
+def test_split_marks_agree_with_and_without_the_native_matcher() -> None:
+    rules = load_rules()
+    texts = _texts()
+    with_native = rules.split_marks(texts)
+    assert rules._split_native is not None
+    rules.__dict__["_split_native"] = None  # the RE2 path
+    assert rules.split_marks(texts) == with_native
+
+
+def test_a_pattern_the_regex_crate_reads_otherwise_keeps_re2() -> None:
+    # \C (any byte) is RE2's alone: the native matcher refuses it, RE2 does the work
+    rules = parse_rules(
+        {
+            "rules": [
+                {
+                    "name": "odd",
+                    "regex": r"code [1-9]\C",
+                    "splits_template": True,
+                    "label": {
+                        "severity": "ERROR",
+                        "event_type": "State change",
+                        "category": "Software Infrastructure",
+                    },
+                }
+            ]
+        }
+    )
+    assert rules._split_native is None
+    assert rules.split_marks(["exit code 12", "exit code 0"]) == [" <RULE_ODD>", ""]
