@@ -75,6 +75,9 @@ LABELLING_SCHEDULE = "@hourly"
 QUESTIONS_K = 10  # questions per labelling run
 QUESTIONS_K_MAX = 100
 QUEUE_WINDOW = 100_000  # newest review items read per partition
+# enrichment does not queue again a fingerprint among the newest review items of each
+# partition (REVIEW_K a partition a run: about 4 days of the default schedule)
+REVIEW_LOOKBACK = 10_000
 ANSWER_TIMEOUT_HOURS = 24.0
 
 # ---- backfill -----------------------------------------------------------------------------

@@ -410,3 +410,15 @@ def test_empty_batch() -> None:
 def test_invalid_settings_are_refused(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         EnrichSettings(**kwargs)  # type: ignore[arg-type]
+
+
+def test_templates_waiting_in_the_review_queue_are_not_asked_again() -> None:
+    lines = [f"quiet line {w}".encode() for w in ("alpha", "beta", "gamma", "delta")] * 2
+    settings = EnrichSettings(review_k=10)
+    first = enrich_batch(raw(lines), None, RULES, settings)
+    asked = [q.fingerprint for q in first.queries]
+    assert len(asked) == 4
+    again = enrich_batch(raw(lines), None, RULES, settings, queued=set(asked[:3]))
+    assert [q.fingerprint for q in again.queries] == asked[3:]
+    assert again.counts["already_queued"] == 3
+    assert again.counts["needs_review"] == 8  # the lines still say so

@@ -33,6 +33,7 @@ SUMMED = (
     "needs_review",
     "labels",
     "queries",
+    "already_queued",
     "produced",
     "lost_to_retention",
 )
@@ -120,6 +121,7 @@ def enrich_partition(partition: int, params: Mapping[str, Any], dag_id: str) -> 
         formats=rt.formats(),
         start_from=p.start_from,
         people=rt.people(),
+        queued=rt.queued() if p.review_k else (),
     )
     summary = run.as_dict()
     log.info("partition %s: %s", partition, summary)

@@ -18,6 +18,7 @@ from enrich.config import StackSettings, Topics
 from enrich.core.labels import Label, Taxonomy
 from enrich.core.parse import FormatsCache, LogFormats
 from enrich.core.rules import RulesCache, RuleSet
+from enrich.io import stores
 from enrich.io.connection import client_config
 from enrich.io.models import ChampionCache
 from enrich.io.stores import PeopleLabels
@@ -65,6 +66,14 @@ class Runtime:
         """The labels people gave, by fingerprint (the labels topic, read incrementally)."""
         return self._people.refresh(
             self.kafka_config(), self.topics.labels, self.taxonomy(), "log-enricher-people"
+        )
+
+    def queued(self) -> set[str]:
+        """The fingerprints waiting in the review queue: the keys of the newest
+        ``REVIEW_LOOKBACK`` review items of each partition (read each time: the labelling DAG
+        and other partitions' tasks add to it)."""
+        return stores.queued_fingerprints(
+            self.kafka_config(), self.topics.review, defaults.REVIEW_LOOKBACK, "log-enricher-queue"
         )
 
     def model(self, alias: str = defaults.CHAMPION) -> Model | None:

@@ -23,7 +23,7 @@ carries the line's severity. An empty body is never taught nor asked about.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -106,17 +106,19 @@ def enrich_batch(
     settings: EnrichSettings | None = None,
     formats: LogFormats | None = None,
     people: Mapping[str, Label] | None = None,
+    queued: Collection[str] = (),
 ) -> BatchResult:
     """Enrich one batch. Every input is in ``enriched`` or ``dead_letters``, in input order.
 
     ``records`` are :class:`RawRecord` objects or one partition's :class:`RawBatch`;
     ``formats`` the log formats the parser knows (None: the built-in ones); ``people`` the
-    labels people gave, by fingerprint (see ``Enricher``). Never raises for
+    labels people gave, by fingerprint, ``queued`` the fingerprints waiting in the review
+    queue (see ``Enricher``). Never raises for
     bad input; raises ConfigError only for invalid settings (checked when ``EnrichSettings``
     is built). Idempotent: the same records, model, rules, settings and formats give the same
     result. ``Enricher`` gives the same result for a batch fed to it in parts.
     """
-    enricher = Enricher(model, rules, settings, formats, people)
+    enricher = Enricher(model, rules, settings, formats, people, queued)
     enriched, keys = enricher.add(records)
     result = enricher.finish()
     result.enriched, result.enriched_keys = enriched, keys
@@ -148,7 +150,10 @@ class Enricher:
 
     ``people``: the labels people gave, by fingerprint: a line of such a template takes its
     person's label, all three fields (``labelled_by`` and ``severity_by``: ``human``), before
-    the model and the rules, and is neither taught again nor asked about."""
+    the model and the rules, and is neither taught again nor asked about.
+
+    ``queued``: fingerprints already waiting in the review queue: their lines are not asked
+    about again (``counts["already_queued"]``), so the batch's questions go to others."""
 
     def __init__(
         self,
@@ -157,8 +162,10 @@ class Enricher:
         settings: EnrichSettings | None = None,
         formats: LogFormats | None = None,
         people: Mapping[str, Label] | None = None,
+        queued: Collection[str] = (),
     ) -> None:
         self.model, self.rules = model, rules
+        self._queued = queued
         self.settings = settings or EnrichSettings()
         self.formats = formats if formats is not None else builtin_formats()
         table = sorted(set((people or {}).values()))
@@ -170,6 +177,7 @@ class Enricher:
         self._writer = OutputWriter(model_meta, self._scores.classes, rules, table)
         self._seen: set[str] = set()
         self._candidates: dict[str, _Candidate] = {}
+        self._already_queued: set[str] = set()
         self._labels: list[LabelRecord] = []
         self._dead: list[DeadLetter] = []
         self._counts = dict.fromkeys(
@@ -226,7 +234,9 @@ class Enricher:
                 continue  # nothing to learn from, nothing to ask about
             fp = fps[i]
             if route_l[i] == Route.REVIEW:
-                if fp not in self._candidates:
+                if fp in self._queued:
+                    self._already_queued.add(fp)
+                elif fp not in self._candidates:
                     self._candidates[fp] = self._candidate(
                         fp,
                         i,
@@ -287,6 +297,7 @@ class Enricher:
             "labels": len(self._labels),
             "queries": len(queries),
             "review_candidates": len(candidates),
+            "already_queued": len(self._already_queued),
             "mean_confidence": round(self._conf_sum / self._conf_n, 4) if self._conf_n else None,
             "model_version": self.model.version if self.model is not None else None,
         }

@@ -149,6 +149,20 @@ class PeopleLabels:
         return {fp: x.label for fp, x in self._labels.items() if x.source == HUMAN}
 
 
+def queued_fingerprints(
+    config: Mapping[str, Any], topic: str, newest: int, group_id: str
+) -> set[str]:
+    """The fingerprints of the newest ``newest`` review items of each partition (their keys;
+    assign + seek, nothing committed): what enrichment does not queue again."""
+    found: set[str] = set()
+    for _p, messages, _end in read_partitions(config, topic, group_id, newest=newest):
+        for m in messages:
+            key = m.key()
+            if key:
+                found.add(key.decode("utf-8", "replace"))
+    return found
+
+
 def human_labelled(config: Mapping[str, Any], topic: str, group_id: str) -> set[str]:
     """Fingerprints a person has labelled: the ``human:`` keys of the labels topic (a chunk
     of records at a time; only the keys are kept)."""

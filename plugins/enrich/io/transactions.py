@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -159,12 +159,14 @@ def enrich_partition(
     formats: LogFormats | None = None,
     start_from: str = defaults.COMMITTED,
     people: Mapping[str, Label] | None = None,
+    queued: Collection[str] = (),
 ) -> PartitionRun:
     """Enrich the next micro-batch of one input partition, exactly once (see module doc).
 
     ``start_from``: where the group starts on a partition it has no committed offset for
     (``enrich.io.reading.plan_range``). Offsets retention deleted before the group read them
-    are counted (``lost_to_retention``) and logged as a warning."""
+    are counted (``lost_to_retention``) and logged as a warning. ``people`` and ``queued``:
+    the fingerprints people labelled and those waiting in the review queue (``Enricher``)."""
     producer = transactional_producer(config, transactional_id)
     consumer = consumer_for(config, group_id)
     try:
@@ -186,7 +188,7 @@ def enrich_partition(
             producer, topics, partition, f"transaction for {topics.raw}[{partition}]"
         )
         with txn:
-            enricher = Enricher(model, rules, settings, formats, people)
+            enricher = Enricher(model, rules, settings, formats, people, queued)
             result = txn.enrich(reader.chunks(), enricher)
             end = reader.next_offset
             # nothing new: commit nothing, unless the group must now remember where it started
