@@ -173,3 +173,49 @@ def test_a_failed_backfill_resumes_after_its_last_committed_transaction(
     assert run.counts["in"] == 15  # only what was left
     keys = Counter(m.key().decode() for m in pipe.read(target))
     assert keys == {f"{raw}:2:{o}": 1 for o in range(35)}
+
+
+def test_backfill_runs_of_several_days_at_once_do_not_fence_each_other(pipe: Pipeline) -> None:
+    """``airflow backfill create`` over four days runs the days' tasks at once: each range
+    has its own transactional id, so every task commits and each message is re-enriched by
+    its own day only. All ranges run concurrently here, in transactions of 20 messages, so
+    that producers of one partition are alive together."""
+    import threading
+
+    from enrich.airflow import backfill
+
+    target = backfill_topic(pipe) + ".concurrent"
+    conf = {"target_topic": target, "model": "none", "max_batch_size": 20}
+    days = [(DAY1 + timedelta(days=d), DAY1 + timedelta(days=d + 1)) for d in range(4)]
+    work = [
+        (f"day{d}", part)
+        for d, (start, end) in enumerate(days)
+        for part in backfill.plan(conf, start, end)
+    ]
+    assert len({p["partition"] for _run, p in work}) == 3
+    errors: list[BaseException] = []
+    gate = threading.Barrier(len(work))
+
+    def run(run_id: str, part: dict[str, Any]) -> None:
+        try:
+            gate.wait()
+            backfill.reenrich(part, conf, "log_backfill", run_id)
+        except BaseException as err:  # reported below, with the others
+            errors.append(err)
+
+    threads = [threading.Thread(target=run, args=w) for w in work]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+
+    assert not errors, errors
+    out = pipe.read(target)
+    for d, (start, end) in enumerate(days):
+        mine = [
+            m.key().decode()
+            for m in out
+            if dict(m.headers() or [])["enrich-backfill"] == f"log_backfill/day{d}".encode()
+        ]
+        assert sorted(mine) == sorted(stamped(pipe, start, end)), f"day {d}"
+    assert len(out) == sum(PER_DAY.values())  # each message once, by its own day
