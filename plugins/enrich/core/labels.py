@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from enrich import defaults
+from enrich.core import yamlfiles
 from enrich.errors import ConfigError
 
 FIELDS = ("severity", "event_type", "category")
@@ -133,7 +134,7 @@ class Taxonomy:
         """Load ``path`` (default ``include/taxonomy.yaml``); ConfigError says what to fix."""
         path = Path(path) if path else defaults.TAXONOMY_FILE
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            data = yamlfiles.safe_load(path.read_text(encoding="utf-8"))
         except OSError as err:
             raise ConfigError(f"cannot read taxonomy file {path}: {err.strerror}") from None
         except yaml.YAMLError as err:

@@ -26,6 +26,7 @@ import re2
 import yaml
 
 from enrich import defaults
+from enrich.core import yamlfiles
 from enrich.core.records import LogRecord, decode, encode_json, lookup
 from enrich.core.rules import re2_error, re2_options, set_match
 from enrich.errors import ConfigError
@@ -697,7 +698,7 @@ def _read(path: Path, what: str) -> Any:
     except OSError as err:
         raise ConfigError(f"cannot read {what} file {path}: {err.strerror}") from None
     try:
-        return yaml.safe_load(text)
+        return yamlfiles.safe_load(text)
     except yaml.YAMLError as err:
         raise ConfigError(f"{what} file {path} is not valid YAML: {err}") from None
 

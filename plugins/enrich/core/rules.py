@@ -26,6 +26,7 @@ import re2
 import yaml
 
 from enrich import defaults
+from enrich.core import yamlfiles
 from enrich.core.labels import DEFAULT_TAXONOMY, Label, Taxonomy
 from enrich.core.normalize import template_variants
 from enrich.core.records import LogRecord
@@ -406,7 +407,7 @@ def load_rules(path: str | Path | None = None, taxonomy: Taxonomy = DEFAULT_TAXO
     except OSError as err:
         raise ConfigError(f"cannot read rules file {path}: {err.strerror}") from None
     try:
-        data = yaml.safe_load(text)
+        data = yamlfiles.safe_load(text)
     except yaml.YAMLError as err:
         raise ConfigError(f"rules file {path} is not valid YAML: {err}") from None
     return parse_rules(data, taxonomy, source=str(path))
