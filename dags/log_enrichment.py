@@ -1,12 +1,16 @@
 """log_enrichment: enrich new log lines from Kafka, exactly once, one mapped task per partition.
 
-Every run (default every 5 minutes, ``ENRICH_SCHEDULE``) reads each partition of the input
-topic from the consumer group's committed offset up to the high watermark it saw at start
-(at most ``max_batch_size`` messages), labels the lines (model at or above ``threshold``,
-else the rules, else queued for review) and writes enriched records, training labels, review
-queries and dead letters **and** commits the offsets in one Kafka transaction per partition.
+Every run (default every 5 minutes, ``ENRICH_SCHEDULE``) enriches each partition of the
+input topic in micro-batches from the consumer group's committed offset: each micro-batch (at
+most ``max_batch_size`` messages, up to the high watermark it saw) is labelled (model at or
+above ``threshold``, else the rules, else queued for review) and its enriched records,
+training labels, review queries and dead letters **and** its offsets are committed in one
+Kafka transaction. A partition's task goes on until the partition is caught up or
+``time_budget_s`` is spent; a run that stopped with input still waiting triggers the next run
+at once (``catch_up``), so the pipeline keeps up with more than one batch per schedule tick.
 A task killed at any point and retried leaves each input exactly once in the output or the
-dead-letter topic for a ``read_committed`` reader.
+dead-letter topic for a ``read_committed`` reader. A task or run that hangs fails on its
+timeout (the budget plus 5 minutes, and 5 more for the run), so the next run can start.
 
 ``preflight`` checks the rules, the taxonomy, the Params, the broker and the champion model
 before anything is consumed. When a run produced new training labels, ``announce_labels``
@@ -20,10 +24,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import dag, get_current_context, task
 
 from enrich.airflow.assets import labels_asset
-from enrich.airflow.params import EnrichmentParams, enrichment_schedule
+from enrich.airflow.params import EnrichmentParams, enrichment_schedule, enrichment_timeouts
+
+TASK_TIMEOUT, RUN_TIMEOUT = enrichment_timeouts()
 
 
 @dag(
@@ -32,13 +39,18 @@ from enrich.airflow.params import EnrichmentParams, enrichment_schedule
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
-    default_args={"retries": 2, "retry_delay": timedelta(seconds=20)},
+    dagrun_timeout=RUN_TIMEOUT,
+    default_args={
+        "retries": 2,
+        "retry_delay": timedelta(seconds=20),
+        "execution_timeout": TASK_TIMEOUT,
+    },
     params=EnrichmentParams.dag_params(),
     tags=["log-enrichment"],
     doc_md=__doc__,
 )
 def log_enrichment() -> None:
-    @task(retries=0)
+    @task(retries=0, execution_timeout=timedelta(minutes=5))
     def preflight() -> list[int]:
         """Validate rules, settings, broker and model; create missing topics; list partitions."""
         from enrich.airflow import enrichment
@@ -47,7 +59,7 @@ def log_enrichment() -> None:
 
     @task(map_index_template="partition {{ partition }}")
     def enrich_partition(partition: int) -> dict[str, Any]:
-        """One partition's micro-batch in one Kafka transaction (safe to retry)."""
+        """One partition's micro-batches, one Kafka transaction each (safe to retry)."""
         from enrich.airflow import enrichment
 
         context = get_current_context()
@@ -73,7 +85,23 @@ def log_enrichment() -> None:
             "offsets": total["offsets"],
         }
 
-    announce_labels(summarize(enrich_partition.expand(partition=preflight())))
+    @task.short_circuit
+    def behind(total: dict[str, Any]) -> bool:
+        """True when a partition stopped on its time budget with input still waiting."""
+        return bool(total.get("behind"))
+
+    # the next run at once, with this run's conf (max_active_runs=1 queues it until this
+    # run ends)
+    catch_up = TriggerDagRunOperator(
+        task_id="catch_up",
+        trigger_dag_id="log_enrichment",
+        conf="{{ dag_run.conf | tojson }}",
+        retries=0,
+    )
+
+    total = summarize(enrich_partition.expand(partition=preflight()))
+    announce_labels(total)
+    behind(total) >> catch_up
 
 
 log_enrichment()

@@ -48,7 +48,12 @@ RANDOM_STATE = 0
 
 # ---- log_enrichment -----------------------------------------------------------------------
 ENRICH_SCHEDULE = "*/5 * * * *"
-MAX_BATCH_SIZE = 50_000  # messages per partition and run, at most
+MAX_BATCH_SIZE = 50_000  # messages per partition and transaction, at most
+# a task works through micro-batches until its partition is caught up or this is spent; a
+# run stopped by it with input still waiting starts the next run at once (ENRICH_TIME_BUDGET_S)
+TIME_BUDGET_S = 240
+# beyond the budget: the batch under way (its transaction times out at 120 s), start-up
+TASK_TIMEOUT_MARGIN_S = 300
 # a run's transaction stays open while its batch is read and enriched: kept well inside the
 # transaction timeout (kafka.TXN_TIMEOUT_S, 120 s) at ~100,000 lines/s
 MAX_BATCH_SIZE_LIMIT = 1_000_000

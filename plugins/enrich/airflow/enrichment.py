@@ -37,6 +37,7 @@ SUMMED = (
     "produced",
     "lost_to_retention",
 )
+SUMMED_IF_PRESENT = ("batches", "lag")  # a live run's, not a backfill's
 
 
 def enrich_settings(rt: Runtime, params: EnrichmentParams) -> EnrichSettings:
@@ -122,6 +123,7 @@ def enrich_partition(partition: int, params: Mapping[str, Any], dag_id: str) -> 
         start_from=p.start_from,
         people=rt.people(),
         queued=rt.queued() if p.review_k else (),
+        time_budget_s=p.time_budget_s,
     )
     summary = run.as_dict()
     log.info("partition %s: %s", partition, summary)
@@ -131,6 +133,11 @@ def enrich_partition(partition: int, params: Mapping[str, Any], dag_id: str) -> 
 def summarize(runs: Sequence[Mapping[str, Any]], what: str = "run") -> dict[str, Any]:
     """Totals over the partitions' runs: logged as ``<what> summary: ...`` and returned."""
     total: dict[str, Any] = {k: sum(int(r.get(k) or 0) for r in runs) for k in SUMMED}
+    for k in SUMMED_IF_PRESENT:
+        if any(k in r for r in runs):
+            total[k] = sum(int(r.get(k) or 0) for r in runs)
+    if any("behind" in r for r in runs):
+        total["behind"] = any(r.get("behind") for r in runs)
     weighted = [(r["mean_confidence"], r.get("out", 0)) for r in runs if r.get("mean_confidence")]
     n = sum(w for _c, w in weighted)
     total["mean_confidence"] = round(sum(c * w for c, w in weighted) / n, 4) if n else None

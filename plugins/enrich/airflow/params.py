@@ -94,15 +94,37 @@ class DagParams:
         return cls(**values)
 
 
+def time_budget_limit() -> int:
+    """Seconds a ``log_enrichment`` task may keep enriching (``ENRICH_TIME_BUDGET_S``): the
+    ``time_budget_s`` Param's default and largest value; the task and run timeouts follow."""
+    raw = os.environ.get("ENRICH_TIME_BUDGET_S")
+    return int(raw) if raw else defaults.TIME_BUDGET_S
+
+
+def enrichment_timeouts() -> tuple[timedelta, timedelta]:
+    """(a partition task's execution timeout, the run's timeout): the budget plus the batch
+    under way and start-up, so a hung task or run fails and the next run can start."""
+    task = timedelta(seconds=time_budget_limit() + defaults.TASK_TIMEOUT_MARGIN_S)
+    return task, task + timedelta(seconds=defaults.TASK_TIMEOUT_MARGIN_S)
+
+
 @dataclass(frozen=True)
 class EnrichmentParams(DagParams):
     max_batch_size: int = _max_batch_size(
-        "messages per partition and run, at most (one Kafka transaction each)"
+        "messages per Kafka transaction, at most (a task commits one micro-batch after another)"
+    )
+    time_budget_s: int = _param(
+        time_budget_limit(),
+        "seconds a partition's task keeps enriching micro-batches while input is waiting "
+        "(0: one micro-batch); a run stopped by it starts the next run at once",
+        type="integer",
+        minimum=0,
+        maximum=time_budget_limit(),
     )
     threshold: float = _threshold()
     policy: str = _policy()
     review_k: int = _param(
-        defaults.REVIEW_K, "review queries per partition and run", type="integer", minimum=0
+        defaults.REVIEW_K, "review queries per micro-batch", type="integer", minimum=0
     )
     strategy: str = _param(defaults.STRATEGY, "query strategy", enum=list(defaults.STRATEGIES))
     start_from: str = _param(

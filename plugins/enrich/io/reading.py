@@ -81,14 +81,20 @@ def plan_range(
     max_messages: int,
     start_from: str = defaults.COMMITTED,
     timeout: float = 15.0,
+    position: int | None = None,
 ) -> PartitionPlan:
     """[committed offset, min(high watermark, committed + max)) for the consumer's group.
 
     A group with no committed offset starts at the low watermark (``earliest``) or the high
-    one (``latest``); with ``committed`` that is a ConfigError saying how to choose."""
+    one (``latest``); with ``committed`` that is a ConfigError saying how to choose.
+    ``position``: where the group is known to be (the end this task's last transaction
+    committed), instead of asking the broker."""
     tp = TopicPartition(topic, partition)
     low, high = consumer.get_watermark_offsets(tp, timeout=timeout, cached=False)
-    committed = consumer.committed([tp], timeout=timeout)[0].offset
+    if position is not None:
+        committed = position
+    else:
+        committed = consumer.committed([tp], timeout=timeout)[0].offset
     fresh = committed < 0
     if fresh and start_from == defaults.EARLIEST:
         start = low

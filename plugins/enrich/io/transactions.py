@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import time
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -134,6 +135,34 @@ class PartitionRun:
     produced: int
     committed: bool
 
+    def then(self, later: PartitionRun) -> PartitionRun:
+        """This run followed by ``later`` (the next micro-batch of the same partition): the
+        offsets from this start to that end, counts added (the mean confidence weighted by
+        the lines), the lost offsets' first and last."""
+        counts: dict[str, Any] = dict(self.counts)
+        for key, value in later.counts.items():
+            mine = counts.get(key)
+            if key == "mean_confidence":
+                n, m = self.counts.get("out") or 0, later.counts.get("out") or 0
+                pairs = [(c, w) for c, w in ((mine, n), (value, m)) if c is not None and w]
+                total = sum(w for _c, w in pairs)
+                counts[key] = round(sum(c * w for c, w in pairs) / total, 4) if total else None
+            elif key == "lost_offsets":
+                counts[key] = [mine[0], value[1]] if mine else value
+            elif isinstance(value, bool) or not isinstance(value, (int, float)):
+                counts[key] = value if value is not None else mine
+            else:
+                counts[key] = (mine or 0) + value
+        return PartitionRun(
+            self.topic,
+            self.partition,
+            self.start,
+            later.end if later.committed else self.end,
+            counts,
+            self.produced + later.produced,
+            self.committed or later.committed,
+        )
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "topic": self.topic,
@@ -160,51 +189,100 @@ def enrich_partition(
     start_from: str = defaults.COMMITTED,
     people: Mapping[str, Label] | None = None,
     queued: Collection[str] = (),
+    time_budget_s: float = 0.0,
 ) -> PartitionRun:
-    """Enrich the next micro-batch of one input partition, exactly once (see module doc).
+    """Enrich one input partition, exactly once (see module doc): micro-batches of at most
+    ``max_batch_size`` messages, one transaction each, until the partition is caught up (a
+    batch ended at the high watermark it saw) or ``time_budget_s`` is spent (0: one batch).
+    One producer and one consumer serve all the batches.
 
     ``start_from``: where the group starts on a partition it has no committed offset for
     (``enrich.io.reading.plan_range``). Offsets retention deleted before the group read them
     are counted (``lost_to_retention``) and logged as a warning. ``people`` and ``queued``:
-    the fingerprints people labelled and those waiting in the review queue (``Enricher``)."""
+    the fingerprints people labelled and those waiting in the review queue (``Enricher``).
+    The result's counts add ``batches``, ``behind`` (stopped by the budget with a full batch
+    still waiting) and ``lag`` (messages after the last committed offset, at the end)."""
     producer = transactional_producer(config, transactional_id)
     consumer = consumer_for(config, group_id)
+    started = time.monotonic()
+    queued = set(queued)
     try:
-        plan = plan_range(consumer, topics.raw, partition, max_batch_size, start_from)
-        rng = plan.range
-        if plan.lost_count:
-            log.warning(
-                "%s[%d]: offsets %d to %d were deleted by retention before consumer group %r "
-                "read them: %d input messages lost",
-                topics.raw,
+        run: PartitionRun | None = None
+        position: int | None = None
+        while True:
+            batch, result = _one_batch(
+                producer,
+                consumer,
+                topics,
                 partition,
-                plan.lost[0],
-                plan.lost[1] - 1,
+                max_batch_size,
+                start_from,
+                position,
                 group_id,
-                plan.lost_count,
+                Enricher(model, rules, settings, formats, people, queued),
             )
-        reader = RangeReader(consumer, rng)
-        txn = _Transaction(
-            producer, topics, partition, f"transaction for {topics.raw}[{partition}]"
+            run = batch if run is None else run.then(batch)
+            if not batch.committed:
+                break
+            position = batch.end
+            queued.update(q.fingerprint for q in result.queries)  # not asked twice
+            full = batch.end - batch.start >= max_batch_size
+            out_of_time = time.monotonic() - started >= time_budget_s
+            if not full or out_of_time:
+                run.counts["behind"] = full and out_of_time
+                break
+        _, high = consumer.get_watermark_offsets(
+            TopicPartition(topics.raw, partition), timeout=15.0, cached=False
         )
-        with txn:
-            enricher = Enricher(model, rules, settings, formats, people, queued)
-            result = txn.enrich(reader.chunks(), enricher)
-            end = reader.next_offset
-            # nothing new: commit nothing, unless the group must now remember where it started
-            if end <= rng.start and not plan.fresh and not plan.lost_count:
-                txn.abandon()
-                return PartitionRun(
-                    topics.raw, partition, rng.start, rng.start, {"in": 0}, 0, False
-                )
-            txn.commit(result, [TopicPartition(topics.raw, partition, end)], consumer)
-        counts = {**result.counts, "lost_to_retention": plan.lost_count}
-        if plan.lost_count:
-            counts["lost_offsets"] = list(plan.lost)
-        return PartitionRun(topics.raw, partition, rng.start, end, counts, txn.produced, True)
+        run.counts["lag"] = max(0, high - run.end)
+        return run
     finally:
         consumer.close()
         producer.flush(5)
+
+
+def _one_batch(
+    producer: Producer,
+    consumer: Consumer,
+    topics: Topics,
+    partition: int,
+    max_batch_size: int,
+    start_from: str,
+    position: int | None,
+    group_id: str,
+    enricher: Enricher,
+) -> tuple[PartitionRun, BatchResult]:
+    """One micro-batch in one transaction (nothing committed when there was nothing new)."""
+    plan = plan_range(
+        consumer, topics.raw, partition, max_batch_size, start_from, position=position
+    )
+    rng = plan.range
+    if plan.lost_count:
+        log.warning(
+            "%s[%d]: offsets %d to %d were deleted by retention before consumer group %r "
+            "read them: %d input messages lost",
+            topics.raw,
+            partition,
+            plan.lost[0],
+            plan.lost[1] - 1,
+            group_id,
+            plan.lost_count,
+        )
+    reader = RangeReader(consumer, rng)
+    txn = _Transaction(producer, topics, partition, f"transaction for {topics.raw}[{partition}]")
+    with txn:
+        result = txn.enrich(reader.chunks(), enricher)
+        end = reader.next_offset
+        # nothing new: commit nothing, unless the group must now remember where it started
+        if end <= rng.start and not plan.fresh and not plan.lost_count:
+            txn.abandon()
+            empty = PartitionRun(topics.raw, partition, rng.start, rng.start, {"in": 0}, 0, False)
+            return empty, result
+        txn.commit(result, [TopicPartition(topics.raw, partition, end)], consumer)
+    counts = {**result.counts, "lost_to_retention": plan.lost_count, "batches": 1}
+    if plan.lost_count:
+        counts["lost_offsets"] = list(plan.lost)
+    return PartitionRun(topics.raw, partition, rng.start, end, counts, txn.produced, True), result
 
 
 @gc_paused()

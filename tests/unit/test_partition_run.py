@@ -1,0 +1,29 @@
+"""A partition task's micro-batches add up to one summary (``PartitionRun.then``)."""
+
+from __future__ import annotations
+
+from enrich.io.transactions import PartitionRun
+
+
+def run(start: int, end: int, **counts: object) -> PartitionRun:
+    return PartitionRun("logs.raw", 1, start, end, dict(counts), end - start, end > start)
+
+
+def test_micro_batches_add_up() -> None:
+    a = run(0, 100, **{"in": 100, "out": 100, "mean_confidence": 0.5, "model_version": "3"})
+    b = run(100, 400, **{"in": 300, "out": 300, "mean_confidence": 0.9, "model_version": "3"})
+    total = a.then(b)
+    assert (total.start, total.end, total.produced, total.committed) == (0, 400, 400, True)
+    assert total.counts["in"] == 400
+    assert total.counts["mean_confidence"] == 0.8  # weighted by the lines
+    assert total.counts["model_version"] == "3"
+
+
+def test_an_empty_last_batch_keeps_the_end_and_lost_offsets_span_both() -> None:
+    a = run(0, 50, **{"in": 50, "lost_to_retention": 5, "lost_offsets": [0, 5]})
+    b = run(50, 80, **{"in": 30, "lost_to_retention": 2, "lost_offsets": [60, 62]})
+    empty = PartitionRun("logs.raw", 1, 80, 80, {"in": 0}, 0, False)
+    total = a.then(b).then(empty)
+    assert (total.start, total.end) == (0, 80)
+    assert total.counts["lost_to_retention"] == 7
+    assert total.counts["lost_offsets"] == [0, 62]
