@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -85,6 +86,38 @@ def run_dag(dag_id: str, conf: dict[str, Any] | None = None) -> dict[str, Any]:
     return result
 
 
+def _unfinished_runs(dag_id: str) -> set[str]:
+    from airflow.models import DagRun
+    from airflow.utils.state import DagRunState
+
+    return {
+        r.run_id
+        for state in (DagRunState.QUEUED, DagRunState.RUNNING)
+        for r in DagRun.find(dag_id=dag_id, state=state)
+    }
+
+
+def _fail_runs(dag_id: str, run_ids: set[str]) -> list[str]:
+    """Mark the runs (and their unfinished tasks) failed, so the next run is not queued
+    behind them (``max_active_runs=1``)."""
+    from airflow.models import DagRun, TaskInstance
+    from airflow.utils.session import create_session
+    from airflow.utils.state import DagRunState, State, TaskInstanceState
+
+    if not run_ids:
+        return []
+    with create_session() as session:
+        session.query(TaskInstance).filter(
+            TaskInstance.dag_id == dag_id,
+            TaskInstance.run_id.in_(run_ids),
+            TaskInstance.state.in_(list(State.unfinished)),
+        ).update({TaskInstance.state: TaskInstanceState.FAILED}, synchronize_session=False)
+        session.query(DagRun).filter(DagRun.dag_id == dag_id, DagRun.run_id.in_(run_ids)).update(
+            {DagRun.state: DagRunState.FAILED}, synchronize_session=False
+        )
+    return sorted(run_ids)
+
+
 def queue_labelling_run() -> str:
     """Unpause ``labelling`` and queue one run: the scheduler of ``make airflow`` starts it and
     its questions then wait for a person in the UI (nothing here blocks on them)."""
@@ -135,9 +168,31 @@ def say(step: str, summary: dict[str, Any]) -> None:
         say_line(f"demo: {step}: {json.dumps(r)}")
 
 
+DEMO_DAGS = ("log_enrichment", "model_training", "log_backfill")
+
+
+def stop_cleanly_on_ctrl_c() -> None:
+    """Ctrl-C stops the demo at once, its unfinished DAG runs marked failed: a run left
+    ``running`` would keep every later run of its DAG queued (``max_active_runs=1``), and
+    Airflow's in-process task runner would otherwise take the interrupt as one task's failure
+    and go on."""
+    earlier = {d: _unfinished_runs(d) for d in DEMO_DAGS}
+
+    def interrupted(_signum: int, _frame: Any) -> None:
+        for dag_id in DEMO_DAGS:
+            failed = _fail_runs(dag_id, _unfinished_runs(dag_id) - earlier[dag_id])
+            if failed:
+                say_line(f"demo: interrupted: {dag_id} run {', '.join(failed)} marked failed")
+        say_line("demo: interrupted")
+        os._exit(130)
+
+    signal.signal(signal.SIGINT, interrupted)
+
+
 def main() -> int:
     global out
     print(f"demo: Airflow's and MLflow's own output goes to {LOG}", flush=True)
+    stop_cleanly_on_ctrl_c()
     try:
         with framework_output_to(LOG) as terminal:
             out = terminal
