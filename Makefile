@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .PHONY: help install native up kafka-up kafka-down setup airflow-init demo screenshot soak test test-fast lint \
-        typecheck bench bench-engine bench-pipeline airflow mlflow-ui down clean lock
+        typecheck bench bench-dag bench-engine bench-pipeline airflow mlflow-ui down clean lock
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -81,6 +81,9 @@ bench: bench-engine bench-pipeline ## all benchmarks (figures go in the README's
 
 bench-pipeline: up ## 1M lines through the broker: passthrough vs enrichment task vs provider operator
 	$(ENV) $(BIN)/python bench/bench_pipeline.py
+
+bench-dag: up ## log_enrichment under the real scheduler (airflow standalone) at rising input rates (~20 min)
+	$(ENV) $(BIN)/python bench/bench_dag.py
 
 bench-engine: $(STAMP) ## enrich_batch throughput and peak memory, 200k lines, one core
 	$(ENV) $(BIN)/python bench/bench_engine.py
