@@ -333,7 +333,7 @@ def step(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rates", default="5000,10000,20000,40000")
+    parser.add_argument("--rates", default="5000,10000,20000,40000,60000")
     parser.add_argument("--seconds", type=float, default=180.0, help="producing time per rate")
     parser.add_argument("--drain", type=float, default=150.0, help="wait for the rest, at most")
     parser.add_argument("--schedule", default="* * * * *", help="ENRICH_SCHEDULE of the bench")

@@ -174,7 +174,6 @@ class PartitionRun:
         }
 
 
-@gc_paused()
 def enrich_partition(
     config: Mapping[str, Any],
     topics: Topics,
@@ -241,6 +240,7 @@ def enrich_partition(
         producer.flush(5)
 
 
+@gc_paused()  # per micro-batch: the collector runs between them
 def _one_batch(
     producer: Producer,
     consumer: Consumer,
