@@ -14,11 +14,10 @@ from enrich.core.labels import DEFAULT_TAXONOMY, Label
 from enrich.core.normalize import normalize, normalize_many
 from enrich.core.records import LogRecord, decode
 from enrich.samples import generate
+from tests.native_build import native_module
 from tests.unit.fixed_model import fixed_model
 
-native = pytest.importorskip(
-    "enrich_native", reason="native normaliser not built (make install builds it with cargo)"
-)
+native = native_module()
 
 EDGE_TOKENS = [
     "0x",

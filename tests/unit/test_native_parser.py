@@ -22,12 +22,11 @@ from enrich import defaults
 from enrich.core.parse import SEVERITIES, LogFormats, builtin_formats, parse_formats
 from enrich.core.records import LogRecord, decode, encode_json
 from enrich.samples import generate
+from tests.native_build import native_module
 
-native = pytest.importorskip(
-    "enrich_native", reason="native parser not built (make install builds it with cargo)"
-)
+native = native_module()
 if not hasattr(native, "Parser"):
-    pytest.skip("enrich_native has no Parser: rebuild it (make native)", allow_module_level=True)
+    pytest.fail("enrich_native has no Parser: rebuild it (make native)", pytrace=False)
 
 F = builtin_formats()
 Rng = random.Random

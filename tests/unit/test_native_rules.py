@@ -8,8 +8,9 @@ import pytest
 from enrich.core.normalize import template_variants
 from enrich.core.rules import load_rules, parse_rules, set_match
 from enrich.samples import generate
+from tests.native_build import native_module
 
-native = pytest.importorskip("enrich_native", reason="native code not built (make install)")
+native = native_module()
 
 
 def _texts() -> list[str]:

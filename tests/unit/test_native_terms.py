@@ -7,7 +7,6 @@ import pickle
 import random
 
 import numpy as np
-import pytest
 import scipy.sparse as sp
 
 from enrich.core.normalize import normalize_many
@@ -17,8 +16,9 @@ from enrich.engine.routing import enrich_batch
 from enrich.learn.features import TfidfFeatures, text_vectorizer
 from enrich.learn.model import Model, make_learner
 from enrich.samples import generate
+from tests.native_build import native_module
 
-pytest.importorskip("enrich_native", reason="native code not built (make install builds it)")
+native_module()
 
 CRAFTED = [
     "",
