@@ -183,17 +183,11 @@ def test_a_model_trained_on_both_lines_tells_them_apart() -> None:
     assert "Task exited with return code 1 <RULE_BATCH_JOB_FAILED>" in texts
     assert "Task exited with return code 0" in texts
     model = Model(train(result.labels * 5), "m", "1")
-    check = ["Task exited with return code 2", "Task exited with return code 0"]
-    out = enrich_batch(raw(check), model, rules, EnrichSettings(review_k=0)).records()
-    want = [
-        rules.rules[rules.first_match(line)].label.event_type + "/" + str(rules.first_match(line))
-        for line in check
-    ]
-    got = [
-        r["event_type"] + "/" + str(rules.first_match(line))
-        for r, line in zip(out, check, strict=True)
-    ]
-    assert got == want
-    assert [r["severity"] for r in out] == [
-        rules.rules[rules.first_match(line)].label.severity for line in check
-    ]
+    # the model itself, on the texts as enrichment keys them (the rules never stand in)
+    failed = normalize("Task exited with return code 2") + " <RULE_BATCH_JOB_FAILED>"
+    succeeded = normalize("Task exited with return code 0")
+    best, _conf = model.predict_normalized([failed, succeeded])
+    guessed = [model.classes[int(i)] for i in best]
+    want = [rules.rules[rules.first_match(line)].label for line in PAIRS[2]]
+    assert guessed == want
+    assert want[0] != want[1]

@@ -259,8 +259,12 @@ class RuleSet:
                 hits = set_match(rule_set, str(value))
                 if hits and (first[i] < 0 or indices[min(hits)] < first[i]):
                     first[i] = indices[min(hits)]
-        markers = [" " + r.marker for r in self.rules]
+        markers = self._markers
         return ["" if j < 0 else markers[j] for j in first]
+
+    @cached_property
+    def _markers(self) -> list[str]:
+        return [" " + r.marker for r in self.rules]
 
     def match_records(self, records: Sequence[LogRecord]) -> list[int]:
         """First matching rule index per record (-1 for none), in one pass per record."""

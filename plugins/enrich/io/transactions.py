@@ -137,22 +137,13 @@ class PartitionRun:
 
     def then(self, later: PartitionRun) -> PartitionRun:
         """This run followed by ``later`` (the next micro-batch of the same partition): the
-        offsets from this start to that end, counts added (the mean confidence weighted by
-        the lines), the lost offsets' first and last."""
+        offsets from this start to that end, counts added as ``_add_counts`` adds a backfill's
+        transactions, the lost offsets' first and last."""
         counts: dict[str, Any] = dict(self.counts)
-        for key, value in later.counts.items():
-            mine = counts.get(key)
-            if key == "mean_confidence":
-                n, m = self.counts.get("out") or 0, later.counts.get("out") or 0
-                pairs = [(c, w) for c, w in ((mine, n), (value, m)) if c is not None and w]
-                total = sum(w for _c, w in pairs)
-                counts[key] = round(sum(c * w for c, w in pairs) / total, 4) if total else None
-            elif key == "lost_offsets":
-                counts[key] = [mine[0], value[1]] if mine else value
-            elif isinstance(value, bool) or not isinstance(value, (int, float)):
-                counts[key] = value if value is not None else mine
-            else:
-                counts[key] = (mine or 0) + value
+        _add_counts(counts, later.counts)
+        first, last = self.counts.get("lost_offsets"), later.counts.get("lost_offsets")
+        if first and last:  # a span over both
+            counts["lost_offsets"] = [first[0], last[1]]
         return PartitionRun(
             self.topic,
             self.partition,
