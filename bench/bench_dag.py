@@ -114,9 +114,9 @@ def in_process_rate(config: dict[str, Any], tag: str, lines: int) -> float:
         bench_pipeline.drain(config, names, model, 50_000, [0, 1, 2], f"bdag{tag}-inproc")
         return lines / (time.perf_counter() - started)
     finally:
-        from confluent_kafka.admin import AdminClient
+        from enrich.io.topics import delete_topics
 
-        AdminClient(config).delete_topics(list(names.all()))
+        delete_topics(config, prefix=f"bdag{tag}.inproc.")
 
 
 class Airflow:
@@ -347,8 +347,6 @@ def main() -> None:
         tmp = Path(tmp_name)
         os.environ.update(private_stack(tmp, tag, args.schedule))
         env = dict(os.environ)
-        from confluent_kafka.admin import AdminClient
-
         from enrich.config import StackSettings
         from enrich.io import connection, topics
 
@@ -378,7 +376,7 @@ def main() -> None:
                     break
         finally:
             airflow.stop()
-            AdminClient(config).delete_topics(list(stack.topics.all()))
+            topics.delete_topics(config, prefix=stack.topics.raw.rsplit(".", 1)[0] + ".")
     kept = [r for r in results if r["kept_up"]]
     best = max(kept, key=lambda r: r["rate"]) if kept else None
     busiest = max((r["visible_per_s_while_busy"] or 0 for r in results), default=0)

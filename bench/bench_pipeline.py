@@ -1,5 +1,5 @@
 """Benchmark through the real broker: passthrough vs this project's enrichment task vs the
-Kafka provider's ConsumeFromTopicOperator with a per-message function.
+Kafka provider's ConsumeFromTopicOperator (batch and per-message functions).
 
     make bench-pipeline          (or: python bench/bench_pipeline.py --lines 1000000)
 
@@ -11,9 +11,14 @@ One run, the same input for the three paths (private topics, deleted afterwards)
     consumer per call), in this process: run after run, each run's partitions one after the
     other, as one worker slot runs the mapped tasks; (b') each partition in its own process,
     as three worker slots run them (on this 2-core machine);
-(c) provider: ``ConsumeFromTopicOperator`` with ``apply_function`` enriching one message
-    and producing it, as a user of the provider would write it; over the first
-    ``--provider-lines`` messages (it is too slow to push all of them through).
+(c) provider, batch: the Kafka provider's ``ConsumeFromTopicOperator`` with
+    ``apply_function_batch``: each consumed batch (``max_batch_size`` = ``--provider-batch``)
+    enriched with one ``enrich_batch`` call and produced by one idempotent producer, flushed
+    before the operator commits the batch's offsets (at least once: the provider has no
+    transactions); all lines. The fair baseline: the same enrichment, the provider's best path.
+(c') provider, per message: ``apply_function`` enriching one message and producing it, as
+    the provider's simplest example reads; over the first ``--provider-lines`` messages (it
+    is too slow to push all of them through).
 
 The model is trained in-process from the rules' labels (MLflow is not on the timed path).
 The last line of output is one JSON object.
@@ -32,14 +37,13 @@ import warnings
 from typing import Any
 
 from confluent_kafka import Message, TopicPartition
-from confluent_kafka.admin import AdminClient
 
 from enrich.config import Topics
 from enrich.core.records import RawRecord, Source
 from enrich.core.rules import load_rules
 from enrich.engine.routing import EnrichSettings, enrich_batch
 from enrich.io import kafka, transactions
-from enrich.io.topics import TopicSpec, ensure_topics
+from enrich.io.topics import TopicSpec, delete_topics, ensure_topics
 from enrich.learn.model import Model, make_learner
 from enrich.samples import generate
 
@@ -117,9 +121,8 @@ def enrichment(
     return time.perf_counter() - started
 
 
-def provider(config: dict[str, Any], topics: Topics, model: Model, n: int) -> float:
-    from airflow.providers.apache.kafka.operators.consume import ConsumeFromTopicOperator
-
+def _provider_connection(config: dict[str, Any]) -> str:
+    """A Kafka connection for the provider's hook (environment variable), new group each."""
     os.environ["AIRFLOW_CONN_KAFKA_BENCH"] = json.dumps(
         {
             "conn_type": "kafka",
@@ -131,27 +134,44 @@ def provider(config: dict[str, Any], topics: Topics, model: Model, n: int) -> fl
             },
         }
     )
+    return "kafka_bench"
+
+
+def provider(
+    config: dict[str, Any], topics: Topics, model: Model, n: int, batch: int | None
+) -> float:
+    """The provider's operator over the first ``n`` messages: ``apply_function_batch`` with
+    ``batch`` messages a call, or ``apply_function`` per message when ``batch`` is None."""
+    from airflow.providers.apache.kafka.operators.consume import ConsumeFromTopicOperator
+
     rules, settings = load_rules(), EnrichSettings(review_k=0)
     producer = kafka.idempotent_producer(config)
 
+    def enrich_many(msgs: list[Message]) -> None:
+        records = [
+            RawRecord(m.value(), Source(m.topic() or "", m.partition() or 0, m.offset() or 0))
+            for m in msgs
+            if m.error() is None
+        ]
+        result = enrich_batch(records, model, rules, settings)
+        kafka.produce_many(producer, topics.enriched, result.enriched, result.enriched_keys)
+        dead = result.dead_letters
+        kafka.produce_many(producer, topics.dlq, [d.value for d in dead], [None] * len(dead))
+        kafka.flush_or_fail(producer, topics.enriched)  # delivered before the commit
+
     def enrich_one(msg: Message) -> None:
-        record = RawRecord(
-            msg.value(), Source(msg.topic() or "", msg.partition() or 0, msg.offset() or 0)
-        )
-        result = enrich_batch([record], model, rules, settings)
-        for out in result.enriched:
-            kafka.produce_one(producer, topics.enriched, out, None)
-        for dead in result.dead_letters:
-            kafka.produce_one(producer, topics.dlq, dead.value, None)
+        enrich_many([msg])
 
     operator = ConsumeFromTopicOperator(
         task_id="bench",
         topics=[topics.raw],
-        apply_function=enrich_one,
+        apply_function=enrich_one if batch is None else None,
+        apply_function_batch=enrich_many if batch is not None else None,
         max_messages=n,
-        max_batch_size=1000,
-        kafka_config_id="kafka_bench",
+        max_batch_size=batch or 1000,
+        kafka_config_id=_provider_connection(config),
         poll_timeout=10,
+        commit_cadence="end_of_batch",
     )
     started = time.perf_counter()
     operator.execute(context={})
@@ -162,7 +182,12 @@ def provider(config: dict[str, Any], topics: Topics, model: Model, n: int) -> fl
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=1_000_000)
-    parser.add_argument("--provider-lines", type=int, default=20_000)
+    parser.add_argument(
+        "--provider-lines", type=int, default=20_000, help="lines for the per-message path"
+    )
+    parser.add_argument(
+        "--provider-batch", type=int, default=10_000, help="max_batch_size of the batch path"
+    )
     parser.add_argument("--batch", type=int, default=100_000, help="max_batch_size per run")
     parser.add_argument("--repeat", type=int, default=3, help="runs of (a) and (b); medians")
     args = parser.parse_args()
@@ -175,7 +200,13 @@ def main() -> None:
         f"bench{tag}.review",
         f"bench{tag}.dlq",
     )
-    side = [f"bench{tag}.passthrough", f"bench{tag}.provider", f"bench{tag}.provider-dlq"]
+    side = [
+        f"bench{tag}.passthrough",
+        f"bench{tag}.provider",
+        f"bench{tag}.provider-dlq",
+        f"bench{tag}.provider1",
+        f"bench{tag}.provider1-dlq",
+    ]
     from enrich.io import connection  # Airflow's import: in this process only, not the workers
 
     config = connection.client_config("kafka_default")
@@ -196,16 +227,19 @@ def main() -> None:
             enrichs.append(enrichment(config, names, model, args.batch, False, rep))
         t_pass, t_enrich = statistics.median(passes), statistics.median(enrichs)
         t_parallel = enrichment(config, names, model, args.batch, parallel=True)
-        provider_topics = Topics(names.raw, side[1], names.labels, names.review, side[2])
-        t_provider = provider(config, provider_topics, model, args.provider_lines)
+        batch_topics = Topics(names.raw, side[1], names.labels, names.review, side[2])
+        t_provider = provider(config, batch_topics, model, args.lines, args.provider_batch)
+        one_topics = Topics(names.raw, side[3], names.labels, names.review, side[4])
+        t_one = provider(config, one_topics, model, args.provider_lines, None)
     finally:
-        AdminClient(config).delete_topics([s.name for s in specs])
+        delete_topics(config, prefix=f"bench{tag}.")
 
     rate = {
         "passthrough": args.lines / t_pass,
         "enrichment": args.lines / t_enrich,
         "parallel": args.lines / t_parallel,
-        "provider": args.provider_lines / t_provider,
+        "provider": args.lines / t_provider,
+        "per_message": args.provider_lines / t_one,
     }
     print(
         f"{args.lines:,} generated lines through the local broker (produced in {produce_s:.1f}s); "
@@ -218,7 +252,12 @@ def main() -> None:
         ("(a) passthrough: consume + produce", args.lines, t_pass),
         ("(b) enrichment task (transactional, exactly once)", args.lines, t_enrich),
         ("(b') the same, 3 partitions in 3 processes", args.lines, t_parallel),
-        ("(c) provider ConsumeFromTopicOperator, per message", args.provider_lines, t_provider),
+        (
+            f"(c) provider operator, apply_function_batch ({args.provider_batch:,} a batch)",
+            args.lines,
+            t_provider,
+        ),
+        ("(c') provider operator, apply_function per message", args.provider_lines, t_one),
     ]
     for name, n, secs in rows:
         print(f"{name:56s} {n:>10,} {secs:>8.1f} {n / secs:>10,.0f}")
@@ -227,16 +266,21 @@ def main() -> None:
             {
                 "lines": args.lines,
                 "provider_lines": args.provider_lines,
+                "provider_batch": args.provider_batch,
                 "repeat": args.repeat,
                 "passthrough_msgs_per_s": round(rate["passthrough"]),
                 "enrichment_msgs_per_s": round(rate["enrichment"]),
                 "enrichment_3_processes_msgs_per_s": round(rate["parallel"]),
-                "provider_msgs_per_s": round(rate["provider"]),
+                "provider_batch_msgs_per_s": round(rate["provider"]),
+                "provider_per_message_msgs_per_s": round(rate["per_message"]),
                 "enrich_vs_passthrough": round(rate["enrichment"] / rate["passthrough"], 3),
                 "enrich_3_processes_vs_passthrough": round(
                     rate["parallel"] / rate["passthrough"], 3
                 ),
-                "enrich_vs_provider": round(rate["enrichment"] / rate["provider"], 1),
+                "enrich_vs_provider_batch": round(rate["enrichment"] / rate["provider"], 2),
+                "enrich_vs_provider_per_message": round(
+                    rate["enrichment"] / rate["per_message"], 1
+                ),
             }
         )
     )

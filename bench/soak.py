@@ -120,7 +120,6 @@ def main() -> None:
     warnings.simplefilter("ignore")
 
     import mlflow
-    from confluent_kafka.admin import AdminClient
 
     from enrich.airflow import training
     from enrich.config import StackSettings
@@ -258,7 +257,7 @@ def main() -> None:
         )
         print(json.dumps(result))
     finally:
-        AdminClient(config).delete_topics(list(stack.topics.all()))
+        topics.delete_topics(config, prefix=stack.topics.raw.rsplit(".", 1)[0] + ".")
 
 
 if __name__ == "__main__":

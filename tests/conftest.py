@@ -43,11 +43,9 @@ def kafka_config(stack_env: None) -> dict[str, Any]:
 @pytest.fixture
 def fresh_topic(kafka_config: dict[str, Any]) -> Iterator[str]:
     """A new 3-partition topic for one test, deleted afterwards."""
-    from confluent_kafka.admin import AdminClient
-
     from enrich.io import topics
 
     name = f"test.{uuid.uuid4().hex[:12]}"
     topics.ensure_topics(kafka_config, [topics.TopicSpec(name, partitions=3)])
     yield name
-    AdminClient(kafka_config).delete_topics([name])
+    topics.delete_topics(kafka_config, [name])

@@ -20,7 +20,6 @@ from typing import Any
 
 import mlflow
 from confluent_kafka import Consumer, TopicPartition
-from confluent_kafka.admin import AdminClient
 
 from enrich.config import StackSettings
 from enrich.io import connection, reading, topics
@@ -87,7 +86,7 @@ def isolated_pipeline(tmp: Path) -> Iterator[Pipeline]:
         try:
             yield Pipeline(stack, config, f"group-{tag}")
         finally:
-            AdminClient(config).delete_topics(list(stack.topics.all()))
+            topics.delete_topics(config, prefix=f"t{tag}.")  # and the backfill targets
     mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])
     mlflow.set_registry_uri(os.environ["MLFLOW_REGISTRY_URI"])
 

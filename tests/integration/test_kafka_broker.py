@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -77,3 +78,19 @@ def test_unreachable_broker_says_what_to_fix() -> None:
 
     with pytest.raises(StackError, match=r"cannot reach Kafka at 127\.0\.0\.1:1 .*make kafka-up"):
         topics.list_topics({"bootstrap.servers": "127.0.0.1:1"}, timeout=2)
+
+
+def test_delete_topics_by_prefix_waits_until_they_are_gone(kafka_config: dict[str, Any]) -> None:
+    prefix = f"gone{uuid.uuid4().hex[:8]}."
+    kept = f"{prefix[:-1]}x.kept"  # shares the prefix's first letters, not the prefix
+    names = [f"{prefix}raw", f"{prefix}raw.backfill", kept]
+    topics.ensure_topics(kafka_config, [topics.TopicSpec(n, 1) for n in names])
+    try:
+        deleted = topics.delete_topics(kafka_config, prefix=prefix)
+        assert sorted(deleted) == sorted(names[:2])
+        left = set(topics.list_topics(kafka_config))
+        assert not left & set(names[:2])
+        assert kept in left
+        assert topics.delete_topics(kafka_config, [f"{prefix}never"]) == []  # gone: no error
+    finally:
+        topics.delete_topics(kafka_config, [kept])

@@ -185,7 +185,7 @@ def test_an_output_topic_with_fewer_partitions_is_refused(
         assert pipe.committed() == committed
         assert sum(pipe.high(narrow).values()) == 0
     finally:
-        AdminClient(pipe.config).delete_topics([narrow])
+        topics.delete_topics(pipe.config, [narrow])
 
 
 def test_a_champion_labelling_outside_the_taxonomy_stops_the_run(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
+import numpy as np
 import pytest
 
 from enrich.core.formats import ENRICHMENT_KEYS, LabelCodec
@@ -294,6 +295,23 @@ def test_training_labels_are_one_per_fingerprint_and_carry_the_rule() -> None:
     assert len(result.labels) == 2  # "alarm <NUM> from <IP>" once, "alarm now" once
     assert {lbl.rule for lbl in result.labels} == {"alarm"}
     assert json.loads(LabelCodec.encode(result.labels[0]))["origin"] == "logs.raw:1:100"
+
+
+def test_the_model_is_asked_once_per_distinct_normalised_body() -> None:
+    dupes = [f"payment {i} declined by acquirer for account {i}".encode() for i in range(30)]
+    others = [b"quota exceeded for tenant blue", b"cache warmed with new schema", b""]
+    asked: list[str] = []
+    model = fixed_model((GUESS, OTHER), {})
+    inner = model.predict_proba_normalized
+
+    def counting(texts: list[str]) -> np.ndarray:
+        asked.extend(texts)
+        return inner(texts)
+
+    object.__setattr__(model, "predict_proba_normalized", counting)
+    result = enrich_batch(raw(dupes + others), model, load_rules())
+    assert result.counts["distinct_bodies"] == 4  # one payment template, two others, ""
+    assert len(asked) == len(set(asked)) == 4  # each distinct body once
 
 
 def test_review_queries_are_top_k_distinct_and_skip_near_duplicates() -> None:

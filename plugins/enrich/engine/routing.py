@@ -85,6 +85,8 @@ class BatchResult:
 
     ``enriched`` holds the output records as UTF-8 JSON values, in input order, and
     ``enriched_keys`` their keys: the source coordinates ``topic:partition:offset``.
+    ``counts["distinct_bodies"]``: the distinct normalised bodies of the batch, each one model
+    input (the model is asked once per distinct body a batch, not once per line).
     """
 
     enriched: list[bytes] = field(default_factory=list)
@@ -298,6 +300,7 @@ class Enricher:
             "queries": len(queries),
             "review_candidates": len(candidates),
             "already_queued": len(self._already_queued),
+            "distinct_bodies": len(self._scores.slots),
             "mean_confidence": round(self._conf_sum / self._conf_n, 4) if self._conf_n else None,
             "model_version": self.model.version if self.model is not None else None,
         }

@@ -64,6 +64,31 @@ def list_topics(config: Mapping[str, Any], timeout: float = ADMIN_TIMEOUT_S) -> 
     return {name: len(meta.partitions) for name, meta in metadata.topics.items()}
 
 
+def delete_topics(
+    config: Mapping[str, Any], names: Iterable[str] = (), prefix: str | None = None
+) -> list[str]:
+    """Delete the topics ``names`` and every topic whose name starts with ``prefix``, and wait
+    until the broker has accepted each deletion (an unawaited ``AdminClient.delete_topics``
+    may never be sent). For tests and benchmarks; topics already gone are not an error.
+    Returns the names deleted."""
+    wanted = set(names)
+    if prefix:
+        wanted |= {t for t in list_topics(config) if t.startswith(prefix)}
+    if not wanted:
+        return []
+    admin = AdminClient(dict(config))  # kept alive until the futures resolve
+    futures = admin.delete_topics(sorted(wanted), operation_timeout=ADMIN_TIMEOUT_S)
+    deleted = []
+    for name, future in futures.items():
+        try:
+            future.result(timeout=ADMIN_TIMEOUT_S)
+            deleted.append(name)
+        except KafkaException as err:
+            if err.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
+                raise
+    return deleted
+
+
 def check_output_partitions(counts: Mapping[str, int], source: str, target: str) -> None:
     """ConfigError unless ``target`` has at least as many partitions as ``source``: each
     input partition's records go to the output partition of the same number, which keeps
