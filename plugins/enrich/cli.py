@@ -193,11 +193,17 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     else:
         raise ConfigError("--label-column takes one column, or severity,event_type,category")
     names = list(STRATEGIES) if args.strategy == "all" else [args.strategy]
+    if args.seeds < 1:
+        raise ConfigError(f"--seeds must be at least 1, got {args.seeds}")
+    seeds = list(range(args.seed, args.seed + args.seeds))
     sim = simulation.Simulation(args.batch_size, args.max_labels, args.seed)
     curves = {
-        name: simulation.simulate(texts, labels, name, sim, simulation.terminal_progress(name))
+        name: simulation.simulate_seeds(
+            texts, labels, name, sim, seeds, simulation.terminal_progress(name)
+        )
         for name in names
     }
+    means = {name: simulation.spread(by_seed) for name, by_seed in curves.items()}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     doc = {
@@ -205,20 +211,23 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         "rows": len(texts),
         "batch_size": args.batch_size,
         "max_labels": args.max_labels,
-        "seed": args.seed,
-        "curves": {k: [list(p) for p in v] for k, v in curves.items()},
+        "seeds": seeds,
+        "scores": "*_unqueried: on the rows never taught (neither the starting set nor "
+        "queried); the others: on all rows",
+        "mean": means,
+        "curves": {
+            name: {str(seed): [p.as_dict() for p in curve] for seed, curve in by_seed.items()}
+            for name, by_seed in curves.items()
+        },
     }
     (out / "curve.json").write_text(json.dumps(doc, indent=1))
     simulation.plot(
-        curves,
+        means,
         str(out / "curve.png"),
-        f"{Path(args.data).name}: {len(texts)} rows, batches of {args.batch_size}",
+        f"{Path(args.data).name}: {len(texts)} rows, batches of {args.batch_size}, "
+        f"mean ± sd over {len(seeds)} seeds",
     )
-    if len(names) == 1:
-        summary: dict[str, object] = {"strategy": names[0], "curve": doc["curves"][names[0]]}
-    else:
-        summary = {"strategy": "all", "curves": doc["curves"]}
-    print(json.dumps(summary))
+    print(json.dumps({"strategy": args.strategy, "seeds": seeds, "mean": means}))
     return 0
 
 
@@ -337,8 +346,10 @@ def build_parser() -> argparse.ArgumentParser:
         "evaluate",
         help="simulate active learning on a labelled CSV; write a learning curve",
         description="The label column answers the queries: each round the strategy picks "
-        "--batch-size rows, they are taught, and the model is scored on all rows. Writes "
-        "OUT/curve.json and OUT/curve.png; the last line of stdout is a JSON summary.",
+        "--batch-size rows, they are taught, and the model is scored on the rows never "
+        "queried (and on all rows), once per seed. Writes OUT/curve.json (every seed's curve, "
+        "the mean and standard deviation over seeds) and OUT/curve.png; the last line of "
+        "stdout is a JSON summary (the means).",
     )
     p.add_argument("--data", required=True, help="CSV file")
     p.add_argument("--text-column", required=True)
@@ -363,7 +374,18 @@ def build_parser() -> argparse.ArgumentParser:
         default=defaults.SIMULATION_MAX_LABELS,
         help=f"label budget ({defaults.SIMULATION_MAX_LABELS})",
     )
-    p.add_argument("--seed", type=int, default=defaults.RANDOM_STATE)
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=defaults.RANDOM_STATE,
+        help=f"the first seed ({defaults.RANDOM_STATE})",
+    )
+    p.add_argument(
+        "--seeds",
+        type=int,
+        default=defaults.EVALUATE_SEEDS,
+        help=f"runs per strategy, seeds --seed, --seed + 1, ... ({defaults.EVALUATE_SEEDS})",
+    )
     p.add_argument(
         "--out", default=defaults.EVALUATE_OUT, help=f"output folder ({defaults.EVALUATE_OUT})"
     )

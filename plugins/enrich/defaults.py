@@ -116,3 +116,4 @@ SAMPLE_JSON_SHARE = 0.3  # share of JSON records among the sample lines
 EVALUATE_OUT = "out/evaluate"  # `enrich evaluate`: output folder
 SIMULATION_BATCH_SIZE = 10  # `enrich evaluate`: labels per round
 SIMULATION_MAX_LABELS = 200  # `enrich evaluate`: label budget
+EVALUATE_SEEDS = 5  # `enrich evaluate`: runs per strategy, seeds --seed, --seed + 1, ...

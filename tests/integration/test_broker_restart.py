@@ -1,12 +1,14 @@
 """The broker stopped in the middle of an enrichment run and started again (a dedicated local
-broker from ``scripts/kafka.sh``, so the shared one is never disturbed): after the run or
-its retry, a read_committed reader sees every input exactly once and the group's offset is
-at the high watermark."""
+broker from ``scripts/kafka.sh``, so the shared one is never disturbed): the run is paused
+while its transaction is open (its records written, the group's offset not yet moved) and
+the broker stopped under it; after the run or its retry, a read_committed reader sees every
+input exactly once and the group's offset is at the high watermark."""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -78,10 +80,18 @@ def test_broker_stopped_mid_run_and_restarted(pipe: Pipeline, broker_env: dict[s
                 break
             time.sleep(0.005)
         watcher.close()
-        stopped_mid_run = child.poll() is None
-        subprocess.run(
-            [SCRIPT, "stop"], env=broker_env, check=True, capture_output=True, timeout=120
-        )
+        # pause the child, then make sure its transaction is still open: the group has no
+        # offset at the end yet (a live child proves nothing: its commit may have landed)
+        os.kill(child.pid, signal.SIGSTOP)
+        try:
+            alive = child.poll() is None
+            committed = pipe.committed(stable=False)[0]
+            stopped_mid_run = alive and committed < raw_end
+            subprocess.run(
+                [SCRIPT, "stop"], env=broker_env, check=True, capture_output=True, timeout=120
+            )
+        finally:
+            os.kill(child.pid, signal.SIGCONT)
         time.sleep(2)  # the broker stays down a moment: the child's writes fail meanwhile
         subprocess.run(
             [SCRIPT, "start"], env=broker_env, check=True, capture_output=True, timeout=120
@@ -94,7 +104,10 @@ def test_broker_stopped_mid_run_and_restarted(pipe: Pipeline, broker_env: dict[s
     finally:
         if child.poll() is None:
             child.kill()
-    assert stopped_mid_run, "the broker went down while the run was writing"
+    assert stopped_mid_run, (
+        f"the broker went down while the run was writing (child alive: {alive}, group offset "
+        f"{committed} of {raw_end})"
+    )
 
     # what Airflow's retry does: run the task again until the partition is caught up
     for _ in range(5):

@@ -98,7 +98,7 @@ def mlflow_down() -> Iterator[None]:
 
 
 def test_mlflow_unreachable_enrichment_keeps_serving_and_training_fails_clearly(
-    pipe: Pipeline, mlflow_down: None
+    pipe: Pipeline, mlflow_down: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     before = len(pipe.read(pipe.stack.topics.enriched))
     kafka.produce(pipe.config, pipe.stack.topics.raw, [v for _s, v in generate(500, seed=14)])
@@ -106,13 +106,21 @@ def test_mlflow_unreachable_enrichment_keeps_serving_and_training_fails_clearly(
     # runtime, as a new task process would, and falls back on the disk cache
     run = pipe.run_dag("log_enrichment")
     assert run.state == DagRunState.SUCCESS, "the cached champion keeps enriching"
-    assert len(pipe.read(pipe.stack.topics.enriched)) == before + 500
+    enriched = len(pipe.read(pipe.stack.topics.enriched))
+    assert enriched >= before + 500  # (and what earlier tests left, when run alone)
+    assert enriched + len(pipe.read(pipe.stack.topics.dlq)) == sum(
+        pipe.high(pipe.stack.topics.raw).values()
+    ), "every input enriched or dead-lettered"
     assert model_versions(pipe) == {"1"}
 
+    capsys.readouterr()
     run = pipe.run_dag("model_training", run_conf={"min_new_labels": 0})
+    out = capsys.readouterr().out
     assert run.state == DagRunState.FAILED
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
-    assert "failed" in states.values()
+    # bootstrap finds the cached champion; train is the task that needs the registry
+    assert states == {"bootstrap": "success", "train": "failed"}
+    assert "MlflowException" in out and "Max retries exceeded" in out, out[-3000:]
 
 
 def test_after_mlflow_is_back_the_alias_has_not_moved(pipe: Pipeline) -> None:

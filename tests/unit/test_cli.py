@@ -123,13 +123,16 @@ def test_evaluate_writes_curve_and_plot(tmp_path: Path, capsys: pytest.CaptureFi
         "5",
         "--max-labels",
         "20",
+        "--seeds",
+        "2",
         "--out",
         str(tmp_path / "out"),
     ]
     assert main(argv) == 0
     summary = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert summary["strategy"] == "all"
-    assert set(summary["curves"]) == {
+    assert summary["seeds"] == [0, 1]
+    assert set(summary["mean"]) == {
         "diverse",
         "ranked_batch",
         "uncertainty",
@@ -137,10 +140,22 @@ def test_evaluate_writes_curve_and_plot(tmp_path: Path, capsys: pytest.CaptureFi
         "entropy",
         "random",
     }
-    for curve in summary["curves"].values():
-        assert [p[0] for p in curve] == [5, 10, 15, 20]
-        assert all(0.0 <= p[1] <= 1.0 and 0.0 <= p[2] <= 1.0 for p in curve)
-    assert json.loads((tmp_path / "out" / "curve.json").read_text())["rows"] == 300
+    for rows in summary["mean"].values():
+        assert [r["labels"] for r in rows] == [5, 10, 15, 20]
+        assert all(0.0 <= r["accuracy_unqueried_mean"] <= 1.0 for r in rows)
+        assert all(r["macro_f1_sd"] >= 0.0 for r in rows)
+    doc = json.loads((tmp_path / "out" / "curve.json").read_text())
+    assert doc["rows"] == 300
+    assert doc["mean"] == summary["mean"]
+    assert set(doc["curves"]["diverse"]) == {"0", "1"}  # every seed's curve is kept
+    first = doc["curves"]["random"]["0"][0]
+    assert set(first) == {
+        "labels",
+        "accuracy_unqueried",
+        "macro_f1_unqueried",
+        "accuracy",
+        "macro_f1",
+    }
     assert (tmp_path / "out" / "curve.png").read_bytes()[:4] == b"\x89PNG"
 
 

@@ -11,7 +11,7 @@ from enrich.core.labels import Label
 from enrich.core.records import LogRecord, decode
 from enrich.errors import ConfigError
 from enrich.learn.model import make_learner, teach, unfitted_learner
-from enrich.learn.simulation import Simulation, simulate
+from enrich.learn.simulation import SCORES, Simulation, simulate, simulate_seeds, spread
 from enrich.learn.strategies import STRATEGIES, get_strategy
 from enrich.samples import generate
 
@@ -86,11 +86,43 @@ def test_default_strategy_ends_at_least_as_good_as_random() -> None:
     sim = Simulation(batch_size=10, max_labels=150, seed=0)
     default = simulate(texts, labels, "diverse", sim)
     baseline = simulate(texts, labels, "random", sim)
-    assert [p[0] for p in default] == [p[0] for p in baseline] == list(range(10, 151, 10))
-    _, default_acc, default_f1 = default[-1]
-    _, random_acc, random_f1 = baseline[-1]
-    assert default_acc >= random_acc
-    assert default_f1 >= random_f1
+    assert [p.labels for p in default] == [p.labels for p in baseline] == list(range(10, 151, 10))
+    assert default[-1].accuracy_unqueried >= baseline[-1].accuracy_unqueried
+    assert default[-1].macro_f1_unqueried >= baseline[-1].macro_f1_unqueried
+
+
+def test_scores_on_rows_never_queried_leave_out_every_taught_row() -> None:
+    """Labels that are noise: each row a word of its own, its class a coin toss. The model
+    can only learn the rows it is taught by heart, so on rows never queried it is at chance,
+    while the all-rows score counts the taught rows it knows."""
+    rng = np.random.default_rng(3)
+    letters = "ghjkmnpqrstvwxz"
+    texts = [f"event {letters[i // 15]}{letters[i % 15]}q" for i in range(200)]
+    labels = [str(c) for c in rng.choice(["left", "right"], size=200)]
+    curve = simulate(texts, labels, "random", Simulation(batch_size=20, max_labels=100, seed=1))
+    last = curve[-1]
+    assert last.labels == 100
+    assert last.accuracy_unqueried < 0.62  # chance, on the 100 rows never taught
+    taught = (last.accuracy * 200 - last.accuracy_unqueried * 100) / 100
+    assert taught > 0.9  # the taught rows, known by heart, lift the all-rows score
+    with pytest.raises(ConfigError, match="leaves no row never queried"):
+        simulate(texts[:30], labels[:30], "random", Simulation(10, 30, 0))
+
+
+def test_several_seeds_give_a_mean_and_a_spread() -> None:
+    texts, labels = labelled_samples(300, seed=2)
+    sim = Simulation(batch_size=5, max_labels=15)
+    curves = simulate_seeds(texts, labels, "random", sim, [0, 1, 2])
+    assert sorted(curves) == [0, 1, 2]
+    assert curves[0] == simulate(texts, labels, "random", Simulation(5, 15, 0))
+    assert curves[0] != curves[1]  # another seed, another starting set
+    rows = spread(curves)
+    assert [r["labels"] for r in rows] == [5, 10, 15]
+    for i, row in enumerate(rows):
+        values = [curves[s][i].accuracy_unqueried for s in (0, 1, 2)]
+        assert row["accuracy_unqueried_mean"] == pytest.approx(sum(values) / 3, abs=1e-4)
+        assert row["accuracy_unqueried_sd"] == pytest.approx(float(np.std(values)), abs=1e-4)
+        assert set(row) == {"labels"} | {f"{m}_{x}" for m in SCORES for x in ("mean", "sd")}
 
 
 def test_simulation_is_deterministic() -> None:

@@ -33,28 +33,32 @@ def test_default_rules_load_and_every_rule_has_examples_both_ways() -> None:
             assert r.counter_examples, f"rule {r.name} has no counter-example"
 
 
-def _default_examples() -> list[tuple[str, str, bool]]:
-    data = yaml.safe_load(DEFAULT_RULES_FILE.read_text())
-    cases = []
-    for r in data["rules"]:
-        cases += [(r["name"], line, True) for line in r.get("examples", [])]
-        cases += [(r["name"], line, False) for line in r.get("counter_examples", [])]
-    return cases
-
-
 @pytest.fixture(scope="module")
 def default_rules() -> RuleSet:
     return load_rules()
 
 
-@pytest.mark.parametrize(("name", "line", "first"), _default_examples())
-def test_default_rule_examples(default_rules: RuleSet, name: str, line: str, first: bool) -> None:
-    """Each example line is first-matched by its rule; each counter-example is not."""
-    rules = default_rules
-    (rule,) = [r for r in rules.rules if r.name == name]
-    index = rules.first_for_example(rule, line)
-    winner = rules.rules[index].name if index >= 0 else None
-    assert (winner == name) is first, f"{line!r} → {winner}"
+def test_loading_a_rules_file_checks_each_example_once() -> None:
+    """The examples are checked when the rules load (``RuleSet.check_examples``), once per
+    file: the default file loads; one example that its rule no longer wins, or one
+    counter-example it does, stops the load naming the rule and the line."""
+    data = yaml.safe_load(DEFAULT_RULES_FILE.read_text())
+    checked = sum(
+        len(r.get("examples", [])) + len(r.get("counter_examples", [])) for r in data["rules"]
+    )
+    assert checked > 400
+    assert len(parse_rules(data)) == len(data["rules"])
+
+    rules = data["rules"]
+    first, later = rules[1], next(r for r in rules[2:] if r.get("examples") and not r.get("field"))
+    stolen = yaml.safe_load(DEFAULT_RULES_FILE.read_text())
+    stolen["rules"][1]["examples"] = [*first.get("examples", []), later["examples"][0]]
+    with pytest.raises(ConfigError, match=rf"rule {first['name']!r}: example .* is matched by"):
+        parse_rules(stolen)
+    own = yaml.safe_load(DEFAULT_RULES_FILE.read_text())
+    own["rules"][1]["counter_examples"] = [first["examples"][0]]
+    with pytest.raises(ConfigError, match=rf"rule {first['name']!r}: counter-example"):
+        parse_rules(own)
 
 
 @pytest.mark.parametrize(

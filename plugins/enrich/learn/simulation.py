@@ -2,15 +2,19 @@
 
 The label column plays the person who answers queries. Each round the strategy picks
 ``batch_size`` rows from the unlabelled pool, they are taught to the learner (modAL
-``teach``), and the model is scored on *all* rows (accuracy and macro-F1), giving a learning
-curve ``[(labels, accuracy, macro_f1), ...]``. Deterministic for a seed.
+``teach``), and the model is scored twice: on the rows it was **never taught** (neither the
+random starting set nor any queried row: the honest score, since a model is right about
+rows it was given) and on all rows, each as accuracy and macro-F1. That gives a learning
+curve of :class:`CurvePoint`. Deterministic for a seed; ``simulate_seeds`` runs several seeds
+and ``spread`` gives each budget's mean and standard deviation over them.
 """
 
 from __future__ import annotations
 
+import statistics
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 from modAL.models import ActiveLearner
@@ -22,7 +26,22 @@ from enrich.errors import ConfigError
 from enrich.learn.model import make_learner, teach
 from enrich.learn.strategies import get_strategy
 
-CurvePoint = tuple[int, float, float]
+SCORES = ("accuracy_unqueried", "macro_f1_unqueried", "accuracy", "macro_f1")
+
+
+@dataclass(frozen=True)
+class CurvePoint:
+    """The model after ``labels`` labels: scored on the rows never taught (``*_unqueried``)
+    and on all rows."""
+
+    labels: int
+    accuracy_unqueried: float
+    macro_f1_unqueried: float
+    accuracy: float
+    macro_f1: float
+
+    def as_dict(self) -> dict[str, float]:
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -62,13 +81,18 @@ def simulate(
     y = np.asarray(labels, dtype=object)
     if len(x) != len(y) or len(x) < 3:
         raise ConfigError("need at least 3 labelled rows")
+    if sim.max_labels >= len(x):
+        raise ConfigError(
+            f"--max-labels {sim.max_labels} leaves no row never queried among {len(x)}: "
+            "give more rows or a smaller budget"
+        )
     rng = np.random.default_rng(sim.seed)
     start = _seed_set(y, min(sim.batch_size, len(y) - 1), rng)
     learner = make_learner(x[start], y[start], strategy, random_state=sim.seed)
     query = get_strategy(strategy)
     pool = np.setdiff1d(np.arange(len(x)), start)
     labelled = len(start)
-    curve = [_score(learner, x, y, labelled)]
+    curve = [_score(learner, x, y, pool, labelled)]
     step = 0
     while labelled < sim.max_labels and len(pool):
         k = min(sim.batch_size, sim.max_labels - labelled, len(pool))
@@ -78,18 +102,67 @@ def simulate(
         pool = np.setdiff1d(pool, chosen)
         labelled += len(chosen)
         step += 1
-        curve.append(_score(learner, x, y, labelled))
+        curve.append(_score(learner, x, y, pool, labelled))
         if progress:
             progress(labelled, sim.max_labels)
     return curve
 
 
-def _score(learner: ActiveLearner, x: np.ndarray, y: np.ndarray, labelled: int) -> CurvePoint:
+def simulate_seeds(
+    texts: Sequence[str],
+    labels: Sequence[str],
+    strategy: str,
+    sim: Simulation,
+    seeds: Sequence[int],
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[int, list[CurvePoint]]:
+    """``simulate`` once per seed (the seed picks the starting set and breaks ties)."""
+    if not seeds:
+        raise ConfigError("need at least one seed")
+    curves: dict[int, list[CurvePoint]] = {}
+    for i, seed in enumerate(seeds):
+        step = (
+            None
+            if progress is None
+            else lambda done, total, i=i: progress(i * total + done, len(seeds) * total)
+        )
+        curves[seed] = simulate(
+            texts,
+            labels,
+            strategy,
+            Simulation(sim.batch_size, sim.max_labels, seed),
+            step,
+        )
+    return curves
+
+
+def spread(curves: dict[int, list[CurvePoint]]) -> list[dict[str, float]]:
+    """Per label budget: each score's mean and (population) standard deviation over seeds."""
+    by_seed = list(curves.values())
+    out = []
+    for points in zip(*by_seed, strict=True):
+        row: dict[str, float] = {"labels": points[0].labels}
+        for name in SCORES:
+            values = [getattr(p, name) for p in points]
+            row[f"{name}_mean"] = round(statistics.fmean(values), 4)
+            row[f"{name}_sd"] = round(statistics.pstdev(values), 4)
+        out.append(row)
+    return out
+
+
+def _score(
+    learner: ActiveLearner, x: np.ndarray, y: np.ndarray, unqueried: np.ndarray, labelled: int
+) -> CurvePoint:
     predicted = learner.predict(x)
-    return (
-        labelled,
-        round(float(accuracy_score(y, predicted)), 4),
-        round(float(f1_score(y, predicted, average="macro", zero_division=0)), 4),
+    held_y, held_p = y[unqueried], predicted[unqueried]
+    return CurvePoint(
+        labels=labelled,
+        accuracy_unqueried=round(float(accuracy_score(held_y, held_p)), 4),
+        macro_f1_unqueried=round(
+            float(f1_score(held_y, held_p, average="macro", zero_division=0)), 4
+        ),
+        accuracy=round(float(accuracy_score(y, predicted)), 4),
+        macro_f1=round(float(f1_score(y, predicted, average="macro", zero_division=0)), 4),
     )
 
 
@@ -105,21 +178,25 @@ def terminal_progress(name: str) -> Callable[[int, int], None] | None:
     return show
 
 
-def plot(curves: dict[str, list[CurvePoint]], path: str, title: str) -> None:
-    """Accuracy and macro-F1 against labels used, one line per strategy, as a PNG."""
+def plot(means: dict[str, list[dict[str, float]]], path: str, title: str) -> None:
+    """Accuracy and macro-F1 on rows never queried against labels used: one line per strategy
+    (the mean over seeds) in a band of one standard deviation, as a PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, (ax_acc, ax_f1) = plt.subplots(1, 2, figsize=(11, 4.2), sharex=True)
-    for name, curve in curves.items():
-        n, acc, f1 = zip(*curve, strict=True)
-        ax_acc.plot(n, acc, marker=".", label=name)
-        ax_f1.plot(n, f1, marker=".", label=name)
+    for name, rows in means.items():
+        n = [r["labels"] for r in rows]
+        for ax, metric in ((ax_acc, "accuracy_unqueried"), (ax_f1, "macro_f1_unqueried")):
+            mean = np.asarray([r[f"{metric}_mean"] for r in rows])
+            sd = np.asarray([r[f"{metric}_sd"] for r in rows])
+            (line,) = ax.plot(n, mean, marker=".", label=name)
+            ax.fill_between(n, mean - sd, mean + sd, color=line.get_color(), alpha=0.15)
     for ax, metric in ((ax_acc, "accuracy"), (ax_f1, "macro-F1")):
         ax.set_xlabel("labels answered")
-        ax.set_ylabel(metric)
+        ax.set_ylabel(f"{metric} on rows never queried")
         ax.grid(alpha=0.3)
     ax_acc.legend(loc="lower right")
     fig.suptitle(title)
