@@ -122,7 +122,7 @@ def worker(
     from enrich.io import transactions
 
     made = transactions.transactional_producer
-    transactions.transactional_producer = lambda *a, **k: PhaseProducer(made(*a, **k), phase)
+    transactions.transactional_producer = lambda *a, **k: PhaseProducer(made(*a, **k), phase)  # type: ignore[assignment]
     params = {
         "consumer_group": os.environ["SOAK_GROUP"],
         "max_batch_size": batch,

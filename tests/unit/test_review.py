@@ -87,17 +87,26 @@ def test_every_offered_strategy_works_with_and_without_a_champion(
     records = [RawRecord(v) for _s, v in generate(800, seed=17)]
     settings = EnrichSettings(review_k=5, strategy=strategy, threshold=0.999)
     result = enrich_batch(records, model, load_rules(), settings)
-    assert result.counts["review_candidates"] >= 5
-    assert 1 <= len(result.queries) <= 5
-    assert len({q.fingerprint for q in result.queries}) == len(result.queries)
+    assert result.counts["review_candidates"] > 10  # more candidates than questions
+    assert len(result.queries) == 5
+    assert len({q.fingerprint for q in result.queries}) == 5
     assert all(q.strategy == strategy for q in result.queries)
 
     texts = [f"widget {i} frobbed in zone {i % 3}" for i in range(20)]
-    texts += ["disk quota nearly exceeded on /var", "peer handshake renegotiated", "x y z"]
+    texts += [
+        "disk quota nearly exceeded on /var",
+        "peer handshake renegotiated",
+        "x y z",
+        "cache warmed with new schema",
+        "login refused for unknown user",
+        "replica lagging behind primary",
+        "certificate expires soon",
+    ]
     waiting = review.pending([item(t) for t in texts], set())
+    assert len(waiting) == 8  # 20 lines of one template + 7 others
     questions = review.pick_questions(waiting, model, DEFAULT_TAXONOMY, 3, strategy)
-    assert 1 <= len(questions) <= 3
-    assert len({q.fingerprint for q in questions}) == len(questions)
+    assert len(questions) == 3
+    assert len({q.fingerprint for q in questions}) == 3
 
 
 def test_pick_without_a_model_uses_the_fallback_guess() -> None:

@@ -10,6 +10,8 @@ body the parser gives; and application-specific lines must stay unclaimed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 
 from enrich.core.parse import LogFormats, builtin_formats
@@ -678,7 +680,7 @@ def _winner(rules: RuleSet, line: str) -> str | None:
     return rules.rules[index].name if index >= 0 else None
 
 
-def _mismatches(got: list[tuple[str, str | None, str | None]]) -> str:
+def _mismatches(got: Sequence[tuple[str, str | None, str | None]]) -> str:
     """Each (line, rule wanted, rule that matched first) that differs, one a line."""
     return "\n".join(f"{want} wanted, {won} matched first: {line!r}" for line, want, won in got)
 
