@@ -114,9 +114,16 @@ class PhaseProducer:
 
 
 def worker(
-    report: str, partitions: int, stop_when_idle: bool, phase: Any, batch: int = 20_000
+    report: str,
+    partitions: int,
+    stop_when_idle: bool,
+    phase: Any,
+    batch: int = 20_000,
+    one_batch: bool = False,
 ) -> None:
-    """Successive task runs in one process; one line per round to ``report``."""
+    """Successive task runs in one process; one line per round to ``report``. A task run
+    works through micro-batches until its partition is caught up; ``one_batch``: one
+    micro-batch a run (a time budget of 0), so a round is ``batch`` lines a partition."""
     warnings.simplefilter("ignore")
     from enrich.airflow import enrichment
     from enrich.io import transactions
@@ -127,6 +134,7 @@ def worker(
         "consumer_group": os.environ["SOAK_GROUP"],
         "max_batch_size": batch,
         "start_from": "earliest",
+        **({"time_budget_s": 0} if one_batch else {}),
     }
     rounds = 0
     with open(report, "a") as out:
@@ -303,6 +311,7 @@ def main() -> None:
                 True,
                 ctx.Value("i", 0, lock=False),
                 10_000 // partitions,
+                True,
             ),
         )
         steady.start()

@@ -66,6 +66,10 @@ def test_ten_thousand_messages_over_three_partitions_exactly_once(pipe: Pipeline
 
 def test_second_run_without_new_input_writes_and_commits_nothing(pipe: Pipeline) -> None:
     topics = pipe.stack.topics
+    kafka.produce(pipe.config, topics.raw, [v for _s, v in generate(100, seed=23)])
+    assert pipe.run_dag("log_enrichment").state == DagRunState.SUCCESS  # the first run
+    assert pipe.committed() == pipe.high(topics.raw)
+    assert sum(pipe.high(topics.enriched).values()) >= 100
     before = {t: pipe.high(t) for t in (topics.enriched, topics.labels, topics.dlq, topics.review)}
     committed = pipe.committed()
 

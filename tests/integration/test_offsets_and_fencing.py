@@ -93,9 +93,11 @@ def test_input_deleted_by_retention_before_it_was_read_is_counted(
     pipe: Pipeline, caplog: pytest.LogCaptureFixture
 ) -> None:
     raw = pipe.stack.topics.raw
+    produce_to(pipe, 0, [f"warm-up line {i}".encode() for i in range(10)])
     run = pipe.run_dag("log_enrichment")  # whatever is there first: committed offsets
     assert run.state == DagRunState.SUCCESS
     start = pipe.committed()[0]
+    assert start >= 10
     produce_to(pipe, 0, [f"line {i} of a burst".encode() for i in range(300)])
     # retention deletes the first 120 before the next run reads them
     admin = AdminClient(pipe.config)  # kept alive until its request is answered
@@ -174,7 +176,10 @@ def test_an_output_topic_with_fewer_partitions_is_refused(
     narrow = f"{pipe.stack.topics.enriched}.narrow"
     topics.ensure_topics(pipe.config, [topics.TopicSpec(narrow, 1)])
     try:
+        kafka.produce(pipe.config, pipe.stack.topics.raw, [v for _s, v in generate(50, seed=31)])
         committed = pipe.committed()
+        waiting = pipe.high(pipe.stack.topics.raw)
+        assert any(waiting[p] > max(committed[p], 0) for p in waiting)  # input to enrich
         with env_vars(ENRICH_TOPIC_ENRICHED=narrow):
             capsys.readouterr()
             run = pipe.run_dag("log_enrichment")
