@@ -17,8 +17,9 @@ One run, the same input for the three paths (private topics, deleted afterwards)
     before the operator commits the batch's offsets (at least once: the provider has no
     transactions); all lines. The fair baseline: the same enrichment, the provider's best path.
 (c') provider, per message: ``apply_function`` enriching one message and producing it, as
-    the provider's simplest example reads; over the first ``--provider-lines`` messages (it
-    is too slow to push all of them through).
+    the provider's simplest example reads (not flushed before the operator's commit: the
+    operator has no hook there); over the first ``--provider-lines`` messages (it is too slow
+    to push all of them through).
 
 The model is trained in-process from the rules' labels (MLflow is not on the timed path).
 The last line of output is one JSON object.
@@ -147,7 +148,7 @@ def provider(
     rules, settings = load_rules(), EnrichSettings(review_k=0)
     producer = kafka.idempotent_producer(config)
 
-    def enrich_many(msgs: list[Message]) -> None:
+    def enrich(msgs: list[Message]) -> None:
         records = [
             RawRecord(m.value(), Source(m.topic() or "", m.partition() or 0, m.offset() or 0))
             for m in msgs
@@ -157,10 +158,13 @@ def provider(
         kafka.produce_many(producer, topics.enriched, result.enriched, result.enriched_keys)
         dead = result.dead_letters
         kafka.produce_many(producer, topics.dlq, [d.value for d in dead], [None] * len(dead))
+
+    def enrich_many(msgs: list[Message]) -> None:
+        enrich(msgs)
         kafka.flush_or_fail(producer, topics.enriched)  # delivered before the commit
 
     def enrich_one(msg: Message) -> None:
-        enrich_many([msg])
+        enrich([msg])  # not flushed: the operator gives no hook before its commit
 
     operator = ConsumeFromTopicOperator(
         task_id="bench",
