@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from confluent_kafka import Consumer, TopicPartition
 
 from enrich.config import StackSettings
-from enrich.io import kafka, topics
+from enrich.io import kafka, reading, topics
 
 
 def _read_all(config: dict[str, Any], topic: str) -> list[tuple[bytes | None, bytes | None]]:
@@ -94,3 +94,48 @@ def test_delete_topics_by_prefix_waits_until_they_are_gone(kafka_config: dict[st
         assert topics.delete_topics(kafka_config, [f"{prefix}never"]) == []  # gone: no error
     finally:
         topics.delete_topics(kafka_config, [kept])
+
+
+class CountingConsumer:
+    """A consumer that remembers how many messages each poll returned."""
+
+    def __init__(self, inner: Consumer) -> None:
+        self.inner, self.polls = inner, list[int]()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def consume(self, *args: Any, **kwargs: Any) -> list[Any]:
+        got: list[Any] = self.inner.consume(*args, **kwargs)
+        self.polls.append(len(got))
+        return got
+
+
+def test_a_transactional_topic_is_read_without_polling_for_its_commit_markers(
+    kafka_config: dict[str, Any], fresh_topic: str
+) -> None:
+    """Each transaction ends in a commit marker that is never delivered: once the last
+    message is in, the reader sees that the client's position has passed the markers and
+    stops, instead of polling for them until a timeout (which every read of a transactional
+    topic paid: the review queue and people's labels are read in every task run)."""
+    producer = kafka.transactional_producer(kafka_config, f"markers-{fresh_topic}")
+    for t in range(3):
+        producer.begin_transaction()
+        for p in range(3):
+            for i in range(50):
+                producer.produce(fresh_topic, f"line {i} of transaction {t}".encode(), partition=p)
+        producer.commit_transaction(30)
+    counting = CountingConsumer(kafka.consumer_for(kafka_config, f"g-{fresh_topic}"))
+    consumer = cast(Consumer, counting)
+    try:
+        for p, (low, high) in sorted(topics.watermarks(kafka_config, fresh_topic).items()):
+            assert high - low == 153  # 150 lines and 3 commit markers
+            counting.polls.clear()
+            got, end = reading.read_range(
+                consumer, reading.PartitionRange(fresh_topic, p, low, high)
+            )
+            assert len(got) == 150
+            assert end == high
+            assert counting.polls[-1] > 0, f"polled for the markers: {counting.polls}"
+    finally:
+        counting.inner.close()

@@ -8,6 +8,7 @@ last one read. The engine's input is built from them as columns (``raw_batch``).
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,10 +22,14 @@ from enrich.io.kafka import consumer_for
 from enrich.io.topics import watermarks
 
 CONSUME_CHUNK = 10_000
-# consecutive empty consume() calls (of 0.5 s) before a read below the high watermark gives
-# up: only an open upstream transaction (holding the last stable offset back) or a stalled
-# broker can cause that, and the read then returns what it has
-IDLE_POLLS = 30
+# one consume() waits at most this long: it returns when it has all it asked for or the time
+# is out, and a range's last offsets are often commit markers that never arrive, so a long
+# wait would be paid at the end of every read of a transactional topic
+POLL_S = 0.05
+# seconds without a message before a read below the high watermark gives up: only an open
+# upstream transaction (holding the last stable offset back) or a stalled broker can cause
+# that, and the read then returns what it has
+IDLE_S = 15.0
 
 
 @dataclass(frozen=True)
@@ -156,21 +161,27 @@ class RangeReader:
         if rng.end <= rng.start:
             return
         consumer.assign([TopicPartition(rng.topic, rng.partition, rng.start)])
-        idle = 0
+        idle_since: float | None = None
         try:
-            while self.next_offset < rng.end and idle < IDLE_POLLS:
-                # never ask for more than the range has left: consume() waits out its
-                # timeout for a chunk the partition cannot fill
+            while self.next_offset < rng.end:
+                if _position(consumer, rng) >= rng.end:
+                    # what is left are control records (a transaction's commit marker) or
+                    # aborted ones, which the client has skipped: nothing more will come
+                    self.next_offset = rng.end
+                    return
                 want = min(CONSUME_CHUNK, rng.end - self.next_offset)
                 if limit is not None:
                     want = min(want, limit - self.count)
                     if want <= 0:
                         return
-                batch = consumer.consume(num_messages=max(want, 1), timeout=0.5)
-                idle = 0 if batch else idle + 1
-                if not batch and _position(consumer, rng) >= rng.end:
-                    self.next_offset = rng.end  # only control records were left
-                    return
+                batch = consumer.consume(num_messages=max(want, 1), timeout=POLL_S)
+                if not batch:
+                    now = time.monotonic()
+                    idle_since = now if idle_since is None else idle_since
+                    if now - idle_since >= IDLE_S:
+                        return  # held back (an open upstream transaction): keep what we have
+                    continue
+                idle_since = None
                 chunk = self._keep(batch)
                 if chunk:
                     self.count += len(chunk)
