@@ -167,3 +167,21 @@ def test_evaluate_names_missing_columns(tmp_path: Path, capsys: pytest.CaptureFi
         == 2
     )
     assert "no column(s) text" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--seeds", "0"], "--seeds must be at least 1, got 0"),
+        (["--max-labels", "10"], "--max-labels 10 leaves no row never queried among 10"),
+    ],
+)
+def test_evaluate_says_which_setting_is_wrong(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], message: str
+) -> None:
+    data = tmp_path / "x.csv"
+    rows = [f"line {i},{'a' if i % 2 else 'b'}" for i in range(10)]
+    data.write_text("text,lbl\n" + "\n".join(rows) + "\n")
+    argv = ["evaluate", "--data", str(data), "--text-column", "text", "--label-column", "lbl"]
+    assert main([*argv, "--batch-size", "2", "--out", str(tmp_path / "o"), *extra]) == 2
+    assert message in capsys.readouterr().err
