@@ -82,7 +82,7 @@ def _with_tail(obj: Any, body: str, tail: str) -> Any:
         out = dict(obj)
         for k, v in obj.items():
             new = _with_tail(v, body, tail)
-            if new is not v and new != v:
+            if new != v:
                 out[k] = new
                 return out
         return out

@@ -34,7 +34,9 @@ def n_versions(pipe: Pipeline) -> int:
 
 
 def champion_version(pipe: Pipeline) -> str:
-    alias = MlflowClient().get_model_version_by_alias(pipe.stack.registered_model, "champion")
+    alias = MlflowClient().get_model_version_by_alias(
+        pipe.stack.registered_model, defaults.CHAMPION
+    )
     return str(alias.version)
 
 

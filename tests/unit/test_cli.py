@@ -143,11 +143,15 @@ def test_evaluate_writes_curve_and_plot(tmp_path: Path, capsys: pytest.CaptureFi
     for rows in summary["mean"].values():
         assert [r["labels"] for r in rows] == [5, 10, 15, 20]
         assert all(0.0 <= r["accuracy_unqueried_mean"] <= 1.0 for r in rows)
-        assert all(r["macro_f1_sd"] >= 0.0 for r in rows)
     doc = json.loads((tmp_path / "out" / "curve.json").read_text())
     assert doc["rows"] == 300
     assert doc["mean"] == summary["mean"]
     assert set(doc["curves"]["diverse"]) == {"0", "1"}  # every seed's curve is kept
+    for name, rows in doc["mean"].items():  # the means and spreads are those of the curves
+        for i, row in enumerate(rows):
+            a, b = (doc["curves"][name][s][i]["macro_f1"] for s in ("0", "1"))
+            assert row["macro_f1_mean"] == pytest.approx((a + b) / 2, abs=1e-4)
+            assert row["macro_f1_sd"] == pytest.approx(abs(a - b) / 2, abs=1e-4)
     first = doc["curves"]["random"]["0"][0]
     assert set(first) == {
         "labels",

@@ -77,10 +77,26 @@ def simulate(
     progress: Callable[[int, int], None] | None = None,
 ) -> list[CurvePoint]:
     """Run one strategy; return its learning curve (first point: the random seed set)."""
-    x = np.asarray([normalize(t) for t in texts], dtype=object)  # normalise once
+    x, y = _rows(texts, labels)
+    return _run(x, y, strategy, sim, progress)
+
+
+def _rows(texts: Sequence[str], labels: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The normalised texts and the labels as arrays (normalised once for every run)."""
+    x = np.asarray([normalize(t) for t in texts], dtype=object)
     y = np.asarray(labels, dtype=object)
     if len(x) != len(y) or len(x) < 3:
         raise ConfigError("need at least 3 labelled rows")
+    return x, y
+
+
+def _run(
+    x: np.ndarray,
+    y: np.ndarray,
+    strategy: str,
+    sim: Simulation,
+    progress: Callable[[int, int], None] | None,
+) -> list[CurvePoint]:
     if sim.max_labels >= len(x):
         raise ConfigError(
             f"--max-labels {sim.max_labels} leaves no row never queried among {len(x)}: "
@@ -116,9 +132,11 @@ def simulate_seeds(
     seeds: Sequence[int],
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[int, list[CurvePoint]]:
-    """``simulate`` once per seed (the seed picks the starting set and breaks ties)."""
+    """``simulate`` once per seed (the seed picks the starting set and breaks ties; it takes
+    the place of ``sim.seed``), the texts normalised once for all of them."""
     if not seeds:
         raise ConfigError("need at least one seed")
+    x, y = _rows(texts, labels)
     curves: dict[int, list[CurvePoint]] = {}
     for i, seed in enumerate(seeds):
         step = (
@@ -126,13 +144,7 @@ def simulate_seeds(
             if progress is None
             else lambda done, total, i=i: progress(i * total + done, len(seeds) * total)
         )
-        curves[seed] = simulate(
-            texts,
-            labels,
-            strategy,
-            Simulation(sim.batch_size, sim.max_labels, seed),
-            step,
-        )
+        curves[seed] = _run(x, y, strategy, Simulation(sim.batch_size, sim.max_labels, seed), step)
     return curves
 
 
