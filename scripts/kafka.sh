@@ -7,6 +7,10 @@
 #   scripts/kafka.sh status   say whether it runs, exit 0 if it does
 #
 # Ports come from KAFKA_PORT / KAFKA_CONTROLLER_PORT, data from KAFKA_DATA_DIR (scripts/env.sh).
+# One node of a cluster (scripts/cluster.sh) also sets KAFKA_NODE_ID, KAFKA_QUORUM_VOTERS,
+# KAFKA_CLUSTER_ID (the same for every node), KAFKA_EXTRA_PROPERTIES (a file appended to the
+# config: its keys win) and KAFKA_WAIT=0 (start returns at once: a node of a quorum cannot
+# finish starting alone; `scripts/kafka.sh wait` waits for it).
 # KAFKA_SECURITY=sasl starts it secured instead: clients authenticate with SASL/SCRAM-SHA-512
 # on SASL_PLAINTEXT (loopback only) and ACLs decide what each user may do (StandardAuthorizer,
 # nothing allowed without an ACL). The super user `admin` gets KAFKA_ADMIN_PASSWORD (required)
@@ -74,8 +78,13 @@ write_config() {
     echo "# --- written by scripts/kafka.sh from the environment ---"
     echo "listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT"
     echo "advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT"
-    echo "controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT"
+    echo "node.id=${KAFKA_NODE_ID:-1}"
+    echo "controller.quorum.voters=${KAFKA_QUORUM_VOTERS:-1@127.0.0.1:$KAFKA_CONTROLLER_PORT}"
     echo "log.dirs=$data_dir/kraft-logs"
+    if [[ -n "${KAFKA_EXTRA_PROPERTIES:-}" ]]; then
+      echo "# --- $KAFKA_EXTRA_PROPERTIES ---"
+      cat "$KAFKA_EXTRA_PROPERTIES"
+    fi
     if [[ "${KAFKA_SECURITY:-}" == "sasl" ]]; then
       echo "# --- KAFKA_SECURITY=sasl: SASL/SCRAM-SHA-512 and ACLs ---"
       echo "listeners=SASL_PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT"
@@ -99,7 +108,7 @@ format_storage() {
     return 0
   fi
   local cluster_id
-  cluster_id="$(java_cmd kafka.tools.StorageTool random-uuid)"
+  cluster_id="${KAFKA_CLUSTER_ID:-$(java_cmd kafka.tools.StorageTool random-uuid)}"
   say "formatting KRaft storage (cluster $cluster_id) in $data_dir/kraft-logs"
   local scram=()
   if [[ "${KAFKA_SECURITY:-}" == "sasl" ]]; then
@@ -127,11 +136,21 @@ start() {
   format_storage
   say "starting broker on 127.0.0.1:$KAFKA_PORT (controller :$KAFKA_CONTROLLER_PORT), log in $log_dir/server.log"
   java_args
+  # where this start's lines begin in server.log (a restarted node's log says "started" above)
+  wc -l <"$log_dir/server.log" 2>/dev/null >"$data_dir/start.line" || echo 0 >"$data_dir/start.line"
   nohup java "${java_opts[@]}" kafka.Kafka "$config" >"$log_dir/stdout.log" 2>&1 </dev/null &
   pid=$!
   echo "$pid" >"$pid_file"
-  local waited=0
-  until port_open "$KAFKA_PORT" && grep -q 'Kafka Server started' "$log_dir/server.log" 2>/dev/null; do
+  [[ "${KAFKA_WAIT:-1}" == 0 ]] || wait_ready
+}
+
+wait_ready() {
+  local pid waited=0
+  pid="$(cat "$pid_file" 2>/dev/null)" || die "not started (no $pid_file)"
+  local from
+  from=$(( $(cat "$data_dir/start.line" 2>/dev/null || echo 0) + 1 ))
+  until port_open "$KAFKA_PORT" \
+    && tail -n "+$from" "$log_dir/server.log" 2>/dev/null | grep -q 'Kafka Server started'; do
     if ! kill -0 "$pid" 2>/dev/null; then
       tail -n 30 "$log_dir/stdout.log" "$log_dir/server.log" >&2 2>/dev/null || true
       rm -f "$pid_file"
@@ -174,7 +193,8 @@ status() {
 case "${1:-}" in
   setup) setup ;;
   start) start ;;
+  wait) wait_ready ;;
   stop) stop ;;
   status) status ;;
-  *) echo "usage: $0 {setup|start|stop|status}" >&2; exit 2 ;;
+  *) echo "usage: $0 {setup|start|wait|stop|status}" >&2; exit 2 ;;
 esac
