@@ -13,7 +13,8 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .PHONY: help install native up kafka-up kafka-down setup airflow-init demo screenshot soak test test-fast lint \
-        typecheck bench bench-dag bench-engine bench-pipeline airflow mlflow-ui down clean lock
+        typecheck bench bench-dag bench-engine bench-pipeline airflow mlflow-ui down clean lock \
+        cluster-up cluster-down test-cluster
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -65,6 +66,15 @@ screenshot: up ## docs/labelling-question.png: the real Required actions page (n
 
 test: up lint typecheck ## lint, type-check, then the whole suite against the real stack
 	$(ENV) $(BIN)/pytest $(PYTEST_ARGS)
+
+cluster-up: $(STAMP) ## the local cluster: 3 Kafka brokers, Airflow on Celery (2 workers), PostgreSQL, Redis, MLflow server
+	scripts/cluster.sh start
+
+cluster-down: ## stop the local cluster (data kept in var/cluster; scripts/cluster.sh clean deletes it)
+	scripts/cluster.sh stop
+
+test-cluster: cluster-up ## the cluster's tests: exactly once across workers, brokers and workers killed
+	. scripts/cluster-env.sh && $(BIN)/pytest -m cluster tests/cluster $(PYTEST_ARGS)
 
 test-fast: $(STAMP) ## unit tests only (no broker, MLflow or Airflow)
 	$(ENV) $(BIN)/pytest -m "not integration" $(PYTEST_ARGS)

@@ -27,7 +27,8 @@ dir="$ENRICH_CLUSTER_DIR"
 run="$dir/run"        # pid files
 logs="$dir/logs"
 workers="${CLUSTER_WORKERS:-2}"
-worker_concurrency="${CLUSTER_WORKER_CONCURRENCY:-2}"
+# one task slot a worker: an enrichment task keeps one core busy (this machine has two)
+worker_concurrency="${CLUSTER_WORKER_CONCURRENCY:-1}"
 timeout_s="${CLUSTER_START_TIMEOUT:-180}"
 
 say() { printf 'cluster: %s\n' "$*" >&2; }
@@ -162,7 +163,7 @@ redis_start() {
 mlflow_start() {
   mkdir -p "$dir/mlflow-artifacts"
   spawn mlflow mlflow server --host 127.0.0.1 --port "$MLFLOW_PORT" --workers 1 \
-    --backend-store-uri "postgresql://$CLUSTER_PG_USER@127.0.0.1:$CLUSTER_PG_PORT/mlflow" \
+    --backend-store-uri "postgresql+psycopg2://$CLUSTER_PG_USER@127.0.0.1:$CLUSTER_PG_PORT/mlflow" \
     --artifacts-destination "$dir/mlflow-artifacts" --serve-artifacts
   wait_port "$MLFLOW_PORT" "MLflow server" "$run/mlflow.pid"
 }
@@ -187,8 +188,9 @@ airflow_start() {
   wait_port "$AIRFLOW__API__PORT" "Airflow API server" "$run/api-server.pid"
 }
 
-worker_start() { # worker_start N: Celery worker N, its own log-server port
-  AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=$((18800 + $1)) \
+worker_start() { # worker_start N: Celery worker N; its task instances name it (workers.py)
+  ENRICH_WORKER_NAME="worker$1@$(hostname)" \
+    AIRFLOW__CORE__HOSTNAME_CALLABLE=enrich.airflow.workers.hostname \
     spawn "worker-$1" airflow celery worker --concurrency "$worker_concurrency" \
     --celery-hostname "worker$1@%h" --skip-serve-logs
 }
@@ -212,7 +214,11 @@ start() {
 stop() {
   for n in $(seq 1 "$workers"); do stop_group "worker-$n"; done
   for name in triggerer dag-processor scheduler api-server mlflow redis; do stop_group "$name"; done
-  for n in 3 2 1; do [[ -s "$dir/kafka-cluster-id" ]] && kafka_node "$n" stop; done
+  # all three at once: a node stopped after the others cannot reach a quorum to leave
+  if [[ -s "$dir/kafka-cluster-id" ]]; then
+    for n in 1 2 3; do kafka_node "$n" stop & done
+    wait
+  fi
   pg_stop
   say "stopped"
 }

@@ -149,8 +149,9 @@ wait_ready() {
   pid="$(cat "$pid_file" 2>/dev/null)" || die "not started (no $pid_file)"
   local from
   from=$(( $(cat "$data_dir/start.line" 2>/dev/null || echo 0) + 1 ))
-  until port_open "$KAFKA_PORT" \
-    && tail -n "+$from" "$log_dir/server.log" 2>/dev/null | grep -q 'Kafka Server started'; do
+  until port_open "$KAFKA_PORT" && awk -v from="$from" \
+    'NR >= from && /Kafka Server started/ { found = 1 } END { exit !found }' \
+    "$log_dir/server.log" 2>/dev/null; do
     if ! kill -0 "$pid" 2>/dev/null; then
       tail -n 30 "$log_dir/stdout.log" "$log_dir/server.log" >&2 2>/dev/null || true
       rm -f "$pid_file"

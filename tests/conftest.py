@@ -13,10 +13,13 @@ _STACK_VARS = ("AIRFLOW_HOME", "AIRFLOW_CONN_KAFKA_DEFAULT", "MLFLOW_TRACKING_UR
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark everything under tests/integration as `integration`."""
+    """Mark everything under tests/integration as `integration`, under tests/cluster as
+    `cluster`."""
     for item in items:
         if "/integration/" in str(item.path):
             item.add_marker(pytest.mark.integration)
+        elif "/cluster/" in str(item.path):
+            item.add_marker(pytest.mark.cluster)
 
 
 @pytest.fixture(scope="session")

@@ -31,13 +31,27 @@ def project_topics(settings: StackSettings) -> list[TopicSpec]:
     """The five topics (docs/architecture.md); labels are compacted (one label per key)."""
     t = settings.topics
     p, r = settings.partitions, settings.replication
+    isr = replicated(r)
     return [
-        TopicSpec(t.raw, p, r),
-        TopicSpec(t.enriched, p, r),
-        TopicSpec(t.labels, p, r, {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"}),
-        TopicSpec(t.review, p, r),
-        TopicSpec(t.dlq, p, r),
+        TopicSpec(t.raw, p, r, isr),
+        TopicSpec(t.enriched, p, r, isr),
+        TopicSpec(
+            t.labels,
+            p,
+            r,
+            {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000", **isr},
+        ),
+        TopicSpec(t.review, p, r, isr),
+        TopicSpec(t.dlq, p, r, isr),
     ]
+
+
+def replicated(replication: int) -> dict[str, str]:
+    """A topic's config for its replication factor: with three replicas or more, a write
+    (``acks=all``, as the project's idempotent and transactional producers send) needs two in
+    sync, so one broker may fail without losing or refusing a write; whatever the brokers'
+    own default is."""
+    return {"min.insync.replicas": "2"} if replication >= 3 else {}
 
 
 def list_topics(config: Mapping[str, Any], timeout: float = ADMIN_TIMEOUT_S) -> dict[str, int]:
