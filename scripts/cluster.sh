@@ -6,6 +6,11 @@
 #   scripts/cluster.sh status         what runs; exit 0 if all of it does
 #   scripts/cluster.sh kafka-stop N   SIGKILL broker N (1..3): a fault, for tests
 #   scripts/cluster.sh kafka-start N  start broker N again and wait until it serves
+#   scripts/cluster.sh quorum-leader  print the node id of the KRaft quorum's leader (the
+#                                     active controller)
+#   scripts/cluster.sh worker-kill N  SIGKILL Celery worker N and every process under it (its
+#                                     task processes too, each in a group of its own): the loss
+#                                     of that worker's host, for tests
 #   scripts/cluster.sh worker-start N start Celery worker N (1..2) if it is not running
 #   scripts/cluster.sh clean          stop, then delete var/cluster
 #
@@ -195,6 +200,25 @@ worker_start() { # worker_start N: Celery worker N; its task instances name it (
     --celery-hostname "worker$1@%h" --skip-serve-logs
 }
 
+descendants() { # descendants PID: every process below PID
+  local child
+  for child in $(ps -o pid= --ppid "$1"); do
+    echo "$child"
+    descendants "$child"
+  done
+}
+
+worker_kill() {
+  local pidfile="$run/worker-$1.pid" pid pids
+  [[ -f "$pidfile" ]] || die "worker $1 is not running"
+  pid="$(cat "$pidfile")"
+  pids="$pid $(descendants "$pid" | tr '\n' ' ')"
+  # shellcheck disable=SC2086  # a list of pids
+  kill -KILL $pids 2>/dev/null || true
+  rm -f "$pidfile"
+  say "worker $1 killed (pids $pids)"
+}
+
 # ---- commands ----------------------------------------------------------------------------
 
 start() {
@@ -241,7 +265,12 @@ case "${1:-}" in
     pid="$(cat "$dir/kafka-${2:?broker number}/broker.pid")"
     kill -KILL "$pid" && rm -f "$dir/kafka-$2/broker.pid" && say "broker $2 killed (pid $pid)" ;;
   kafka-start) kafka_node "${2:?broker number}" start ;;
+  quorum-leader)
+    java -cp "$ENRICH_PROJECT_DIR/kafka/lib/*" org.apache.kafka.tools.MetadataQuorumCommand \
+      --bootstrap-server "$KAFKA_BOOTSTRAP_SERVERS" describe --status 2>/dev/null \
+      | awk '/^LeaderId:/ { print $2; found = 1 } END { exit !found }' ;;
   worker-start) worker_start "${2:?worker number}" ;;
+  worker-kill) worker_kill "${2:?worker number}" ;;
   clean) stop; rm -rf "$dir" ;;
-  *) echo "usage: $0 {start|stop|status|kafka-stop N|kafka-start N|worker-start N|clean}" >&2; exit 2 ;;
+  *) echo "usage: $0 {start|stop|status|kafka-stop N|kafka-start N|quorum-leader|worker-kill N|worker-start N|clean}" >&2; exit 2 ;;
 esac

@@ -36,7 +36,7 @@ def cluster_sh(*args: str) -> str:
     )
     if done.returncode:
         raise RuntimeError(f"scripts/cluster.sh {' '.join(args)}: {done.stderr[-2000:]}")
-    return done.stderr
+    return done.stdout
 
 
 class ClusterAPI(AirflowAPI):

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,3 +46,64 @@ def test_airflow_keeps_authentication_on_locally_and_in_compose() -> None:
         assert env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"]
     assert "ALL_ADMINS" not in env_sh
     assert "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS" in env_sh
+
+
+def test_cluster_compose_has_the_cluster_layout() -> None:
+    """docker-compose.cluster.yml: three KRaft brokers in one quorum, replicated topics,
+    Airflow on Celery with Redis and PostgreSQL, scalable workers, the MLflow server; the
+    same settings the local cluster (scripts/cluster-env.sh, kafka/cluster.properties) uses."""
+    compose = yaml.safe_load((ROOT / "docker-compose.cluster.yml").read_text())
+    services = compose["services"]
+    brokers = [services[f"kafka-{n}"] for n in (1, 2, 3)]
+    voters = {b["environment"]["KAFKA_CONTROLLER_QUORUM_VOTERS"] for b in brokers}
+    assert voters == {"1@kafka-1:9093,2@kafka-2:9093,3@kafka-3:9093"}
+    assert [b["environment"]["KAFKA_NODE_ID"] for b in brokers] == [1, 2, 3]
+    assert len({b["environment"]["CLUSTER_ID"] for b in brokers}) == 1
+    local = dict(
+        line.split("=", 1)
+        for line in (ROOT / "kafka/cluster.properties").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    for key, value in local.items():
+        if key.startswith("auto.leader") or key.startswith("leader.imbalance"):
+            continue
+        env_key = "KAFKA_" + key.upper().replace(".", "_")
+        assert str(brokers[0]["environment"][env_key]) == value, key
+    assert {"redis", "postgres", "mlflow", "airflow-worker", "airflow-triggerer"} <= set(services)
+    worker = services["airflow-worker"]
+    assert worker["command"].startswith("celery worker")
+    env = worker["environment"]
+    assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+    assert env["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://redis:")
+    assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg2://")
+    assert str(env["ENRICH_TOPIC_REPLICATION"]) == "3"
+    assert "kafka-1:9092,kafka-2:9092,kafka-3:9092" in env["AIRFLOW_CONN_KAFKA_DEFAULT"]
+    local_env = (ROOT / "scripts/cluster-env.sh").read_text()
+    for name in (
+        "AIRFLOW__CORE__EXECUTOR",
+        "AIRFLOW__CELERY__BROKER_URL",
+        "AIRFLOW__CELERY__RESULT_BACKEND",
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT",
+        "ENRICH_TOPIC_REPLICATION",
+    ):
+        assert name in env, name
+        assert f"export {name}=" in local_env, name
+
+
+def _compose_plugin() -> bool:
+    if shutil.which("docker") is None:
+        return False
+    probe = subprocess.run(["docker", "compose", "version"], capture_output=True, check=False)
+    return probe.returncode == 0
+
+
+@pytest.mark.skipif(not _compose_plugin(), reason="no `docker compose` on this machine")
+@pytest.mark.parametrize("name", ["docker-compose.yml", "docker-compose.cluster.yml"])
+def test_compose_files_are_valid_for_docker_compose(name: str) -> None:
+    done = subprocess.run(
+        ["docker", "compose", "-f", str(ROOT / name), "config", "--quiet"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr

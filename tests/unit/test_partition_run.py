@@ -1,7 +1,13 @@
-"""A partition task's micro-batches add up to one summary (``PartitionRun.then``)."""
+"""A partition task's micro-batches add up to one summary (``PartitionRun.then``); a
+client call that ignores its timeout does not hold the task forever."""
 
 from __future__ import annotations
 
+import threading
+
+import pytest
+
+from enrich.io import transactions
 from enrich.io.transactions import PartitionRun
 
 
@@ -27,3 +33,16 @@ def test_an_empty_last_batch_keeps_the_end_and_lost_offsets_span_both() -> None:
     assert (total.start, total.end) == (0, 80)
     assert total.counts["lost_to_retention"] == 7
     assert total.counts["lost_offsets"] == [0, 62]
+
+
+def test_a_client_call_that_never_returns_is_given_up_on() -> None:
+    """librdkafka's send_offsets_to_transaction can ignore its timeout when the group
+    coordinator died: the commit gives up on it instead of waiting forever."""
+    release = threading.Event()
+    try:
+        assert transactions._returns_within(0.05, release.wait) is False
+    finally:
+        release.set()
+    assert transactions._returns_within(5, lambda: None) is True
+    with pytest.raises(KeyError):
+        transactions._returns_within(5, {}.__getitem__, "missing")

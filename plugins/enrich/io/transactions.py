@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import gc
 import logging
+import threading
 import time
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -443,11 +444,53 @@ class _Transaction:
         self._begin()
         self.produced += write_result(self.producer, self.topics, result, self._out_partition)
         if offsets and consumer is not None:
-            self.producer.send_offsets_to_transaction(
-                offsets, consumer.consumer_group_metadata(), TXN_TIMEOUT_S
-            )
+            metadata = consumer.consumer_group_metadata()
+            if not _returns_within(
+                OFFSETS_TIMEOUT_S,
+                self.producer.send_offsets_to_transaction,
+                offsets,
+                metadata,
+                OFFSETS_TIMEOUT_S,
+            ):
+                # librdkafka (2.16) can wait forever here for a group coordinator that died
+                # (its issues 5456, 5511): give up; the retry's producer fences this one and
+                # the broker aborts the open transaction, so nothing of it becomes visible
+                self._open = False
+                raise StackError(
+                    f"{self.what}: the consumer group's coordinator did not take the offsets "
+                    f"within {OFFSETS_TIMEOUT_S:.0f}s (a broker down?); the transaction is "
+                    "left to be aborted and the task fails, to be retried"
+                )
         self.producer.commit_transaction(TXN_TIMEOUT_S)
         self._open = False
+
+
+# the offsets of a batch reach the group coordinator in milliseconds; past this, it is gone
+OFFSETS_TIMEOUT_S = 60.0
+
+
+def _returns_within(timeout_s: float, call: Callable[..., Any], *args: Any) -> bool:
+    """Run ``call(*args)`` in a thread: False if it has not returned after ``timeout_s``
+    (and a grace second); else True, or the exception it raised, raised here. For client
+    calls that may ignore their own timeout."""
+    outcome: list[BaseException | None] = []
+
+    def run() -> None:
+        try:
+            call(*args)
+        except BaseException as err:  # re-raised in the caller's thread
+            outcome.append(err)
+        else:
+            outcome.append(None)
+
+    worker = threading.Thread(target=run, name="bounded-client-call", daemon=True)
+    worker.start()
+    worker.join(timeout_s + 1.0)
+    if not outcome:
+        return False
+    if outcome[0] is not None:
+        raise outcome[0]
+    return True
 
 
 def _stamped_in(msg: Message, ts_from: int, ts_to: int) -> bool:
