@@ -133,13 +133,18 @@ def high(config: dict[str, Any], topic: str) -> dict[int, int]:
     return {p: hi for p, (_lo, hi) in topics.watermarks(config, topic).items()}
 
 
-def keys_since(config: dict[str, Any], topic: str, starts: dict[int, int]) -> Counter[str]:
-    """The keys of ``topic``'s committed records from ``starts`` on (read_committed)."""
-    seen: Counter[str] = Counter()
+def records_since(config: dict[str, Any], topic: str, starts: dict[int, int]) -> list[Any]:
+    """``topic``'s committed records from offsets ``starts`` on (read_committed)."""
+    out: list[Any] = []
     for _partition, reader in reading.partition_readers(config, topic, starts=starts):
         for chunk in reader.chunks():
-            seen.update(m.key().decode() for m in chunk)
-    return seen
+            out.extend(chunk)
+    return out
+
+
+def keys_since(config: dict[str, Any], topic: str, starts: dict[int, int]) -> Counter[str]:
+    """The keys of ``topic``'s committed records from ``starts`` on, counted."""
+    return Counter(m.key().decode() for m in records_since(config, topic, starts))
 
 
 class Ledger:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from threading import Event
 from typing import Any
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from enrich.config import Topics
@@ -54,6 +54,24 @@ def enriched_high(config: dict[str, Any], topic: str, partition: int) -> int:
 def leader_of(config: dict[str, Any], topic: str, partition: int) -> int:
     metadata = AdminClient(config).list_topics(topic, timeout=10)
     return int(metadata.topics[topic].partitions[partition].leader)
+
+
+def leaders_moved_off(config: dict[str, Any], names: Topics, broker: int) -> None:
+    """Wait until no partition of the project's topics is led by ``broker`` (the controller
+    moves leadership once the dead broker's session times out, ~9 s)."""
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            metadata = AdminClient(config).list_topics(timeout=10)
+            leaders = {
+                p.leader for t in names.all() for p in metadata.topics[t].partitions.values()
+            }
+            if broker not in leaders and -1 not in leaders:
+                return
+        except KafkaException:
+            pass  # the metadata request itself went to the dead broker
+        assert time.monotonic() < deadline, f"broker {broker} still leads partitions after 90 s"
+        time.sleep(1)
 
 
 def when(condition: Callable[[], bool], action: Callable[[], None], timeout: float) -> Event:
@@ -103,6 +121,7 @@ def test_leader_broker_killed_mid_transaction(
         }
         assert leader_of(kafka_config, topic, 0) != victim
 
+        leaders_moved_off(kafka_config, stack_topics, victim)
         two_brokers = Ledger(kafka_config, stack_topics)
         produce(kafka_config, stack_topics.raw, LINES, seed=163)
         assert api.run("log_enrichment")["state"] == "success"
@@ -119,6 +138,7 @@ def test_quorum_leader_lost_runs_continue(
     leader = int(cluster_sh("quorum-leader"))
     cluster_sh("kafka-stop", str(leader))
     try:
+        leaders_moved_off(kafka_config, stack_topics, leader)
         ledger = Ledger(kafka_config, stack_topics)
         produce(kafka_config, stack_topics.raw, LINES, seed=164)
         assert api.run("log_enrichment")["state"] == "success"
