@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 
 .PHONY: help install native up kafka-up kafka-down setup airflow-init demo screenshot soak test test-fast lint \
         typecheck bench bench-dag bench-engine bench-pipeline airflow mlflow-ui down clean lock \
-        cluster-up cluster-down test-cluster
+        cluster-up cluster-down test-cluster bench-cluster
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -72,6 +72,9 @@ cluster-up: $(STAMP) ## the local cluster: 3 Kafka brokers, Airflow on Celery (2
 
 cluster-down: ## stop the local cluster (data kept in var/cluster; scripts/cluster.sh clean deletes it)
 	scripts/cluster.sh stop
+
+bench-cluster: cluster-up ## log_enrichment's throughput on the local cluster with 1 and 2 Celery workers
+	. scripts/cluster-env.sh && $(BIN)/python bench/bench_cluster.py
 
 test-cluster: cluster-up ## the cluster's tests: exactly once across workers, brokers and workers killed
 	. scripts/cluster-env.sh && $(BIN)/pytest -m cluster tests/cluster $(PYTEST_ARGS)

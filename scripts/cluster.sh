@@ -11,6 +11,7 @@
 #   scripts/cluster.sh worker-kill N  SIGKILL Celery worker N and every process under it (its
 #                                     task processes too, each in a group of its own): the loss
 #                                     of that worker's host, for tests
+#   scripts/cluster.sh worker-stop N  stop Celery worker N (warm shutdown: running tasks finish)
 #   scripts/cluster.sh worker-start N start Celery worker N (1..2) if it is not running
 #   scripts/cluster.sh clean          stop, then delete var/cluster
 #
@@ -18,7 +19,7 @@
 #   - three Apache Kafka 4 brokers in KRaft mode, each broker + controller (a quorum of
 #     three voters), internal and project topics with three replicas, min.insync.replicas 2;
 #   - PostgreSQL from Debian's packages: Airflow's metadata DB and MLflow's backend store;
-#   - Redis from Debian's packages: Celery's broker (installed with apt-get when missing);
+#   - Redis from Debian's packages: Celery's broker (both installed with apt-get when missing);
 #   - an MLflow tracking + registry server that serves the artifacts;
 #   - Airflow 3 with the CeleryExecutor: api-server, scheduler, dag-processor, triggerer and
 #     two Celery workers (CLUSTER_WORKERS), each its own process group with a pid file.
@@ -111,12 +112,21 @@ pg_bin() {
   echo "$d"
 }
 
+apt_install() { # apt_install PACKAGE: from Debian's packages (root only)
+  [[ "$(id -u)" == 0 ]] || die "$1 is not installed: apt-get install $1"
+  say "installing $1 from Debian's packages"
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+      --no-install-recommends "$1"; } >"$logs/apt-$1.log" 2>&1 \
+    || { tail -n 20 "$logs/apt-$1.log" >&2; die "could not install $1 (apt-get install $1)"; }
+}
+
 as_pg() { # PostgreSQL refuses to run as root: its files and processes belong to `postgres`
   if [[ "$(id -u)" == 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
 pg_start() {
   local bin data="$dir/postgres"
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt_install postgresql
   bin="$(pg_bin)"
   if [[ ! -f "$data/PG_VERSION" ]]; then
     mkdir -p "$data"
@@ -150,12 +160,7 @@ pg_stop() {
 # ---- Redis -------------------------------------------------------------------------------
 
 redis_start() {
-  if ! command -v redis-server >/dev/null; then
-    say "installing redis-server from Debian's packages"
-    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-        --no-install-recommends redis-server; } >"$logs/apt-redis.log" 2>&1 \
-      || { tail -n 20 "$logs/apt-redis.log" >&2; die "could not install redis-server (apt-get install redis-server)"; }
-  fi
+  command -v redis-server >/dev/null || apt_install redis-server
   port_open "$CLUSTER_REDIS_PORT" && return 0
   mkdir -p "$dir/redis"
   spawn redis redis-server --port "$CLUSTER_REDIS_PORT" --bind 127.0.0.1 --dir "$dir/redis" \
@@ -271,6 +276,7 @@ case "${1:-}" in
       | awk '/^LeaderId:/ { print $2; found = 1 } END { exit !found }' ;;
   worker-start) worker_start "${2:?worker number}" ;;
   worker-kill) worker_kill "${2:?worker number}" ;;
+  worker-stop) stop_group "worker-${2:?worker number}" ;;
   clean) stop; rm -rf "$dir" ;;
-  *) echo "usage: $0 {start|stop|status|kafka-stop N|kafka-start N|quorum-leader|worker-kill N|worker-start N|clean}" >&2; exit 2 ;;
+  *) echo "usage: $0 {start|stop|status|kafka-stop N|kafka-start N|quorum-leader|worker-kill N|worker-stop N|worker-start N|clean}" >&2; exit 2 ;;
 esac

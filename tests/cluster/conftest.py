@@ -93,8 +93,8 @@ def cluster() -> None:
         pytest.fail(f"the cluster is not (all) running: make cluster-up\n{err}")
 
 
-@pytest.fixture(scope="session")
-def api(cluster: None) -> Iterator[ClusterAPI]:
+def login() -> ClusterAPI:
+    """The cluster's API server, as its admin (password from the file cluster.sh made)."""
     base = f"http://127.0.0.1:{os.environ['AIRFLOW__API__PORT']}"
     passwords = json.loads(
         Path(os.environ["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]).read_text()
@@ -105,7 +105,12 @@ def api(cluster: None) -> Iterator[ClusterAPI]:
         timeout=30,
     )
     response.raise_for_status()
-    client = ClusterAPI(base, response.json()["access_token"])
+    return ClusterAPI(base, response.json()["access_token"])
+
+
+@pytest.fixture(scope="session")
+def api(cluster: None) -> Iterator[ClusterAPI]:
+    client = login()
     yield client
     client.client.close()
 

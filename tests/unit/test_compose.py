@@ -65,7 +65,7 @@ def test_cluster_compose_has_the_cluster_layout() -> None:
         if line and not line.startswith("#")
     )
     for key, value in local.items():
-        if key.startswith("auto.leader") or key.startswith("leader.imbalance"):
+        if key.startswith(("auto.leader", "leader.imbalance")):
             continue
         env_key = "KAFKA_" + key.upper().replace(".", "_")
         assert str(brokers[0]["environment"][env_key]) == value, key
