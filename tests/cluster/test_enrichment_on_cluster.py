@@ -74,7 +74,7 @@ def leaders_moved_off(config: dict[str, Any], names: Topics, broker: int) -> Non
         time.sleep(1)
 
 
-def when(condition: Callable[[], bool], action: Callable[[], None], timeout: float) -> Event:
+def when(condition: Callable[[], bool], action: Callable[[], object], timeout: float) -> Event:
     """In a thread: ``action()`` once ``condition()`` holds (polled every 20 ms); the event
     is set when the action ran."""
     done = Event()
