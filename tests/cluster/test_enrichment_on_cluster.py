@@ -148,6 +148,21 @@ def test_quorum_leader_lost_runs_continue(
         cluster_sh("kafka-start", str(leader))
 
 
+def running_task(api: ClusterAPI, partition: int) -> tuple[str, dict[str, Any]] | None:
+    """The running ``enrich_partition`` task of ``partition`` and its run, in whichever run
+    it is (the schedule may have started one before the test's own)."""
+    runs = api.get("/dags/log_enrichment/dagRuns", state="running")["dag_runs"]
+    for run in runs:
+        for ti in api.task_instances("log_enrichment", run["dag_run_id"]):
+            if (ti["task_id"], ti["map_index"], ti["state"]) == (
+                "enrich_partition",
+                partition,
+                "running",
+            ):
+                return str(run["dag_run_id"]), ti
+    return None
+
+
 def test_worker_killed_mid_task_is_retried_elsewhere(
     api: ClusterAPI, kafka_config: dict[str, Any], stack_topics: Topics, caught_up: None
 ) -> None:
@@ -159,31 +174,38 @@ def test_worker_killed_mid_task_is_retried_elsewhere(
     topic = stack_topics.enriched
     start = enriched_high(kafka_config, topic, 0)
     run_id = api.trigger("log_enrichment", {"max_batch_size": 20_000})
-    victim: list[str] = []
+    victim: list[tuple[str, str]] = []  # (run id, worker number)
+    found: list[tuple[str, dict[str, Any]]] = []
 
     def writing() -> bool:
-        return enriched_high(kafka_config, topic, 0) - start >= 5_000
+        if enriched_high(kafka_config, topic, 0) - start < 5_000:
+            return False
+        task = running_task(api, 0)
+        if task is not None:
+            found.append(task)
+        return task is not None
 
     def kill_its_worker() -> None:
-        tis = api.task_instances("log_enrichment", run_id)
-        (ti,) = [t for t in tis if t["task_id"] == "enrich_partition" and t["map_index"] == 0]
+        hit_run, ti = found[-1]
         worker = ti["hostname"].split("@")[0].removeprefix("worker")
-        victim.append(worker)
+        victim.append((hit_run, worker))
         cluster_sh("worker-kill", worker)
 
     try:
         killed = when(writing, kill_its_worker, timeout=300)
         run = api.wait("log_enrichment", run_id)
         assert killed.is_set(), "no worker was killed while the task wrote"
+        hit_run, worker = victim[0]
         assert run["state"] == "success"
+        assert api.wait("log_enrichment", hit_run)["state"] == "success"
         tries = [
             t
-            for t in api.tries("log_enrichment", run_id, "enrich_partition")
+            for t in api.tries("log_enrichment", hit_run, "enrich_partition")
             if t["map_index"] == 0
         ]
         assert [t["state"] for t in tries] == ["failed", "success"]
         hosts = [t["hostname"].split("@")[0] for t in tries]
-        assert hosts[0] == f"worker{victim[0]}" != hosts[1]
+        assert hosts[0] == f"worker{worker}" != hosts[1]
         assert ledger.check() == {
             "inputs": 6 * LINES,
             "lost": 0,
@@ -191,5 +213,5 @@ def test_worker_killed_mid_task_is_retried_elsewhere(
             "unexpected": 0,
         }
     finally:
-        for worker in victim:
+        for _run, worker in victim:
             cluster_sh("worker-start", worker)
