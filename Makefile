@@ -80,7 +80,7 @@ test-cluster: cluster-up ## the cluster's tests: exactly once across workers, br
 	. scripts/cluster-env.sh && $(BIN)/pytest -m cluster tests/cluster $(PYTEST_ARGS)
 
 test-fast: $(STAMP) ## unit tests only (no broker, MLflow or Airflow)
-	$(ENV) $(BIN)/pytest -m "not integration" $(PYTEST_ARGS)
+	$(ENV) $(BIN)/pytest -m "not integration and not cluster" $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff check + ruff format --check + the layers' import contracts
 	$(BIN)/ruff check .
