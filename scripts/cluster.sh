@@ -241,7 +241,10 @@ start() {
 }
 
 stop() {
-  for n in $(seq 1 "$workers"); do stop_group "worker-$n"; done
+  local f
+  for f in "$run"/worker-*.pid; do  # every worker started, whatever CLUSTER_WORKERS says now
+    if [[ -f "$f" ]]; then stop_group "$(basename "$f" .pid)"; fi
+  done
   for name in triggerer dag-processor scheduler api-server mlflow redis; do stop_group "$name"; done
   # all three at once: a node stopped after the others cannot reach a quorum to leave
   if [[ -s "$dir/kafka-cluster-id" ]]; then
