@@ -67,3 +67,15 @@ def test_explicit_ranges_name_the_entry_to_fix(spec: dict[str, Any], message: st
 def test_explicit_ranges_are_sorted_by_partition() -> None:
     ranges = reading.explicit_ranges({"2": [5, 9], "0": [0, 0]}, "t", [0, 1, 2])
     assert ranges == [reading.PartitionRange("t", 0, 0, 0), reading.PartitionRange("t", 2, 5, 9)]
+
+
+def test_topics_of_three_replicas_or_more_need_two_in_sync() -> None:
+    from enrich.io.topics import TopicSpec, creation_config
+
+    assert creation_config(TopicSpec("t", 3, 1, {"cleanup.policy": "compact"})) == {
+        "cleanup.policy": "compact"
+    }
+    assert creation_config(TopicSpec("t", 3, 3)) == {"min.insync.replicas": "2"}
+    assert creation_config(TopicSpec("t", 3, 3, {"min.insync.replicas": "3"})) == {
+        "min.insync.replicas": "3"
+    }

@@ -50,12 +50,7 @@ def plan(
     if topic in counts:  # the target and its dead letters, as partitioned as the input
         topics.ensure_topics(
             config,
-            [
-                topics.TopicSpec(
-                    t, counts[topic], rt.stack.replication, topics.replicated(rt.stack.replication)
-                )
-                for t in (target, dlq)
-            ],
+            [topics.TopicSpec(t, counts[topic], rt.stack.replication) for t in (target, dlq)],
         )
         counts = topics.list_topics(config)
     topics.check_output_partitions(counts, topic, target)

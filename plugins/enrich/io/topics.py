@@ -31,27 +31,22 @@ def project_topics(settings: StackSettings) -> list[TopicSpec]:
     """The five topics (docs/architecture.md); labels are compacted (one label per key)."""
     t = settings.topics
     p, r = settings.partitions, settings.replication
-    isr = replicated(r)
     return [
-        TopicSpec(t.raw, p, r, isr),
-        TopicSpec(t.enriched, p, r, isr),
-        TopicSpec(
-            t.labels,
-            p,
-            r,
-            {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000", **isr},
-        ),
-        TopicSpec(t.review, p, r, isr),
-        TopicSpec(t.dlq, p, r, isr),
+        TopicSpec(t.raw, p, r),
+        TopicSpec(t.enriched, p, r),
+        TopicSpec(t.labels, p, r, {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"}),
+        TopicSpec(t.review, p, r),
+        TopicSpec(t.dlq, p, r),
     ]
 
 
-def replicated(replication: int) -> dict[str, str]:
-    """A topic's config for its replication factor: with three replicas or more, a write
-    (``acks=all``, as the project's idempotent and transactional producers send) needs two in
-    sync, so one broker may fail without losing or refusing a write; whatever the brokers'
-    own default is."""
-    return {"min.insync.replicas": "2"} if replication >= 3 else {}
+def creation_config(spec: TopicSpec) -> dict[str, str]:
+    """The config a topic is created with: its spec's, and with three replicas or more
+    ``min.insync.replicas`` 2 unless the spec says otherwise: a write (``acks=all``, as the
+    project's idempotent and transactional producers send) then needs two in sync, so one
+    broker may fail without losing or refusing a write, whatever the brokers' default is."""
+    isr = {"min.insync.replicas": "2"} if spec.replication >= 3 else {}
+    return {**isr, **spec.config}
 
 
 def list_topics(config: Mapping[str, Any], timeout: float = ADMIN_TIMEOUT_S) -> dict[str, int]:
@@ -129,7 +124,7 @@ def ensure_topics(config: Mapping[str, Any], specs: Iterable[TopicSpec]) -> list
         return []
     admin = AdminClient(dict(config))
     futures = admin.create_topics(
-        [NewTopic(s.name, s.partitions, s.replication, config=dict(s.config)) for s in missing],
+        [NewTopic(s.name, s.partitions, s.replication, config=creation_config(s)) for s in missing],
         operation_timeout=ADMIN_TIMEOUT_S,
     )
     created = []
