@@ -16,12 +16,12 @@
 //! `Parser` (`parser.rs`, `timestamp.rs`) is `enrich.core.parse.LogFormats.parse_record` for a
 //! batch; `tests/unit/test_native_parser.py` compares it with its reference.
 
-use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList, PyString};
+use pyo3::types::{PyBytes, PyList, PyString};
 use regex::Regex;
 use std::sync::OnceLock;
 
+mod json;
 mod parser;
 mod rules;
 mod terms;
@@ -49,7 +49,7 @@ const fn table(members: &[u8]) -> [bool; 256] {
 }
 const LEAD: [bool; 256] = table(b"[](){}<>\"'`,;");
 const TRAIL: [bool; 256] = table(b"[](){}<>\"'`,;:.");
-const SPACE: [bool; 256] = table(b" \t\n\x0b\x0c\r\x1c\x1d\x1e\x1f");
+pub(crate) const SPACE: [bool; 256] = table(b" \t\n\x0b\x0c\r\x1c\x1d\x1e\x1f");
 const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
@@ -191,7 +191,7 @@ fn is_clock(t: &[u8]) -> bool {
 }
 
 /// `enrich.core.normalize.normalize` for one ASCII line.
-fn normalize_ascii(text: &str, spans: &mut Vec<(usize, usize)>, out: &mut String) {
+pub(crate) fn normalize_ascii(text: &str, spans: &mut Vec<(usize, usize)>, out: &mut String) {
     spans.clear();
     let b = text.as_bytes();
     let mut i = 0;
@@ -266,10 +266,14 @@ fn normalize_many<'py>(
 /// short, others `\u00XX`), everything else (DEL, non-ASCII) as UTF-8.
 pub(crate) fn push_json_str(text: &str, out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.reserve(text.len() + 2);
     out.push(b'"');
     let b = text.as_bytes();
     let mut start = 0;
     for (i, &c) in b.iter().enumerate() {
+        if !ESCAPE[c as usize] {
+            continue;
+        }
         let short: &[u8] = match c {
             b'"' => b"\\\"",
             b'\\' => b"\\\\",
@@ -278,8 +282,7 @@ pub(crate) fn push_json_str(text: &str, out: &mut Vec<u8>) {
             b'\t' => b"\\t",
             0x08 => b"\\b",
             0x0c => b"\\f",
-            0x00..=0x1f => b"",
-            _ => continue,
+            _ => b"",
         };
         out.extend_from_slice(&b[start..i]);
         if short.is_empty() {
@@ -295,26 +298,38 @@ pub(crate) fn push_json_str(text: &str, out: &mut Vec<u8>) {
     out.push(b'"');
 }
 
+/// The bytes `push_json_str` escapes: `"`, `\` and the control characters.
+const ESCAPE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 0x20 {
+        t[c] = true;
+        c += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
+
 fn push_int(n: i64, out: &mut Vec<u8>) {
     use std::io::Write;
     write!(out, "{n}").expect("writing to a Vec cannot fail");
 }
 
-/// The output values of one partition's batch, as `enrich.engine.output.OutputWriter.encode` builds them
-/// in Python (the reference): a plain line becomes `{"message": <text>, <enrichment>}`, a
-/// strict JSON object with none of the `reserved` keys is extended byte for byte with the
-/// enrichment. `None` for any other record: the caller builds it as an object.
+/// The output values of one partition's batch, as `enrich.engine.output.OutputWriter.encode`
+/// builds them in Python (the reference): each record's head (`enrich.engine.front.head_of`:
+/// `{"message":<text>,` for a plain line, a strict JSON object's bytes up to its closing brace)
+/// followed by the enrichment. `None` where the head is None: the caller builds that record
+/// as an object.
 ///
-/// Per record `i`: `records[i]` (LogRecord), `raw[i]` (its value), `statics[sids[i]]` (the
-/// enrichment's fixed part), `confs[inverse[i]]`, `fps[i]` (JSON), `sources[i]` (the JSON of
-/// its source's topic and partition), `offsets[i]`, `stamps[i]`, `parsed[i]` (the JSON of
-/// what the parser found).
+/// Per record `i`: `heads[i]`, `statics[sids[i]]` (the enrichment's fixed part),
+/// `confs[inverse[i]]`, `fps[i]` (JSON), `sources[i]` (the JSON of its source's topic and
+/// partition), `offsets[i]`, `stamps[i]`, `parsed[i]` (the JSON of what the parser found).
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
 fn encode_records<'py>(
     py: Python<'py>,
-    records: &Bound<'py, PyList>,
-    raw: &Bound<'py, PyList>,
+    heads: &Bound<'py, PyList>,
     statics: &Bound<'py, PyList>,
     sids: &Bound<'py, PyList>,
     confs: &Bound<'py, PyList>,
@@ -324,45 +339,16 @@ fn encode_records<'py>(
     offsets: &Bound<'py, PyList>,
     stamps: &Bound<'py, PyList>,
     parsed: &Bound<'py, PyList>,
-    reserved: Vec<String>,
 ) -> PyResult<Bound<'py, PyList>> {
     let out = PyList::empty(py);
     let mut buf: Vec<u8> = Vec::with_capacity(1024);
-    for (i, rec) in records.iter().enumerate() {
-        let fields = rec.getattr(intern!(py, "fields"))?;
-        buf.clear();
-        if fields.is_none() {
-            let text = rec.getattr(intern!(py, "text"))?;
-            let Ok(text) = text.cast::<PyString>()?.to_str() else {
-                out.append(py.None())?; // a lone surrogate: the object path escapes it
-                continue;
-            };
-            buf.extend_from_slice(b"{\"message\":");
-            push_json_str(text, &mut buf);
-            buf.push(b',');
-        } else {
-            let fields = fields.cast::<PyDict>()?;
-            let verbatim: bool = rec.getattr(intern!(py, "verbatim"))?.extract()?;
-            let mut clash = false;
-            for key in fields.keys().iter() {
-                let key = key.cast::<PyString>()?.to_str().unwrap_or("");
-                if reserved.iter().any(|r| r == key) {
-                    clash = true;
-                    break;
-                }
-            }
-            if !verbatim || clash {
-                out.append(py.None())?;
-                continue;
-            }
-            let value = raw.get_item(i)?;
-            let value = value.cast::<PyBytes>()?.as_bytes();
-            let end = value.iter().rposition(|&c| !SPACE[c as usize]).unwrap_or(0);
-            buf.extend_from_slice(&value[..end]); // up to the closing brace
-            if !fields.is_empty() {
-                buf.push(b',');
-            }
+    for (i, head) in heads.iter().enumerate() {
+        if head.is_none() {
+            out.append(py.None())?;
+            continue;
         }
+        buf.clear();
+        buf.extend_from_slice(head.cast::<PyBytes>()?.as_bytes());
         let sid: usize = sids.get_item(i)?.extract()?;
         let slot: usize = inverse.get_item(i)?.extract()?;
         buf.extend_from_slice(statics.get_item(sid)?.cast::<PyBytes>()?.as_bytes());

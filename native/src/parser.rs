@@ -16,19 +16,20 @@
 //! line or a record (CRI, Docker) is decoded by `enrich.core.records.decode` itself, so it
 //! is read exactly as the reference reads it.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use pyo3::exceptions::PyValueError;
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use regex::{CaptureLocations, Regex, RegexSet};
 use regex_automata::dfa::onepass;
 use regex_automata::nfa::thompson::backtrack::{self, BoundedBacktracker};
 use regex_automata::util::captures::Captures;
 
+use crate::json;
 use crate::push_json_str;
 use regex_automata::{Anchored, Input};
 
@@ -36,8 +37,8 @@ use crate::timestamp::{self, is_digits, py_strip, Kind};
 
 /// A record the native parser leaves to the Python reference.
 #[derive(Debug)]
-struct Bail;
-type R<T> = Result<T, Bail>;
+pub(crate) struct Bail;
+pub(crate) type R<T> = Result<T, Bail>;
 
 impl From<PyErr> for Bail {
     fn from(_: PyErr) -> Bail {
@@ -75,6 +76,30 @@ impl Hasher for Fnv {
 }
 
 type Map<V> = HashMap<String, V, BuildHasherDefault<Fnv>>;
+
+/// A word-at-a-time hash (the Fx hash's mixing) for long keys: the front's normalised bodies.
+#[derive(Default)]
+struct Words(u64);
+
+impl Hasher for Words {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut h = self.0;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let w = u64::from_le_bytes(c.try_into().expect("8 bytes"));
+            h = (h.rotate_left(5) ^ w).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            h = (h.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+        self.0 = h;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
 
 const MAX_DEPTH: u32 = 2;
 const LOGFMT_STARTS: [&str; 6] = ["level=", "lvl=", "time=", "ts=", "t=", "msg="];
@@ -253,6 +278,7 @@ struct Key {
     /// the dotted path: its first part (and slot), then the rest
     first: Option<(Py<PyString>, usize)>,
     rest: Vec<Py<PyString>>,
+    rest_names: Vec<String>,
 }
 
 /// A value `_lookup` found, as far as the parser tells them apart.
@@ -350,6 +376,65 @@ impl Data for DictData<'_, '_> {
             }
         }
         jval(&node)
+    }
+}
+
+/// A JSON object's members, as `json::parse` reads them.
+type Members<'v> = Vec<(Cow<'v, str>, json::Node<'v>)>;
+
+/// A value as `decode` reads it (the records the native front takes).
+enum Decoded<'v> {
+    /// a plain line, stripped
+    Plain(&'v str),
+    /// a strict JSON object (a verbatim record) and its text, stripped ("" if none)
+    Record { obj: Members<'v>, text: String },
+}
+
+/// A JSON object read natively: the values of the keys the parser reads in their slots
+/// (the last one where a key repeats, as in a Python dict).
+struct ObjData<'n, 'v> {
+    slots: Vec<Option<&'n json::Node<'v>>>,
+}
+
+impl<'n, 'v> ObjData<'n, 'v> {
+    fn new(obj: &'n Members<'v>, index: &Map<usize>) -> Self {
+        let mut slots = vec![None; index.len()];
+        for (k, v) in obj {
+            if let Some(&slot) = index.get(k.as_ref()) {
+                slots[slot] = Some(v);
+            }
+        }
+        ObjData { slots }
+    }
+
+    /// `lookup(data, key)`: the flat key, else the dotted path (None where neither is).
+    fn node(&self, key: &Key) -> Option<&'n json::Node<'v>> {
+        if let Some(v) = self.slots[key.slot] {
+            return Some(v);
+        }
+        let (_, slot) = key.first.as_ref()?;
+        let mut node = self.slots[*slot]?;
+        for part in &key.rest_names {
+            let json::Node::Object(members) = node else {
+                return None;
+            };
+            node = json::get(members, part)?;
+        }
+        Some(node)
+    }
+}
+
+impl Data for ObjData<'_, '_> {
+    fn lookup(&self, key: &Key) -> R<JVal> {
+        Ok(match self.node(key) {
+            None | Some(json::Node::Null) => JVal::Missing,
+            Some(json::Node::Str(s)) => JVal::Str(s.to_string()),
+            Some(json::Node::Int(n)) => JVal::Int(*n),
+            Some(json::Node::BigInt) => JVal::BigInt,
+            Some(json::Node::Float(f)) => JVal::Float(*f),
+            Some(json::Node::Bool(b)) => JVal::Bool(*b),
+            Some(json::Node::Array | json::Node::Object(_)) => JVal::Container,
+        })
     }
 }
 
@@ -495,6 +580,11 @@ fn get<'py>(d: &Bound<'py, PyDict>, key: &str) -> PyResult<Bound<'py, PyAny>> {
 pub struct Parser {
     formats: Vec<Format>,
     set: RegexSet,
+    /// the formats (each without its final `(?P<body>.*)$`) as one leftmost-first regex
+    /// searched from the line's start, when every match of every format starts there: on a
+    /// line with no "\n" its match is the first format that matches (the set's first hit),
+    /// found without scanning the whole line for every format
+    first: Option<regex_automata::meta::Regex>,
     levels: Map<Level>,
     /// the levels of syslog's severities 0-7 and of pino's 10-60, in `levels`
     syslog: [Option<Level>; 8],
@@ -507,7 +597,9 @@ pub struct Parser {
     /// the slots of a scanned dict: every key (and first part of a dotted key) read
     key_slots: Map<usize>,
     otel_codes: [u8; 6],
-    decode: PyOnceLock<Py<PyAny>>,
+    /// `decode`'s defaults, as `_inner` decodes a JSON text inside a line
+    text_keys: Vec<Key>,
+    max_bytes: usize,
 }
 
 fn read_levels(obj: &Bound<'_, PyAny>, severities: &[String]) -> PyResult<Map<Level>> {
@@ -554,11 +646,13 @@ fn read_keys(py: Python<'_>, obj: &Bound<'_, PyAny>, slots: &mut Map<usize>) -> 
             } else {
                 (None, Vec::new())
             };
+            let rest_names = parts.iter().skip(1).map(|p| (*p).to_owned()).collect();
             Key {
                 py: PyString::new(py, &name).unbind(),
                 slot: slot_of(&name),
                 first,
                 rest,
+                rest_names,
                 name,
             }
         })
@@ -612,16 +706,6 @@ impl Parser {
             return self.syslog[value as usize];
         }
         None
-    }
-
-    fn decode_fn<'py>(&self, py: Python<'py>) -> R<&Bound<'py, PyAny>> {
-        let f = self.decode.get_or_try_init(py, || -> PyResult<Py<PyAny>> {
-            Ok(py
-                .import("enrich.core.records")?
-                .getattr("decode")?
-                .unbind())
-        })?;
-        Ok(f.bind(py))
     }
 
     /// The spans of the groups (by index) of format `i`'s anchored match, in
@@ -708,7 +792,14 @@ impl Parser {
         let hit = if self.formats.is_empty() {
             None
         } else {
-            self.set.matches(text).iter().next()
+            match &self.first {
+                // a line with no "\n": a pattern's prefix before its `(?P<body>.*)$` matches
+                // where the pattern does (see `body_prefix`)
+                Some(first) if !text.contains('\n') => first
+                    .search_half(&Input::new(text).anchored(Anchored::Yes))
+                    .map(|m| m.pattern().as_usize()),
+                _ => self.set.matches(text).iter().next(),
+            }
         };
         let Some(i) = hit else {
             return Ok(match self.logfmt(py, scratch, text, year)? {
@@ -822,14 +913,75 @@ impl Parser {
         depth: u32,
     ) -> R<Parsed<'p>> {
         if text.starts_with('{') {
-            let rec = self
-                .decode_fn(py)?
-                .call1((PyBytes::new(py, text.as_bytes()),))?;
-            if !rec.is_instance_of::<PyTuple>() && !rec.getattr(intern!(py, "fields"))?.is_none() {
-                return self.parse_record(py, scratch, &rec, year, depth);
+            // `decode(text)` with its defaults: a record with fields is parsed as a record,
+            // anything else (a plain line, a dead letter) as the line it is
+            if let Decoded::Record { obj, text: inner } = self.decode(
+                text.as_bytes(),
+                self.max_bytes,
+                &self.text_keys,
+                &self.key_slots,
+            )? {
+                let data = ObjData::new(&obj, &self.key_slots);
+                return self.parse_json(py, scratch, &data, &inner, year, depth);
             }
         }
         self.parse_line(py, scratch, text, year, depth)
+    }
+
+    /// `enrich.core.records.decode(value, max_bytes, text_fields)` for the values it decodes
+    /// to a log record: a plain line (its text stripped) or a strict JSON object (verbatim)
+    /// and its text. `Bail`: a dead letter, a JSON text that is not a strict JSON object,
+    /// or a value the two might read differently (left to Python).
+    fn decode<'v>(
+        &self,
+        value: &'v [u8],
+        max_bytes: usize,
+        text_keys: &[Key],
+        index: &Map<usize>,
+    ) -> R<Decoded<'v>> {
+        if value.len() > max_bytes {
+            return Err(Bail); // a dead letter
+        }
+        let text = std::str::from_utf8(value).map_err(|_| Bail)?; // a dead letter
+        if value.first() == Some(&b'{') {
+            match json::parse(text) {
+                Ok(json::Node::Object(obj)) => {
+                    let found = {
+                        let data = ObjData::new(&obj, index);
+                        let mut found = None;
+                        for key in text_keys {
+                            match data.node(key) {
+                                None | Some(json::Node::Null) => continue,
+                                Some(json::Node::Str(s)) => {
+                                    found = Some(s.trim_matches(is_space).to_owned());
+                                    break;
+                                }
+                                Some(_) => return Err(Bail), // a dead letter: not a string
+                            }
+                        }
+                        found
+                    };
+                    return Ok(Decoded::Record {
+                        obj,
+                        text: found.unwrap_or_default(),
+                    });
+                }
+                Ok(_) => unreachable!("a JSON text that starts with {{ is an object"),
+                Err(json::Fail::Bail) => return Err(Bail),
+                Err(json::Fail::Invalid) => {} // the text path decides
+            }
+        }
+        let head = text.trim_start_matches(is_space).as_bytes().first();
+        if let Some(b'{' | b'[' | b'"') = head {
+            // `json.loads`: a JSON value is a record or a dead letter (Python decides); it
+            // also reads NaN and Infinity, which strict JSON does not
+            match json::parse(text) {
+                Err(json::Fail::Invalid) if !text.contains("NaN") && !text.contains("Infinity") => {
+                }
+                _ => return Err(Bail),
+            }
+        }
+        Ok(Decoded::Plain(text.trim_matches(is_space)))
     }
 
     /// `LogFormats._logfmt`
@@ -1155,7 +1307,7 @@ fn unquote(v: &str) -> R<String> {
 
 /// The contents of a JSON string as CPython's `json` (strict) reads them: None where it
 /// raises; `Bail` for a lone surrogate, which a Rust string cannot hold.
-fn json_string(inner: &str) -> R<Option<String>> {
+pub(crate) fn json_string(inner: &str) -> R<Option<String>> {
     let b = inner.as_bytes();
     let mut out = String::with_capacity(b.len());
     let hex4 = |i: usize| -> Option<u32> {
@@ -1250,6 +1402,7 @@ impl Parser {
         let levels = read_levels(&get(spec, "levels")?, &severities)?;
         let mut formats = Vec::new();
         let mut patterns = Vec::new();
+        let mut heads = Vec::new(); // each pattern without its final `(?P<body>.*)$`
         for raw in get(spec, "formats")?.cast::<PyList>()?.iter() {
             let raw = raw.cast::<PyDict>()?;
             let name: String = get(raw, "name")?.extract()?;
@@ -1289,8 +1442,26 @@ impl Parser {
                 unnamed,
                 kind,
             });
+            heads.push(body_prefix(&rust).unwrap_or(&rust).to_owned());
             patterns.push(rust);
         }
+        let anchored = patterns.iter().all(|p| {
+            regex_syntax::parse(p).is_ok_and(|hir| {
+                hir.properties()
+                    .look_set_prefix()
+                    .contains(regex_syntax::hir::Look::Start)
+            })
+        });
+        let first = if anchored && !patterns.is_empty() {
+            regex_automata::meta::Regex::builder()
+                .configure(
+                    regex_automata::meta::Config::new().hybrid_cache_capacity(16 * (1 << 20)),
+                )
+                .build_many(&heads)
+                .ok()
+        } else {
+            None
+        };
         let set = RegexSet::new(&patterns).map_err(|e| {
             PyValueError::new_err(format!("the native parser cannot compile the formats: {e}"))
         })?;
@@ -1301,6 +1472,8 @@ impl Parser {
         }
         let json_level_keys = read_keys(py, &get(spec, "json_level_keys")?, &mut key_slots)?;
         let json_number_keys = read_keys(py, &get(spec, "json_number_keys")?, &mut key_slots)?;
+        let text_keys = read_keys(py, &get(spec, "text_fields")?, &mut key_slots)?;
+        let max_bytes: usize = get(spec, "max_value_bytes")?.extract()?;
         let code = |name: &str| -> PyResult<u8> {
             let i = severities
                 .iter()
@@ -1317,6 +1490,7 @@ impl Parser {
         Ok(Parser {
             formats,
             set,
+            first,
             levels,
             syslog,
             pino,
@@ -1330,8 +1504,131 @@ impl Parser {
             json_fields,
             key_slots,
             otel_codes,
-            decode: PyOnceLock::new(),
+            text_keys,
+            max_bytes,
         })
+    }
+
+    /// The engine's front for one part of a batch, from the Kafka values: for each value
+    /// what `decode(value, max_bytes, text_fields)`, `parse_record(record, years[i])` and
+    /// `normalize(body)` give, as columns, without a Python object per record in between.
+    ///
+    /// Returns `(kinds, bodies, codes, fields, heads, norms, distinct)`: `kinds[i]` 0 for a
+    /// value left to Python (a dead letter, or one the two might read differently: every
+    /// other column is None or 0 there), 1 a plain line, 2 a strict JSON object, 3 one with a
+    /// key of `reserved`; `bodies`, `codes` (severity) and `fields` (JSON) as `parse_many`
+    /// gives them; `heads[i]` the start of the output value (`OutputWriter.encode`'s head:
+    /// `{"message":<text>,` for a line, the object up to its closing brace for a JSON
+    /// object), None for kinds 0 and 3; `norms[i]` the index in `distinct` of the
+    /// normalised body, -1 where it is not ASCII (normalised in Python) or kind 0.
+    #[allow(clippy::type_complexity)]
+    fn front<'py>(
+        &self,
+        py: Python<'py>,
+        values: &Bound<'py, PyList>,
+        years: &Bound<'py, PyList>,
+        max_bytes: usize,
+        text_fields: &Bound<'py, PyAny>,
+        reserved: Vec<String>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        if years.len() != values.len() {
+            return Err(PyValueError::new_err("as many years as values, please"));
+        }
+        let mut index = self.key_slots.clone();
+        let text_keys = read_keys(py, text_fields, &mut index)?;
+        let (kinds, bodies, codes) = (PyList::empty(py), PyList::empty(py), PyList::empty(py));
+        let (fields, heads, norms) = (PyList::empty(py), PyList::empty(py), PyList::empty(py));
+        let distinct = PyList::empty(py);
+        let mut seen: HashMap<String, usize, BuildHasherDefault<Words>> = HashMap::default();
+        let (mut buf, mut head) = (Vec::with_capacity(512), Vec::with_capacity(1024));
+        let (mut norm, mut spans) = (String::with_capacity(256), Vec::with_capacity(64));
+        let mut scratch = Scratch::default();
+        for (value, year) in values.iter().zip(years.iter()) {
+            scratch.nesting = 0;
+            head.clear();
+            let done = (|| -> R<(u8, Parsed<'_>)> {
+                let value = value.cast_exact::<PyBytes>().map_err(|_| Bail)?.as_bytes();
+                let year = year_of(&year)?;
+                match self.decode(value, max_bytes, &text_keys, &index)? {
+                    Decoded::Plain(text) => {
+                        let parsed = self.parse_line(py, &mut scratch, text, year, 0)?;
+                        head.extend_from_slice(b"{\"message\":");
+                        push_json_str(text, &mut head);
+                        head.push(b',');
+                        Ok((1, parsed))
+                    }
+                    Decoded::Record { obj, text } => {
+                        let parsed = {
+                            let data = ObjData::new(&obj, &index);
+                            self.parse_json(py, &mut scratch, &data, &text, year, 0)?
+                        };
+                        if obj.iter().any(|(k, _)| reserved.iter().any(|r| r == k)) {
+                            return Ok((3, parsed));
+                        }
+                        let end = value
+                            .iter()
+                            .rposition(|&c| !crate::SPACE[c as usize])
+                            .unwrap_or(0);
+                        head.extend_from_slice(&value[..end]); // up to its closing brace
+                        if !obj.is_empty() {
+                            head.push(b',');
+                        }
+                        Ok((2, parsed))
+                    }
+                }
+            })();
+            match done {
+                Ok((kind, p)) => {
+                    buf.clear();
+                    p.fields.encode(&mut buf);
+                    kinds.append(kind)?;
+                    bodies.append(PyString::new(py, &p.body))?;
+                    codes.append(p.severity)?;
+                    fields.append(PyBytes::new(py, &buf))?;
+                    if kind == 3 {
+                        heads.append(py.None())?;
+                    } else {
+                        heads.append(PyBytes::new(py, &head))?;
+                    }
+                    if p.body.is_ascii() {
+                        norm.clear();
+                        crate::normalize_ascii(&p.body, &mut spans, &mut norm);
+                        let at = match seen.get(norm.as_str()) {
+                            Some(&at) => at,
+                            None => {
+                                let at = seen.len();
+                                seen.insert(norm.clone(), at);
+                                distinct.append(PyString::new(py, &norm))?;
+                                at
+                            }
+                        };
+                        norms.append(at)?;
+                    } else {
+                        norms.append(-1)?;
+                    }
+                }
+                Err(Bail) => {
+                    kinds.append(0)?;
+                    bodies.append(py.None())?;
+                    codes.append(0)?;
+                    fields.append(py.None())?;
+                    heads.append(py.None())?;
+                    norms.append(-1)?;
+                }
+            }
+        }
+        PyTuple::new(
+            py,
+            [
+                kinds.into_any(),
+                bodies.into_any(),
+                codes.into_any(),
+                fields.into_any(),
+                heads.into_any(),
+                norms.into_any(),
+                distinct.into_any(),
+            ],
+        )
     }
 
     /// `parse_record(records[i], years[i])` of each record, as three lists: bodies (None:

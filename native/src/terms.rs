@@ -69,7 +69,9 @@ impl Terms {
     fn new(vocabulary: &Bound<'_, PyDict>, ngram_range: (usize, usize)) -> PyResult<Self> {
         let (min_n, max_n) = ngram_range;
         if min_n < 1 || max_n < min_n {
-            return Err(PyValueError::new_err("ngram_range must be 1 <= min_n <= max_n"));
+            return Err(PyValueError::new_err(
+                "ngram_range must be 1 <= min_n <= max_n",
+            ));
         }
         let mut map = HashMap::with_capacity(vocabulary.len());
         for (term, column) in vocabulary.iter() {
@@ -92,7 +94,12 @@ impl Terms {
         &self,
         py: Python<'py>,
         texts: &Bound<'py, PyList>,
-    ) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyBytes>, Bound<'py, PyBytes>, Vec<usize>)> {
+    ) -> PyResult<(
+        Bound<'py, PyBytes>,
+        Bound<'py, PyBytes>,
+        Bound<'py, PyBytes>,
+        Vec<usize>,
+    )> {
         let mut indptr: Vec<i32> = Vec::with_capacity(texts.len() + 1);
         let mut indices: Vec<i32> = Vec::new();
         let mut counts: Vec<i32> = Vec::new();

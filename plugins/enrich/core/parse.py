@@ -369,14 +369,14 @@ class LogFormats:
                     p = self.parse_safely(records[i], years[i])
                     bodies[i], codes[i], fields[i] = (
                         p.body,
-                        _code(p.severity),
+                        severity_code(p.severity),
                         encode_json(p.fields),
                     )
             return ParsedColumns(bodies, codes, fields)
         parsed = self.parse_many(records, years)
         return ParsedColumns(
             [p.body for p in parsed],
-            [_code(p.severity) for p in parsed],
+            [severity_code(p.severity) for p in parsed],
             [encode_json(p.fields) for p in parsed],
         )
 
@@ -418,6 +418,9 @@ class LogFormats:
                 "json_number_keys": JSON_NUMBER_KEYS,
                 "json_fields": JSON_FIELDS,
                 "severities": SEVERITIES,
+                # what ``decode`` reads a JSON text inside a line with (``_inner``)
+                "text_fields": defaults.TEXT_FIELDS,
+                "max_value_bytes": defaults.MAX_VALUE_BYTES,
             }
         )
 
@@ -464,7 +467,8 @@ def parsed_fields(fields_json: bytes) -> dict[str, Any]:
     return out
 
 
-def _code(severity: str | None) -> int:
+def severity_code(severity: str | None) -> int:
+    """0 for no severity, 1-5 for DEBUG .. CRITICAL."""
     return 0 if severity is None else SEVERITIES.index(severity) + 1
 
 

@@ -51,8 +51,9 @@ _BY = {Route.RULES: BY_RULES, Route.MODEL: BY_MODEL, Route.REVIEW: BY_NOBODY, Ro
 # severity codes: 0, the line states none; 1-5, it states one of these
 _SEVERITIES = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _ENRICHMENT_KEYS = frozenset(ENRICHMENT_KEYS)
-# An output record after its head: ``{"message":"<text>",`` for a plain line, a JSON object's
-# bytes up to its closing brace (and a comma unless it is empty) for an object.
+# An output record after its head (``enrich.engine.front.head_of``): ``{"message":"<text>",``
+# for a plain line, a JSON object's bytes up to its closing brace (and a comma unless it is
+# empty) for an object.
 _RECORD = b'%b%b,"confidence":%b,"fingerprint":%b,%b,"offset":%d,"timestamp":%b},"parsed":%b}'
 
 
@@ -201,14 +202,16 @@ class OutputWriter:
         src: InputColumns,
         decoded: Sequence[LogRecord],
         rows: Sequence[int],
+        heads: Sequence[bytes | None],
         decisions: Decisions,
     ) -> tuple[list[bytes], list[str]]:
-        """The value and key of each decoded record; ``rows[i]``: record i's input row."""
+        """The value and key of each decoded record; ``rows[i]``: record i's input row;
+        ``heads[i]``: the start of its value (``enrich.engine.front.head_of``), None where it
+        is built as an object (the reference path)."""
         if len(rows) == len(src.values):  # no dead letters: record i is input row i
-            raw, topics, partitions = src.values, src.topics, src.partitions
+            topics, partitions = src.topics, src.partitions
             offsets, stamps = src.offsets, src.timestamps
         else:
-            raw = [src.values[r] for r in rows]
             topics = [src.topics[r] for r in rows]
             partitions = [src.partitions[r] for r in rows]
             offsets = [src.offsets[r] for r in rows]
@@ -228,8 +231,7 @@ class OutputWriter:
         if _native_encode_records is not None:
             table = [parts.get(pid, b"") for pid in range(max(part_ids, default=0) + 1)]
             values = _native_encode_records(
-                decoded,
-                raw,
+                heads,
                 table,
                 part_ids,
                 conf_json,
@@ -239,21 +241,14 @@ class OutputWriter:
                 offsets,
                 stamps,
                 parsed_json,
-                ENRICHMENT_KEYS,
             )
         else:
             values = []
-            append, disjoint = values.append, _ENRICHMENT_KEYS.isdisjoint
-            for i, (rec, value, source, offset, ts) in enumerate(
-                zip(decoded, raw, sources, offsets, stamps)  # noqa: B905  # same lengths
+            append = values.append
+            for i, (head, source, offset, ts) in enumerate(
+                zip(heads, sources, offsets, stamps)  # noqa: B905  # same lengths
             ):
-                fields = rec.fields
-                if fields is None:
-                    head = b'{"message":' + encode_json(rec.text) + b","
-                elif rec.verbatim and disjoint(fields):
-                    body = value.rstrip()[:-1]  # type: ignore[union-attr]  # up to its "}"
-                    head = body + b"," if fields else body
-                else:
+                if head is None:
                     append(None)  # the reference path, below
                     continue
                 ts_json = b"null" if ts is None else b"%d" % ts

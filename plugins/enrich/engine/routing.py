@@ -33,7 +33,7 @@ import numpy as np
 from enrich import defaults
 from enrich.core.formats import RULES, LabelRecord, ReviewItem
 from enrich.core.labels import DEFAULT_TAXONOMY, Label, Taxonomy
-from enrich.core.normalize import fingerprint, normalize_many
+from enrich.core.normalize import fingerprint
 from enrich.core.parse import (
     SEVERITIES,
     LogFormats,
@@ -41,8 +41,9 @@ from enrich.core.parse import (
     builtin_formats,
     parsed_fields,
 )
-from enrich.core.records import DeadLetter, LogRecord, RawBatch, RawRecord, Source, decode
+from enrich.core.records import DeadLetter, LogRecord, RawBatch, RawRecord, Source
 from enrich.core.rules import RuleSet
+from enrich.engine.front import read_part
 from enrich.engine.output import Decisions, InputColumns, OutputWriter, Route
 from enrich.errors import ConfigError
 from enrich.learn.model import Model, unfitted_learner
@@ -194,29 +195,23 @@ class Enricher:
         settings, rules = self.settings, self.rules
         src = InputColumns.of(records)
 
-        # 1. decode; dead letters keep their source coordinates; rows[i]: input index of
-        # decoded[i]
-        decoded: list[LogRecord] = []
-        rows: list[int] = []
-        max_bytes, text_fields = settings.max_value_bytes, settings.text_fields
-        for row, value in enumerate(src.values):
-            out = decode(value, max_bytes, text_fields)
-            if isinstance(out, LogRecord):
-                decoded.append(out)
-                rows.append(row)
-            else:
-                self._dead.append(DeadLetter(out[0], out[1], value, src.source(row)))
-
-        # 2. parse: header fields, the level the line states, the message body
-        parsed = self.formats.parse_columns(decoded, _years(src, rows))
+        # 1-3. decode (dead letters keep their source coordinates), parse (header fields, the
+        # level the line states, the message body), normalise each body; record i is input
+        # row rows[i]
+        front = read_part(
+            src.values, _years(src), self.formats, settings.max_value_bytes, settings.text_fields
+        )
+        for d in front.dead:
+            self._dead.append(DeadLetter(d.reason, d.detail, src.values[d.row], src.source(d.row)))
+        rows, decoded, parsed = front.rows, front.records, front.parsed
         bodies = parsed.bodies
         stated = np.asarray(parsed.severity, dtype=np.intp)
 
-        # 3. normalise each body once; a line a value-sensitive rule splits off its template
-        # (``exited with code 137`` from ``... code 0``) carries that rule's marker, so it gets
-        # its own fingerprint, training key and model input; the model sees each distinct
-        # normalised body once a batch
-        normalized = normalize_many(bodies)
+        # a line a value-sensitive rule splits off its template (``exited with code 137``
+        # from ``... code 0``) carries that rule's marker, so it gets its own fingerprint,
+        # training key and model input; the model sees each distinct normalised body once a
+        # batch
+        normalized = front.normalized
         marks = rules.split_marks(bodies, self._split_lookup(decoded, parsed, rules))
         if any(marks):
             normalized = [n + m if m else n for n, m in zip(normalized, marks, strict=True)]
@@ -269,7 +264,7 @@ class Enricher:
             fps,
             parsed.fields_json,
         )
-        values, keys = self._writer.encode(src, decoded, rows, decisions)
+        values, keys = self._writer.encode(src, decoded, rows, front.heads, decisions)
 
         counts = self._counts
         counts["in"] += len(src.values)
@@ -347,13 +342,12 @@ def _with_severity(label: Label, code: int) -> Label:
     return label if code == 0 else replace(label, severity=SEVERITIES[code - 1])
 
 
-def _years(src: InputColumns, rows: Sequence[int]) -> list[int | None]:
-    """The year of each record's Kafka timestamp: what a year-less timestamp (syslog's
+def _years(src: InputColumns) -> list[int | None]:
+    """The year of each value's Kafka timestamp: what a year-less timestamp (syslog's
     ``Nov  1 10:00:00``) is read in."""
     by_day: dict[int, int] = {}
     out: list[int | None] = []
-    for r in rows:
-        ts = src.timestamps[r]
+    for ts in src.timestamps:
         if ts is None:
             out.append(None)
             continue
