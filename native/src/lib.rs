@@ -323,7 +323,7 @@ fn push_int(n: i64, out: &mut Vec<u8>) {
 /// as an object.
 ///
 /// Per record `i`: `heads[i]`, `statics[sids[i]]` (the enrichment's fixed part),
-/// `confs[inverse[i]]`, `fps[i]` (JSON), `sources[i]` (the JSON of its source's topic and
+/// `confs[inverse[i]]`, `fps[inverse[i] >> 1]` (JSON), `sources[i]` (the JSON of its source's topic and
 /// partition), `offsets[i]`, `stamps[i]`, `parsed[i]` (the JSON of what the parser found).
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
@@ -355,7 +355,7 @@ fn encode_records<'py>(
         buf.extend_from_slice(b",\"confidence\":");
         buf.extend_from_slice(confs.get_item(slot)?.cast::<PyBytes>()?.as_bytes());
         buf.extend_from_slice(b",\"fingerprint\":");
-        buf.extend_from_slice(fps.get_item(i)?.cast::<PyBytes>()?.as_bytes());
+        buf.extend_from_slice(fps.get_item(slot >> 1)?.cast::<PyBytes>()?.as_bytes());
         buf.push(b',');
         buf.extend_from_slice(sources.get_item(i)?.cast::<PyBytes>()?.as_bytes());
         buf.extend_from_slice(b",\"offset\":");

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, overload
+from typing import overload
 
 from enrich import defaults
 from enrich.core.formats import ENRICHMENT_KEYS
@@ -76,15 +76,30 @@ class Records(Sequence[LogRecord]):
 class Front:
     """One part's values as the engine works on them; record ``i`` is input row ``rows[i]``.
 
-    ``heads[i]``: the start of record i's output value (see ``head_of``), None where the
-    output writer builds the record as an object instead."""
+    ``distinct``: the distinct normalised bodies, in order of first appearance, and
+    ``norm_index[i]`` record i's among them. ``heads[i]``: the start of record i's output
+    value (see ``head_of``), None where the output writer builds the record as an object
+    instead."""
 
     rows: list[int]
     dead: list[DeadRow]
     parsed: ParsedColumns
-    normalized: list[str]
+    distinct: list[str]
+    norm_index: list[int]
     heads: list[bytes | None]
     records: Records
+
+    @property
+    def normalized(self) -> list[str]:
+        """Each record's normalised body."""
+        return list(map(self.distinct.__getitem__, self.norm_index))
+
+
+def _index(normalized: Sequence[str]) -> tuple[list[str], list[int]]:
+    """The distinct texts, in order of first appearance, and each text's index among them."""
+    at: dict[str, int] = {}
+    index = [at.setdefault(n, len(at)) for n in normalized]
+    return list(at), index
 
 
 def head_of(rec: LogRecord, value: bytes | None) -> bytes | None:
@@ -133,27 +148,26 @@ def read_part(
             )
             heads[row] = head_of(out, values[row])
             known[row] = out
-    normalized: list[Any] = [distinct[k] if k >= 0 else None for k in norms]
-    if None in normalized:  # not ASCII (or left to the reference): normalised in Python
-        for i, n in enumerate(normalized):
-            if n is None and bodies[i] is not None:
-                normalized[i] = normalize(bodies[i])
+    if -1 in norms:  # not ASCII (or left to the reference): normalised in Python
+        at = {n: i for i, n in enumerate(distinct)}
+        for i, k in enumerate(norms):
+            if k < 0 and bodies[i] is not None:
+                norms[i] = at.setdefault(normalize(bodies[i]), len(at))
+        distinct = list(at)
     rows: list[int] = list(range(len(values)))
     if dead:
         gone = {d.row for d in dead}
         rows = [r for r in rows if r not in gone]
-        bodies, codes, fields = (
-            [bodies[r] for r in rows],
-            [codes[r] for r in rows],
-            [fields[r] for r in rows],
-        )
-        heads, normalized = [heads[r] for r in rows], [normalized[r] for r in rows]
+        bodies, codes = [bodies[r] for r in rows], [codes[r] for r in rows]
+        fields, heads = [fields[r] for r in rows], [heads[r] for r in rows]
+        norms = [norms[r] for r in rows]
         known = {i: known[r] for i, r in enumerate(rows) if r in known}
     return Front(
         rows,
         dead,
         ParsedColumns(bodies, codes, fields),
-        normalized,
+        distinct,
+        norms,
         heads,
         Records(values, rows, max_bytes, text_fields, known),
     )
@@ -188,7 +202,7 @@ def read_part_reference(
             [severity_code(p.severity) for p in found],
             [encode_json(p.fields) for p in found],
         ),
-        [normalize(b) for b in bodies],
+        *_index([normalize(b) for b in bodies]),
         [head_of(rec, values[r]) for rec, r in zip(decoded, rows, strict=True)],
         Records(values, rows, max_bytes, text_fields, dict(enumerate(decoded))),
     )

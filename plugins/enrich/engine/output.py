@@ -108,8 +108,9 @@ class Decisions:
     class's index (MODEL, REVIEW) or its person's label's index (HUMAN); ``severity``: 0,
     or 1-5 for the severity the line states (DEBUG .. CRITICAL), which then replaces the
     label's; ``confidence_json``: the model's confidence as the output writes it, and
-    ``text_slot[i]`` record i's entry in it; ``fingerprints``: per record; ``parsed``: per
-    record, what the parser found, as JSON.
+    ``text_slot[i]`` record i's entry in it (``2 * slot + stated``, where ``slot`` is the
+    record's distinct normalised body); ``fingerprint_json`` and ``fingerprints``: by slot;
+    ``parsed``: per record, what the parser found, as JSON.
     """
 
     route: np.ndarray
@@ -117,7 +118,8 @@ class Decisions:
     severity: np.ndarray
     confidence_json: Sequence[bytes]
     text_slot: Sequence[int]
-    fingerprints: Sequence[str | None]
+    fingerprint_json: Sequence[bytes]
+    fingerprints: Sequence[str]
     parsed: Sequence[bytes]
 
 
@@ -222,10 +224,7 @@ class OutputWriter:
         parts = {
             pid: encode_json(self.fixed_part(*self._unpack(pid)))[1:-1] for pid in set(part_ids)
         }
-        parsed_json = decisions.parsed
-        fps_json = [
-            b"null" if fp is None else b'"%s"' % fp.encode() for fp in decisions.fingerprints
-        ]
+        parsed_json, fps_json = decisions.parsed, decisions.fingerprint_json
         conf_json, slot = decisions.confidence_json, decisions.text_slot
         values: list[bytes | None]
         if _native_encode_records is not None:
@@ -252,11 +251,8 @@ class OutputWriter:
                     append(None)  # the reference path, below
                     continue
                 ts_json = b"null" if ts is None else b"%d" % ts
-                fixed, conf = parts[part_ids[i]], conf_json[slot[i]]
-                append(
-                    _RECORD
-                    % (head, fixed, conf, fps_json[i], source, offset, ts_json, parsed_json[i])
-                )
+                fixed, conf, fp = parts[part_ids[i]], conf_json[slot[i]], fps_json[slot[i] >> 1]
+                append(_RECORD % (head, fixed, conf, fp, source, offset, ts_json, parsed_json[i]))
         if None in values:  # what the fast path left to the reference path
             for i in [i for i, v in enumerate(values) if v is None]:
                 route, index, severity = self._unpack(part_ids[i])
@@ -267,7 +263,7 @@ class OutputWriter:
                     route,
                     index,
                     conf_json[slot[i]],
-                    decisions.fingerprints[i],
+                    decisions.fingerprints[slot[i] >> 1],
                     severity,
                     json.loads(parsed_json[i]),
                 )

@@ -211,11 +211,14 @@ class Enricher:
         # from ``... code 0``) carries that rule's marker, so it gets its own fingerprint,
         # training key and model input; the model sees each distinct normalised body once a
         # batch
-        normalized = front.normalized
+        distinct, index = front.distinct, np.asarray(front.norm_index, dtype=np.intp)
         marks = rules.split_marks(bodies, self._split_lookup(decoded, parsed, rules))
         if any(marks):
-            normalized = [n + m if m else n for n, m in zip(normalized, marks, strict=True)]
-        scores = self._scores.of(normalized, stated > 0)
+            at = {t: k for k, t in enumerate(distinct)}
+            for i in [i for i, m in enumerate(marks) if m]:
+                index[i] = at.setdefault(distinct[index[i]] + marks[i], len(at))
+            distinct = list(at)
+        scores = self._scores.of(distinct, index, stated > 0)
 
         # 4. people's labels first; rules, only where they can decide; route
         route, rule_idx = _route(bodies, decoded, parsed, scores.confident, rules, settings.policy)
@@ -223,34 +226,39 @@ class Enricher:
         route = np.where(by_people, Route.HUMAN, route)
 
         # 5. fingerprints (one per distinct body, every record has one); training labels and
-        # review candidates only for lines the rules or nobody labelled, never for an empty body
-        fps = self._scores.fingerprints(scores.slot)
-        route_l, rule_l, stated_l = route.tolist(), rule_idx.tolist(), stated.tolist()
-        for i in np.flatnonzero((route == Route.RULES) | (route == Route.REVIEW)).tolist():
-            if not normalized[i]:
-                continue  # nothing to learn from, nothing to ask about
-            fp = fps[i]
-            if route_l[i] == Route.REVIEW:
-                if fp in self._queued:
-                    self._already_queued.add(fp)
-                elif fp not in self._candidates:
-                    self._candidates[fp] = self._candidate(
-                        fp,
-                        i,
-                        bodies[i] + marks[i],
-                        normalized,
-                        decoded,
-                        parsed,
-                        scores,
-                        src.source(rows[i]),
-                    )
-            elif fp not in self._seen:
-                self._seen.add(fp)
-                rule = rules.rules[rule_l[i]]
-                label = _with_severity(rule.label, stated_l[i])
-                origin = src.source(rows[i]).coordinates
-                text = bodies[i] + marks[i]
-                self._labels.append(LabelRecord(fp, text, label, RULES, rule.name, origin))
+        # review candidates only for lines the rules or nobody labelled, never for an empty
+        # body: the first line of each distinct body the rules labelled, or nobody did
+        fps, slot = self._scores.fps, scores.slot
+        nonempty = np.fromiter(map(bool, distinct), dtype=bool, count=len(distinct))[index]
+        rule_l, stated_l = rule_idx.tolist(), stated.tolist()
+        for which in (Route.REVIEW, Route.RULES):
+            sel = np.flatnonzero((route == which) & nonempty)
+            if not len(sel):
+                continue
+            first = np.sort(np.unique(slot[sel], return_index=True)[1])
+            for i in sel[first].tolist():
+                fp = fps[slot[i]]
+                if which == Route.REVIEW:
+                    if fp in self._queued:
+                        self._already_queued.add(fp)
+                    elif fp not in self._candidates:
+                        self._candidates[fp] = self._candidate(
+                            fp,
+                            i,
+                            bodies[i] + marks[i],
+                            distinct[index[i]],
+                            decoded,
+                            parsed,
+                            scores,
+                            src.source(rows[i]),
+                        )
+                elif fp not in self._seen:
+                    self._seen.add(fp)
+                    rule = rules.rules[rule_l[i]]
+                    label = _with_severity(rule.label, stated_l[i])
+                    origin = src.source(rows[i]).coordinates
+                    text = bodies[i] + marks[i]
+                    self._labels.append(LabelRecord(fp, text, label, RULES, rule.name, origin))
 
         # 6. the output records
         decisions = Decisions(
@@ -261,6 +269,7 @@ class Enricher:
             np.where(by_people, 0, stated),  # a person's label is all three fields
             self._scores.confidence_json,
             scores.record_slot,
+            self._scores.fingerprint_json,
             fps,
             parsed.fields_json,
         )
@@ -317,7 +326,7 @@ class Enricher:
         fp: str,
         i: int,
         body: str,
-        normalized: Sequence[str],
+        normalized: str,
         decoded: Sequence[LogRecord],
         parsed: ParsedColumns,
         scores: _PartScores,
@@ -327,7 +336,7 @@ class Enricher:
         classes = self._scores.classes
         return _Candidate(
             fp,
-            normalized[i],
+            normalized,
             body,
             decoded[i].fields,
             parsed.fields_json[i],
@@ -363,12 +372,13 @@ def _years(src: InputColumns) -> list[int | None]:
 class _PartScores:
     """The model's decision for each record of one part: ``class_idx`` (into the classes),
     ``confidence`` (NaN without a model), ``confident`` (≥ threshold), ``slot`` (the record's
-    distinct normalised body) and ``record_slot`` (its entry in the confidence JSON)."""
+    distinct normalised body in the batch) and ``record_slot`` (its entry in the confidence
+    JSON: ``2 * slot + stated``)."""
 
     class_idx: np.ndarray
     confidence: np.ndarray
     confident: np.ndarray
-    slot: list[int]
+    slot: np.ndarray
     record_slot: list[int]
     person: np.ndarray  # index of the person's label of the record's template, else -1
 
@@ -390,18 +400,21 @@ class _Scores:
         )
         self.slots: dict[str, int] = {}
         self.confidence_json: list[bytes] = []
-        self._fps: list[str] = []
+        self.fps: list[str] = []  # by slot
+        self.fingerprint_json: list[bytes] = []  # by slot, as the output writes them
         empty = np.empty(0, dtype=np.intp)
         self._best, self._pair_best = empty, empty
         self._conf, self._pair_conf = np.empty(0), np.empty(0)
 
-    def of(self, normalized: Sequence[str], stated: np.ndarray) -> _PartScores:
+    def of(self, distinct: Sequence[str], index: np.ndarray, stated: np.ndarray) -> _PartScores:
+        """The decisions for a part whose record i has the normalised body
+        ``distinct[index[i]]`` (``distinct`` without repeats)."""
         slots = self.slots
-        fresh = [t for t in dict.fromkeys(normalized) if t not in slots]
+        fresh = [t for t in distinct if t not in slots]
         if fresh:
             self._predict(fresh)
-        slot_list = list(map(slots.__getitem__, normalized))
-        slot = np.asarray(slot_list, dtype=np.intp)
+        slot = np.fromiter(map(slots.__getitem__, distinct), dtype=np.intp, count=len(distinct))
+        slot = slot[index]
         record_slot = (slot * 2 + stated).tolist()
         person = self._person[slot]
         if self.model is None:
@@ -411,24 +424,21 @@ class _Scores:
                 np.zeros(n, dtype=np.intp),
                 confidence,
                 np.zeros(n, dtype=bool),
-                slot_list,
+                slot,
                 record_slot,
                 person,
             )
         class_idx = np.where(stated, self._pair_best[slot], self._best[slot])
         confidence = np.where(stated, self._pair_conf[slot], self._conf[slot])
         confident = confidence >= self.threshold
-        return _PartScores(class_idx, confidence, confident, slot_list, record_slot, person)
-
-    def fingerprints(self, slots: list[int]) -> list[str]:
-        """The fingerprint of each record's normalised body, by its slot."""
-        return list(map(self._fps.__getitem__, slots))
+        return _PartScores(class_idx, confidence, confident, slot, record_slot, person)
 
     def _predict(self, fresh: list[str]) -> None:
         start = len(self.slots)
         self.slots.update(zip(fresh, range(start, start + len(fresh)), strict=True))
         fresh_fps = list(map(fingerprint, fresh))
-        self._fps.extend(fresh_fps)
+        self.fps.extend(fresh_fps)
+        self.fingerprint_json.extend(b'"%s"' % fp.encode() for fp in fresh_fps)
         people = self.people
         found = [people.get(fp, -1) for fp in fresh_fps] if people else [-1] * len(fresh)
         self._person = np.concatenate([self._person, np.asarray(found, dtype=np.intp)])

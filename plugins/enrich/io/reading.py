@@ -147,38 +147,63 @@ class RangeReader:
     aborted records are never delivered, so the last offsets may never arrive). Gives up
     early when the broker has nothing more to return (an open transaction upstream holds the
     last stable offset back), keeping what it has.
+
+    ``keep_assigned``: a read that ends normally leaves the partition assigned, and a read
+    that starts where the consumer stands on that partition keeps the assignment, so the
+    client goes on fetching between two ranges read one after the other (a new assignment
+    drops what the client has prefetched and starts fetching again).
     """
 
-    def __init__(self, consumer: Consumer, rng: PartitionRange, limit: int | None = None):
+    def __init__(
+        self,
+        consumer: Consumer,
+        rng: PartitionRange,
+        limit: int | None = None,
+        keep_assigned: bool = False,
+    ):
         self.consumer, self.rng, self.limit = consumer, rng, limit
+        self.keep_assigned = keep_assigned
         self.next_offset = rng.start
         self.count = 0
         self._past_end = False
+
+    def _reuse_assignment(self) -> bool:
+        """The consumer has only this partition, and stands at the range's start."""
+        rng, consumer = self.rng, self.consumer
+        if not self.keep_assigned:
+            return False
+        assigned = [(tp.topic, tp.partition) for tp in consumer.assignment()]
+        return assigned == [(rng.topic, rng.partition)] and _position(consumer, rng) == rng.start
 
     def chunks(self) -> Iterator[list[Message]]:
         """The range's messages, in offset order, in lists of up to ``CONSUME_CHUNK``."""
         rng, consumer, limit = self.rng, self.consumer, self.limit
         if rng.end <= rng.start:
             return
-        consumer.assign([TopicPartition(rng.topic, rng.partition, rng.start)])
+        if not self._reuse_assignment():
+            consumer.assign([TopicPartition(rng.topic, rng.partition, rng.start)])
         idle_since: float | None = None
+        ended = False  # normally: not by an error, nor by the caller closing this generator
         try:
             while self.next_offset < rng.end:
                 if _position(consumer, rng) >= rng.end:
                     # what is left are control records (a transaction's commit marker) or
                     # aborted ones, which the client has skipped: nothing more will come
                     self.next_offset = rng.end
+                    ended = True
                     return
                 want = min(CONSUME_CHUNK, rng.end - self.next_offset)
                 if limit is not None:
                     want = min(want, limit - self.count)
                     if want <= 0:
+                        ended = True
                         return
                 batch = consumer.consume(num_messages=max(want, 1), timeout=POLL_S)
                 if not batch:
                     now = time.monotonic()
                     idle_since = now if idle_since is None else idle_since
                     if now - idle_since >= IDLE_S:
+                        ended = True
                         return  # held back (an open upstream transaction): keep what we have
                     continue
                 idle_since = None
@@ -189,12 +214,15 @@ class RangeReader:
                     yield chunk
                 if self._past_end:
                     self.next_offset = rng.end
+                    ended = True
                     return
+            ended = True
         finally:
             # a caller that stopped reading on an error may close the consumer before this
             # generator is finalised: nothing is left to unassign then
-            with contextlib.suppress(RuntimeError):
-                consumer.unassign()
+            if not (ended and self.keep_assigned):
+                with contextlib.suppress(RuntimeError):
+                    consumer.unassign()
 
     def _keep(self, batch: list[Message]) -> list[Message]:
         """The messages of ``batch`` inside the range; notes when one lies past its end."""

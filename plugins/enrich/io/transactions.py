@@ -260,7 +260,7 @@ def _one_batch(
             group_id,
             plan.lost_count,
         )
-    reader = RangeReader(consumer, rng)
+    reader = RangeReader(consumer, rng, keep_assigned=True)  # the next batch reads on
     txn = _Transaction(producer, topics, partition, f"transaction for {topics.raw}[{partition}]")
     with txn:
         result = txn.enrich(reader.chunks(), enricher)
