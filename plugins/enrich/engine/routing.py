@@ -97,6 +97,10 @@ class BatchResult:
     dead_letters: list[DeadLetter] = field(default_factory=list)
     counts: dict[str, Any] = field(default_factory=dict)
 
+    def output_count(self) -> int:
+        """How many records writing this result produces."""
+        return len(self.enriched) + len(self.labels) + len(self.queries) + len(self.dead_letters)
+
     def records(self) -> list[dict[str, Any]]:
         """The enriched records decoded (for tests and small tools; the pipeline sends bytes)."""
         return [json.loads(v) for v in self.enriched]

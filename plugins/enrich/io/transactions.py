@@ -105,9 +105,7 @@ def write_result(
             DeadLetterCodec.key(dead),
             headers=DeadLetterCodec.headers(dead),
         )
-    return (
-        len(result.enriched) + len(result.labels) + len(result.queries) + len(result.dead_letters)
-    )
+    return result.output_count()
 
 
 def same_partition(producer: Producer, topic: str, partition: int) -> int | None:
@@ -197,11 +195,12 @@ def enrich_partition(
     consumer = consumer_for(config, group_id)
     started = time.monotonic()
     queued = set(queued)
+    pending: _Pending | None = None  # the previous batch's commit, still running
     try:
         run: PartitionRun | None = None
         position: int | None = None
         while True:
-            batch, result = _one_batch(
+            batch, result, commit = _one_batch(
                 producer,
                 consumer,
                 topics,
@@ -211,25 +210,60 @@ def enrich_partition(
                 position,
                 group_id,
                 Enricher(model, rules, settings, formats, people, queued),
+                pending,
             )
             run = batch if run is None else run.then(batch)
-            if not batch.committed:
+            if commit is None:  # nothing new: nothing to commit
                 break
             position = batch.end
             queued.update(q.fingerprint for q in result.queries)  # not asked twice
             full = batch.end - batch.start >= max_batch_size
             out_of_time = time.monotonic() - started >= time_budget_s
             if not full or out_of_time:
+                commit()
                 run.counts["behind"] = full and out_of_time
                 break
+            # the next batch is read and enriched while this one commits; its records are
+            # produced once this commit is done (its transaction begins after it)
+            pending = _Pending(commit)
+        if pending is not None:
+            pending.wait()
+            pending = None
         _, high = consumer.get_watermark_offsets(
             TopicPartition(topics.raw, partition), timeout=15.0, cached=False
         )
         run.counts["lag"] = max(0, high - run.end)
         return run
     finally:
+        if pending is not None:  # failing on the way: the commit's own outcome is secondary
+            pending.join()
         consumer.close()
         producer.flush(5)
+
+
+class _Pending:
+    """A micro-batch's commit running in a thread (librdkafka's blocking calls release the
+    GIL), while the next batch is read and enriched. ``wait`` returns once it is done, or
+    raises what it raised."""
+
+    def __init__(self, commit: Callable[[], None]) -> None:
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(commit,), daemon=True)
+        self._thread.start()
+
+    def _run(self, commit: Callable[[], None]) -> None:
+        try:
+            commit()
+        except BaseException as err:  # raised again by wait()
+            self._error = err
+
+    def join(self) -> None:
+        self._thread.join()
+
+    def wait(self) -> None:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
 
 
 @gc_paused()  # per micro-batch: the collector runs between them
@@ -243,8 +277,11 @@ def _one_batch(
     position: int | None,
     group_id: str,
     enricher: Enricher,
-) -> tuple[PartitionRun, BatchResult]:
-    """One micro-batch in one transaction (nothing committed when there was nothing new)."""
+    after: _Pending | None = None,
+) -> tuple[PartitionRun, BatchResult, Callable[[], None] | None]:
+    """One micro-batch in one transaction, up to its commit: the batch, its result and the
+    call that commits it (None: nothing new, nothing to commit). ``after``: the previous
+    batch's commit, which this transaction waits for before it begins."""
     plan = plan_range(
         consumer, topics.raw, partition, max_batch_size, start_from, position=position
     )
@@ -261,7 +298,8 @@ def _one_batch(
             plan.lost_count,
         )
     reader = RangeReader(consumer, rng, keep_assigned=True)  # the next batch reads on
-    txn = _Transaction(producer, topics, partition, f"transaction for {topics.raw}[{partition}]")
+    what = f"transaction for {topics.raw}[{partition}]"
+    txn = _Transaction(producer, topics, partition, what, after=after)
     with txn:
         result = txn.enrich(reader.chunks(), enricher)
         end = reader.next_offset
@@ -269,12 +307,21 @@ def _one_batch(
         if end <= rng.start and not plan.fresh and not plan.lost_count:
             txn.abandon()
             empty = PartitionRun(topics.raw, partition, rng.start, rng.start, {"in": 0}, 0, False)
-            return empty, result
-        txn.commit(result, [TopicPartition(topics.raw, partition, end)], consumer)
+            return empty, result, None
+        txn.wait_for_previous()  # before anything more is produced or committed
+        offsets = [TopicPartition(topics.raw, partition, end)]
+        metadata = consumer.consumer_group_metadata()
     counts = {**result.counts, "lost_to_retention": plan.lost_count, "batches": 1}
     if plan.lost_count:
         counts["lost_offsets"] = list(plan.lost)
-    return PartitionRun(topics.raw, partition, rng.start, end, counts, txn.produced, True), result
+
+    def commit() -> None:
+        with txn:
+            txn.commit(result, offsets, metadata=metadata)
+
+    produced = txn.produced + result.output_count()
+    run = PartitionRun(topics.raw, partition, rng.start, end, counts, produced, True)
+    return run, result, commit
 
 
 @gc_paused()
@@ -377,9 +424,11 @@ class _Transaction:
         partition: int,
         what: str,
         headers: list[tuple[str, bytes]] | None = None,
+        after: _Pending | None = None,
     ) -> None:
         self.producer, self.topics, self.partition, self.what = producer, topics, partition, what
         self.headers = headers
+        self._after = after  # the previous transaction's commit, still running
         self.produced = 0
         self._open = False
         self._out_partition: int | None = None
@@ -390,8 +439,8 @@ class _Transaction:
     def __exit__(
         self, kind: type[BaseException] | None, err: BaseException | None, tb: Any
     ) -> None:
-        if not self._open:
-            return
+        if err is None or not self._open:
+            return  # a transaction left open is committed (or abandoned) later
         self._open = False
         if isinstance(err, KafkaException):
             _abort(self.producer, err)
@@ -399,7 +448,14 @@ class _Transaction:
         if err is not None:
             _abort(self.producer, None)
 
+    def wait_for_previous(self) -> None:
+        """Wait for the previous transaction's commit (raising what it raised)."""
+        if self._after is not None:
+            after, self._after = self._after, None
+            after.wait()
+
     def _begin(self) -> None:
+        self.wait_for_previous()
         if not self._open:
             self._out_partition = same_partition(
                 self.producer, self.topics.enriched, self.partition
@@ -438,29 +494,35 @@ class _Transaction:
         result: BatchResult,
         offsets: list[TopicPartition] | None = None,
         consumer: Consumer | None = None,
+        metadata: Any = None,
     ) -> None:
         """Write the batch's labels, queries and dead letters (and its ``enriched`` records,
-        if any are left there), commit ``offsets`` for ``consumer``'s group, commit."""
+        if any are left there), commit ``offsets`` for ``consumer``'s group (or the group of
+        ``metadata``, its ``consumer_group_metadata()``), commit."""
         self._begin()
         self.produced += write_result(self.producer, self.topics, result, self._out_partition)
-        if offsets and consumer is not None:
+        if metadata is None and consumer is not None:
             metadata = consumer.consumer_group_metadata()
-            if not _returns_within(
+        if (
+            offsets
+            and metadata is not None
+            and not _returns_within(
                 OFFSETS_TIMEOUT_S,
                 self.producer.send_offsets_to_transaction,
                 offsets,
                 metadata,
                 OFFSETS_TIMEOUT_S,
-            ):
-                # librdkafka (2.16) can wait forever here for a group coordinator that died
-                # (its issues 5456, 5511): give up; the retry's producer fences this one and
-                # the broker aborts the open transaction, so nothing of it becomes visible
-                self._open = False
-                raise StackError(
-                    f"{self.what}: the consumer group's coordinator did not take the offsets "
-                    f"within {OFFSETS_TIMEOUT_S:.0f}s (a broker down?); the transaction is "
-                    "left to be aborted and the task fails, to be retried"
-                )
+            )
+        ):
+            # librdkafka (2.16) can wait forever here for a group coordinator that died
+            # (its issues 5456, 5511): give up; the retry's producer fences this one and
+            # the broker aborts the open transaction, so nothing of it becomes visible
+            self._open = False
+            raise StackError(
+                f"{self.what}: the consumer group's coordinator did not take the offsets "
+                f"within {OFFSETS_TIMEOUT_S:.0f}s (a broker down?); the transaction is "
+                "left to be aborted and the task fails, to be retried"
+            )
         self.producer.commit_transaction(TXN_TIMEOUT_S)
         self._open = False
 
