@@ -766,7 +766,6 @@ impl Parser {
     /// `LogFormats.parse_line`
     fn parse_line<'p>(
         &'p self,
-        py: Python<'_>,
         scratch: &mut Scratch,
         text: &str,
         year: Option<i64>,
@@ -776,14 +775,13 @@ impl Parser {
             return Err(Bail);
         }
         scratch.nesting += 1;
-        let parsed = self.parse_line_nested(py, scratch, text, year, depth);
+        let parsed = self.parse_line_nested(scratch, text, year, depth);
         scratch.nesting -= 1;
         parsed
     }
 
     fn parse_line_nested<'p>(
         &'p self,
-        py: Python<'_>,
         scratch: &mut Scratch,
         text: &str,
         year: Option<i64>,
@@ -802,7 +800,7 @@ impl Parser {
             }
         };
         let Some(i) = hit else {
-            return Ok(match self.logfmt(py, scratch, text, year)? {
+            return Ok(match self.logfmt(scratch, text, year)? {
                 Some(p) => p,
                 None => Parsed::plain(text),
             });
@@ -875,7 +873,7 @@ impl Parser {
         }
         let body = body.unwrap_or(text);
         if fmt.reparse && depth < MAX_DEPTH && !body.is_empty() {
-            let inner = self.inner(py, scratch, body, year, depth + 1)?;
+            let inner = self.inner(scratch, body, year, depth + 1)?;
             let mut merged = fields.merged(&inner.fields);
             match inner.fields.get("format") {
                 None => {}
@@ -906,7 +904,6 @@ impl Parser {
     /// `LogFormats._inner`: a wrapped line, a JSON record or a line.
     fn inner<'p>(
         &'p self,
-        py: Python<'_>,
         scratch: &mut Scratch,
         text: &str,
         year: Option<i64>,
@@ -922,10 +919,10 @@ impl Parser {
                 &self.key_slots,
             )? {
                 let data = ObjData::new(&obj, &self.key_slots);
-                return self.parse_json(py, scratch, &data, &inner, year, depth);
+                return self.parse_json(scratch, &data, &inner, year, depth);
             }
         }
-        self.parse_line(py, scratch, text, year, depth)
+        self.parse_line(scratch, text, year, depth)
     }
 
     /// `enrich.core.records.decode(value, max_bytes, text_fields)` for the values it decodes
@@ -987,7 +984,6 @@ impl Parser {
     /// `LogFormats._logfmt`
     fn logfmt<'p>(
         &'p self,
-        py: Python<'_>,
         scratch: &mut Scratch,
         text: &str,
         year: Option<i64>,
@@ -1011,7 +1007,7 @@ impl Parser {
             .or(pairs.get("message"))
             .unwrap_or("")
             .to_owned();
-        let mut out = self.parse_json(py, scratch, &pairs, &body, year, 0)?;
+        let mut out = self.parse_json(scratch, &pairs, &body, year, 0)?;
         out.fields.set("format", Val::Str("logfmt".into()));
         Ok(Some(out))
     }
@@ -1029,11 +1025,11 @@ impl Parser {
         let text = text.cast::<PyString>().map_err(|_| Bail)?.to_str()?;
         let data = rec.getattr(intern!(py, "fields"))?;
         if data.is_none() {
-            return self.parse_line(py, scratch, text, year, depth);
+            return self.parse_line(scratch, text, year, depth);
         }
         let data = data.cast_exact::<PyDict>().map_err(|_| Bail)?;
         let data = DictData::new(data, &self.key_slots)?;
-        self.parse_json(py, scratch, &data, text, year, depth)
+        self.parse_json(scratch, &data, text, year, depth)
     }
 
     /// `_json_timestamp`
@@ -1063,7 +1059,6 @@ impl Parser {
     /// The JSON half of `LogFormats.parse_record`.
     fn parse_json<'p, D: Data>(
         &'p self,
-        py: Python<'_>,
         scratch: &mut Scratch,
         data: &D,
         text: &str,
@@ -1167,7 +1162,7 @@ impl Parser {
         // the text is parsed again: a shipper's or a container runtime's record of a line;
         // the record's own keys win over its text's header
         if !text.is_empty() && depth < MAX_DEPTH {
-            let inner = self.inner(py, scratch, text.trim_end_matches('\n'), year, depth + 1)?;
+            let inner = self.inner(scratch, text.trim_end_matches('\n'), year, depth + 1)?;
             match inner.fields.get("format") {
                 None => {}
                 Some(Val::Str(f)) if f.is_empty() => {}
@@ -1390,6 +1385,136 @@ fn fast_engine(fast: &str) -> Option<Fast> {
     BoundedBacktracker::new(fast).ok().map(Fast::Backtrack)
 }
 
+/// Parts smaller than this are not split between threads.
+const FRONT_MIN_PER_THREAD: usize = 2048;
+
+/// What `front` reads its values with.
+struct FrontCtx<'a> {
+    data: &'a [u8],
+    max_bytes: usize,
+    text_keys: &'a [Key],
+    index: &'a Map<usize>,
+    reserved: &'a [String],
+}
+
+/// What `front` found for one value (None: left to Python); the ranges are in its
+/// thread's `Arena`.
+struct FrontOut {
+    kind: u8,
+    code: u8,
+    body: (usize, usize),
+    fields: (usize, usize),
+    head: (usize, usize),
+    /// the normalised body, where it is ASCII
+    norm: Option<(usize, usize)>,
+}
+
+/// A thread's results: every body, fields' JSON, head and normalised body, one after the
+/// other (one buffer rather than four allocations a value).
+struct Arena {
+    bytes: Vec<u8>,
+    outs: Vec<Option<FrontOut>>,
+}
+
+impl Arena {
+    fn str(&self, (start, end): (usize, usize)) -> &str {
+        std::str::from_utf8(&self.bytes[start..end]).expect("the arena holds UTF-8 text here")
+    }
+}
+
+impl Parser {
+    /// `front`'s work for consecutive values, without the GIL.
+    fn front_range(
+        &self,
+        ctx: &FrontCtx<'_>,
+        inputs: &[Option<(usize, usize, Option<i64>)>],
+    ) -> Arena {
+        let mut scratch = Scratch::default();
+        let mut spans = Vec::with_capacity(64);
+        let mut norm = String::with_capacity(256);
+        let mut bytes: Vec<u8> = Vec::with_capacity(inputs.len() * 256);
+        let mut outs = Vec::with_capacity(inputs.len());
+        for input in inputs {
+            let Some((start, len, year)) = *input else {
+                outs.push(None);
+                continue;
+            };
+            scratch.nesting = 0;
+            let value = &ctx.data[start..start + len];
+            let mark = bytes.len();
+            let Ok((kind, p)) = self.front_one(ctx, value, year, &mut scratch, &mut bytes) else {
+                bytes.truncate(mark);
+                outs.push(None);
+                continue;
+            };
+            let head = (mark, bytes.len());
+            let body = (bytes.len(), bytes.len() + p.body.len());
+            bytes.extend_from_slice(p.body.as_bytes());
+            let f0 = bytes.len();
+            p.fields.encode(&mut bytes);
+            let fields = (f0, bytes.len());
+            let norm = if p.body.is_ascii() {
+                norm.clear();
+                crate::normalize_ascii(&p.body, &mut spans, &mut norm);
+                let n0 = bytes.len();
+                bytes.extend_from_slice(norm.as_bytes());
+                Some((n0, bytes.len()))
+            } else {
+                None
+            };
+            outs.push(Some(FrontOut {
+                kind,
+                code: p.severity,
+                body,
+                fields,
+                head,
+                norm,
+            }));
+        }
+        Arena { bytes, outs }
+    }
+
+    /// One value: its kind (1 a line, 2 a JSON object, 3 one with a reserved key), what
+    /// the parser found, and the head of its output value (left empty for kind 3).
+    fn front_one<'p>(
+        &'p self,
+        ctx: &FrontCtx<'_>,
+        value: &[u8],
+        year: Option<i64>,
+        scratch: &mut Scratch,
+        head: &mut Vec<u8>,
+    ) -> R<(u8, Parsed<'p>)> {
+        match self.decode(value, ctx.max_bytes, ctx.text_keys, ctx.index)? {
+            Decoded::Plain(text) => {
+                let parsed = self.parse_line(scratch, text, year, 0)?;
+                head.reserve(text.len() + 16);
+                head.extend_from_slice(b"{\"message\":");
+                push_json_str(text, head);
+                head.push(b',');
+                Ok((1, parsed))
+            }
+            Decoded::Record { obj, text } => {
+                let parsed = {
+                    let data = ObjData::new(&obj, ctx.index);
+                    self.parse_json(scratch, &data, &text, year, 0)?
+                };
+                if obj.iter().any(|(k, _)| ctx.reserved.iter().any(|r| r == k)) {
+                    return Ok((3, parsed));
+                }
+                let end = value
+                    .iter()
+                    .rposition(|&c| !crate::SPACE[c as usize])
+                    .unwrap_or(0);
+                head.extend_from_slice(&value[..end]); // up to its closing brace
+                if !obj.is_empty() {
+                    head.push(b',');
+                }
+                Ok((2, parsed))
+            }
+        }
+    }
+}
+
 #[pymethods]
 impl Parser {
     /// Build from `LogFormats.spec()`. ValueError names a format whose regex the `regex`
@@ -1521,7 +1646,8 @@ impl Parser {
     /// `{"message":<text>,` for a line, the object up to its closing brace for a JSON
     /// object), None for kinds 0 and 3; `norms[i]` the index in `distinct` of the
     /// normalised body, -1 where it is not ASCII (normalised in Python) or kind 0.
-    #[allow(clippy::type_complexity)]
+    #[allow(clippy::type_complexity, clippy::too_many_arguments)]
+    #[pyo3(signature = (values, years, max_bytes, text_fields, reserved, threads=1))]
     fn front<'py>(
         &self,
         py: Python<'py>,
@@ -1530,90 +1656,96 @@ impl Parser {
         max_bytes: usize,
         text_fields: &Bound<'py, PyAny>,
         reserved: Vec<String>,
+        threads: usize,
     ) -> PyResult<Bound<'py, PyTuple>> {
         if years.len() != values.len() {
             return Err(PyValueError::new_err("as many years as values, please"));
         }
         let mut index = self.key_slots.clone();
         let text_keys = read_keys(py, text_fields, &mut index)?;
+        // the values' bytes in one buffer (the work below runs without the GIL), and their
+        // years; None: left to Python
+        let mut data: Vec<u8> = Vec::new();
+        let mut inputs: Vec<Option<(usize, usize, Option<i64>)>> = Vec::with_capacity(values.len());
+        for (value, year) in values.iter().zip(years.iter()) {
+            let Ok(bytes) = value.cast_exact::<PyBytes>() else {
+                inputs.push(None);
+                continue;
+            };
+            let Ok(year) = year_of(&year) else {
+                inputs.push(None);
+                continue;
+            };
+            let bytes = bytes.as_bytes();
+            inputs.push(Some((data.len(), bytes.len(), year)));
+            data.extend_from_slice(bytes);
+        }
+        let ctx = FrontCtx {
+            data: &data,
+            max_bytes,
+            text_keys: &text_keys,
+            index: &index,
+            reserved: &reserved,
+        };
+        let arenas: Vec<Arena> = py.detach(|| {
+            let threads = threads
+                .clamp(1, 16)
+                .min(inputs.len() / FRONT_MIN_PER_THREAD)
+                .max(1);
+            if threads == 1 {
+                return vec![self.front_range(&ctx, &inputs)];
+            }
+            let per = inputs.len().div_ceil(threads);
+            std::thread::scope(|scope| {
+                let parts: Vec<_> = inputs
+                    .chunks(per)
+                    .map(|part| scope.spawn(|| self.front_range(&ctx, part)))
+                    .collect();
+                parts
+                    .into_iter()
+                    .map(|h| h.join().expect("a front thread panicked"))
+                    .collect()
+            })
+        });
         let (kinds, bodies, codes) = (PyList::empty(py), PyList::empty(py), PyList::empty(py));
         let (fields, heads, norms) = (PyList::empty(py), PyList::empty(py), PyList::empty(py));
         let distinct = PyList::empty(py);
-        let mut seen: HashMap<String, usize, BuildHasherDefault<Words>> = HashMap::default();
-        let (mut buf, mut head) = (Vec::with_capacity(512), Vec::with_capacity(1024));
-        let (mut norm, mut spans) = (String::with_capacity(256), Vec::with_capacity(64));
-        let mut scratch = Scratch::default();
-        for (value, year) in values.iter().zip(years.iter()) {
-            scratch.nesting = 0;
-            head.clear();
-            let done = (|| -> R<(u8, Parsed<'_>)> {
-                let value = value.cast_exact::<PyBytes>().map_err(|_| Bail)?.as_bytes();
-                let year = year_of(&year)?;
-                match self.decode(value, max_bytes, &text_keys, &index)? {
-                    Decoded::Plain(text) => {
-                        let parsed = self.parse_line(py, &mut scratch, text, year, 0)?;
-                        head.extend_from_slice(b"{\"message\":");
-                        push_json_str(text, &mut head);
-                        head.push(b',');
-                        Ok((1, parsed))
-                    }
-                    Decoded::Record { obj, text } => {
-                        let parsed = {
-                            let data = ObjData::new(&obj, &index);
-                            self.parse_json(py, &mut scratch, &data, &text, year, 0)?
-                        };
-                        if obj.iter().any(|(k, _)| reserved.iter().any(|r| r == k)) {
-                            return Ok((3, parsed));
-                        }
-                        let end = value
-                            .iter()
-                            .rposition(|&c| !crate::SPACE[c as usize])
-                            .unwrap_or(0);
-                        head.extend_from_slice(&value[..end]); // up to its closing brace
-                        if !obj.is_empty() {
-                            head.push(b',');
-                        }
-                        Ok((2, parsed))
-                    }
-                }
-            })();
-            match done {
-                Ok((kind, p)) => {
-                    buf.clear();
-                    p.fields.encode(&mut buf);
-                    kinds.append(kind)?;
-                    bodies.append(PyString::new(py, &p.body))?;
-                    codes.append(p.severity)?;
-                    fields.append(PyBytes::new(py, &buf))?;
-                    if kind == 3 {
-                        heads.append(py.None())?;
-                    } else {
-                        heads.append(PyBytes::new(py, &head))?;
-                    }
-                    if p.body.is_ascii() {
-                        norm.clear();
-                        crate::normalize_ascii(&p.body, &mut spans, &mut norm);
-                        let at = match seen.get(norm.as_str()) {
-                            Some(&at) => at,
-                            None => {
-                                let at = seen.len();
-                                seen.insert(norm.clone(), at);
-                                distinct.append(PyString::new(py, &norm))?;
-                                at
-                            }
-                        };
-                        norms.append(at)?;
-                    } else {
-                        norms.append(-1)?;
-                    }
-                }
-                Err(Bail) => {
+        let mut seen: HashMap<&str, usize, BuildHasherDefault<Words>> = HashMap::default();
+        for arena in &arenas {
+            for out in &arena.outs {
+                let Some(o) = out else {
                     kinds.append(0)?;
                     bodies.append(py.None())?;
                     codes.append(0)?;
                     fields.append(py.None())?;
                     heads.append(py.None())?;
                     norms.append(-1)?;
+                    continue;
+                };
+                kinds.append(o.kind)?;
+                bodies.append(PyString::new(py, arena.str(o.body)))?;
+                codes.append(o.code)?;
+                fields.append(PyBytes::new(py, &arena.bytes[o.fields.0..o.fields.1]))?;
+                if o.kind == 3 {
+                    heads.append(py.None())?;
+                } else {
+                    heads.append(PyBytes::new(py, &arena.bytes[o.head.0..o.head.1]))?;
+                }
+                match o.norm {
+                    Some(range) => {
+                        let norm = arena.str(range);
+                        let at = match seen.get(norm) {
+                            Some(&at) => at,
+                            None => {
+                                let at = seen.len();
+                                seen.insert(norm, at);
+                                distinct.append(PyString::new(py, norm))?;
+                                at
+                            }
+                        };
+                        norms.append(at)?;
+                    }
+                    None => norms.append(-1)?,
                 }
             }
         }

@@ -11,10 +11,15 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString};
 use regex::bytes::{RegexSet, RegexSetBuilder};
+use regex_automata::meta::Regex;
 
 #[pyclass(frozen)]
 pub struct RuleMatcher {
     set: RegexSet,
+    /// the patterns as one alternation: whether any matches, found with the regex crate's
+    /// literal prefilters, so that the set (which tracks every pattern over the whole text)
+    /// runs only on the texts some pattern matches
+    any: Option<Regex>,
 }
 
 #[pymethods]
@@ -27,7 +32,22 @@ impl RuleMatcher {
             .dfa_size_limit(64 << 20)
             .build()
             .map_err(|e| PyValueError::new_err(e.to_string()))?;
-        Ok(RuleMatcher { set })
+        let union: Vec<String> = patterns.iter().map(|p| format!("(?:{p})")).collect();
+        let any = regex_automata::meta::Regex::builder()
+            .syntax(
+                regex_automata::util::syntax::Config::new()
+                    .unicode(false)
+                    .utf8(false),
+            )
+            .configure(
+                regex_automata::meta::Config::new()
+                    .utf8_empty(false)
+                    .nfa_size_limit(Some(256 << 20))
+                    .hybrid_cache_capacity(64 << 20),
+            )
+            .build(&union.join("|"))
+            .ok();
+        Ok(RuleMatcher { set, any })
     }
 
     /// Per text, the index of the first pattern that matches it, -1 for none, -2 for a text
@@ -37,9 +57,14 @@ impl RuleMatcher {
         for item in texts.iter() {
             let got = match item.cast::<PyString>()?.to_str() {
                 Ok(text) if text.is_ascii() => {
-                    match self.set.matches(text.as_bytes()).iter().next() {
-                        Some(i) => i as i64,
-                        None => -1,
+                    let bytes = text.as_bytes();
+                    if self.any.as_ref().is_some_and(|any| !any.is_match(bytes)) {
+                        -1
+                    } else {
+                        match self.set.matches(bytes).iter().next() {
+                            Some(i) => i as i64,
+                            None => -1,
+                        }
                     }
                 }
                 _ => -2,

@@ -161,3 +161,17 @@ def test_years_must_match_values() -> None:
     parser = native.Parser(F.spec())
     with pytest.raises(ValueError, match="years"):
         parser.front([b"x"], [], 10, defaults.TEXT_FIELDS, ENRICHMENT_KEYS)
+
+
+def test_threads_do_not_change_the_result() -> None:
+    values = [v for _s, v in generate(6_000, seed=23)] + [None, b"\xff", b'{"msg": 1}']
+    years = [2026] * len(values)
+    parser = native.Parser(F.spec())
+    args = (values, years, defaults.MAX_VALUE_BYTES, defaults.TEXT_FIELDS, ENRICHMENT_KEYS)
+    one = parser.front(*args, 1)
+    assert parser.front(*args, 2) == one
+    assert parser.front(*args, 3) == one
+    assert (
+        read_part(values, years, F, threads=2).parsed
+        == read_part(values, years, F, threads=1).parsed
+    )

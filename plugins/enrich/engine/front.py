@@ -15,6 +15,7 @@ that takes the reference path.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import overload
@@ -26,6 +27,20 @@ from enrich.core.parse import LogFormats, ParsedColumns, severity_code
 from enrich.core.records import LogRecord, decode, encode_json
 
 _RESERVED = frozenset(ENRICHMENT_KEYS)
+
+
+def front_threads() -> int:
+    """Threads the native front reads a part with (parts of 2,048 values or more are
+    split between them; the results do not depend on it): ``ENRICH_FRONT_THREADS``, else
+    the cores this process may run on, at most 4."""
+    configured = os.environ.get("ENRICH_FRONT_THREADS", "").strip()
+    if configured:
+        return max(1, int(configured))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(4, cores or 1))
+
+
+_THREADS = front_threads()
 
 
 @dataclass(frozen=True)
@@ -121,16 +136,18 @@ def read_part(
     formats: LogFormats,
     max_bytes: int = defaults.MAX_VALUE_BYTES,
     text_fields: tuple[str, ...] = defaults.TEXT_FIELDS,
+    threads: int = _THREADS,
 ) -> Front:
     """The front of ``values`` (``years[i]``: the year value i's year-less timestamp is read
-    in): natively where the native parser is built, else the reference."""
+    in): natively where the native parser is built (with ``threads`` threads), else the
+    reference."""
     native = formats._native_parser()
     if native is None:
         return read_part_reference(values, years, formats, max_bytes, text_fields)
     values = values if isinstance(values, list) else list(values)
     years = years if isinstance(years, list) else list(years)
     kinds, bodies, codes, fields, heads, norms, distinct = native.front(
-        values, years, max_bytes, text_fields, ENRICHMENT_KEYS
+        values, years, max_bytes, text_fields, ENRICHMENT_KEYS, threads
     )
     known: dict[int, LogRecord] = {}
     dead: list[DeadRow] = []
