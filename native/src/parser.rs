@@ -1395,6 +1395,8 @@ struct FrontCtx<'a> {
     text_keys: &'a [Key],
     index: &'a Map<usize>,
     reserved: &'a [String],
+    /// the splitting rules' matcher: each ASCII body's first one is found here too
+    split: Option<&'a crate::rules::RuleMatcher>,
 }
 
 /// What `front` found for one value (None: left to Python); the ranges are in its
@@ -1407,6 +1409,8 @@ struct FrontOut {
     head: (usize, usize),
     /// the normalised body, where it is ASCII
     norm: Option<(usize, usize)>,
+    /// the first splitting rule matching the body (`RuleMatcher.first`)
+    split: i64,
 }
 
 /// A thread's results: every body, fields' JSON, head and normalised body, one after the
@@ -1462,6 +1466,7 @@ impl Parser {
             } else {
                 None
             };
+            let split = ctx.split.map_or(-2, |m| m.first_of(&p.body));
             outs.push(Some(FrontOut {
                 kind,
                 code: p.severity,
@@ -1469,6 +1474,7 @@ impl Parser {
                 fields,
                 head,
                 norm,
+                split,
             }));
         }
         Arena { bytes, outs }
@@ -1638,16 +1644,19 @@ impl Parser {
     /// what `decode(value, max_bytes, text_fields)`, `parse_record(record, years[i])` and
     /// `normalize(body)` give, as columns, without a Python object per record in between.
     ///
-    /// Returns `(kinds, bodies, codes, fields, heads, norms, distinct)`: `kinds[i]` 0 for a
+    /// Returns `(kinds, bodies, codes, fields, heads, norms, distinct, splits)`: `kinds[i]` 0 for a
     /// value left to Python (a dead letter, or one the two might read differently: every
     /// other column is None or 0 there), 1 a plain line, 2 a strict JSON object, 3 one with a
     /// key of `reserved`; `bodies`, `codes` (severity) and `fields` (JSON) as `parse_many`
     /// gives them; `heads[i]` the start of the output value (`OutputWriter.encode`'s head:
     /// `{"message":<text>,` for a line, the object up to its closing brace for a JSON
     /// object), None for kinds 0 and 3; `norms[i]` the index in `distinct` of the
-    /// normalised body, -1 where it is not ASCII (normalised in Python) or kind 0.
+    /// normalised body, -1 where it is not ASCII (normalised in Python) or kind 0;
+    /// `splits[i]`: `split.first([body])` (the splitting rules' `RuleMatcher`; -2 without
+    /// one, for kind 0 and for a body that is not ASCII). The values are read on `threads`
+    /// threads, without the GIL; the result does not depend on how many.
     #[allow(clippy::type_complexity, clippy::too_many_arguments)]
-    #[pyo3(signature = (values, years, max_bytes, text_fields, reserved, threads=1))]
+    #[pyo3(signature = (values, years, max_bytes, text_fields, reserved, threads=1, split=None))]
     fn front<'py>(
         &self,
         py: Python<'py>,
@@ -1657,6 +1666,7 @@ impl Parser {
         text_fields: &Bound<'py, PyAny>,
         reserved: Vec<String>,
         threads: usize,
+        split: Option<PyRef<'py, crate::rules::RuleMatcher>>,
     ) -> PyResult<Bound<'py, PyTuple>> {
         if years.len() != values.len() {
             return Err(PyValueError::new_err("as many years as values, please"));
@@ -1686,6 +1696,7 @@ impl Parser {
             text_keys: &text_keys,
             index: &index,
             reserved: &reserved,
+            split: split.as_deref(),
         };
         let arenas: Vec<Arena> = py.detach(|| {
             let threads = threads
@@ -1709,7 +1720,7 @@ impl Parser {
         });
         let (kinds, bodies, codes) = (PyList::empty(py), PyList::empty(py), PyList::empty(py));
         let (fields, heads, norms) = (PyList::empty(py), PyList::empty(py), PyList::empty(py));
-        let distinct = PyList::empty(py);
+        let (distinct, splits) = (PyList::empty(py), PyList::empty(py));
         let mut seen: HashMap<&str, usize, BuildHasherDefault<Words>> = HashMap::default();
         for arena in &arenas {
             for out in &arena.outs {
@@ -1720,9 +1731,11 @@ impl Parser {
                     fields.append(py.None())?;
                     heads.append(py.None())?;
                     norms.append(-1)?;
+                    splits.append(-2)?;
                     continue;
                 };
                 kinds.append(o.kind)?;
+                splits.append(o.split)?;
                 bodies.append(PyString::new(py, arena.str(o.body)))?;
                 codes.append(o.code)?;
                 fields.append(PyBytes::new(py, &arena.bytes[o.fields.0..o.fields.1]))?;
@@ -1759,6 +1772,7 @@ impl Parser {
                 heads.into_any(),
                 norms.into_any(),
                 distinct.into_any(),
+                splits.into_any(),
             ],
         )
     }

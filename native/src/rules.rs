@@ -55,23 +55,30 @@ impl RuleMatcher {
     fn first<'py>(&self, py: Python<'py>, texts: &Bound<'py, PyList>) -> PyResult<Vec<i64>> {
         let mut out = Vec::with_capacity(texts.len());
         for item in texts.iter() {
-            let got = match item.cast::<PyString>()?.to_str() {
-                Ok(text) if text.is_ascii() => {
-                    let bytes = text.as_bytes();
-                    if self.any.as_ref().is_some_and(|any| !any.is_match(bytes)) {
-                        -1
-                    } else {
-                        match self.set.matches(bytes).iter().next() {
-                            Some(i) => i as i64,
-                            None => -1,
-                        }
-                    }
-                }
-                _ => -2,
-            };
-            out.push(got);
+            out.push(match item.cast::<PyString>()?.to_str() {
+                Ok(text) => self.first_of(text),
+                Err(_) => -2,
+            });
         }
         let _ = py;
         Ok(out)
+    }
+}
+
+impl RuleMatcher {
+    /// `first` for one text.
+    pub(crate) fn first_of(&self, text: &str) -> i64 {
+        if !text.is_ascii() {
+            return -2;
+        }
+        let bytes = text.as_bytes();
+        if self.any.as_ref().is_some_and(|any| !any.is_match(bytes)) {
+            return -1;
+        }
+        self.set
+            .matches(bytes)
+            .iter()
+            .next()
+            .map_or(-1, |i| i as i64)
     }
 }

@@ -10,7 +10,7 @@ caller gets a :class:`LogRecord` or a :class:`DeadLetter` with a machine-readabl
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,7 +67,7 @@ class RawBatch:
     values: list[bytes | None]
     offsets: list[int]
     timestamps: list[int | None]
-    keys: list[bytes | None]
+    keys: Sequence[bytes | None]
 
     def __len__(self) -> int:
         return len(self.values)

@@ -210,6 +210,12 @@ class RuleSet:
             for fname, indices in by_field.items()
         }
 
+    @property
+    def split_matcher(self) -> Any:
+        """The native matcher of the splitting rules of the text, or None (see
+        ``_split_native``): the engine's front runs it on each body as it reads it."""
+        return self._split_native
+
     @cached_property
     def _split_native(self) -> Any:
         """The native matcher of the splitting rules of the text (one call a batch, ~0.5 µs
@@ -228,11 +234,13 @@ class RuleSet:
         self,
         texts: Sequence[str],
         field_value: Callable[[int, str], Any] | None = None,
+        native_first: Sequence[int] | None = None,
     ) -> list[str]:
         """Per text, ``" " + marker`` of the first splitting rule that matches it (its text,
         or for a rule of a field that field's value by ``field_value(i, name)``), else ``""``:
         what the engine appends to the normalised body so that the lines a rule splits off
-        get their own fingerprint, training key and model input."""
+        get their own fingerprint, training key and model input. ``native_first``: what
+        ``split_matcher.first(texts)`` gives, where the caller has it already."""
         sets = self._split_sets
         if not sets:
             return [""] * len(texts)
@@ -241,7 +249,10 @@ class RuleSet:
         if text_set is not None:
             rule_set, indices = text_set
             native = self._split_native
-            got = native.first(texts) if native is not None else [-2] * len(texts)
+            if native_first is not None and native is not None:
+                got = native_first
+            else:
+                got = native.first(texts) if native is not None else [-2] * len(texts)
             for i, j in enumerate(got):
                 if j >= 0:
                     first[i] = indices[j]

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import overload
+from typing import Any, overload
 
 from enrich import defaults
 from enrich.core.formats import ENRICHMENT_KEYS
@@ -103,6 +103,9 @@ class Front:
     norm_index: list[int]
     heads: list[bytes | None]
     records: Records
+    # per record, the splitting rules' native matcher's answer for its body (see
+    # ``RuleSet.split_marks``), where the front ran it
+    split_first: list[int] | None = None
 
     @property
     def normalized(self) -> list[str]:
@@ -137,17 +140,19 @@ def read_part(
     max_bytes: int = defaults.MAX_VALUE_BYTES,
     text_fields: tuple[str, ...] = defaults.TEXT_FIELDS,
     threads: int = _THREADS,
+    split: Any = None,
 ) -> Front:
     """The front of ``values`` (``years[i]``: the year value i's year-less timestamp is read
     in): natively where the native parser is built (with ``threads`` threads), else the
-    reference."""
+    reference. ``split``: the splitting rules' native matcher (``RuleSet.split_matcher``),
+    run on each body there too."""
     native = formats._native_parser()
     if native is None:
         return read_part_reference(values, years, formats, max_bytes, text_fields)
     values = values if isinstance(values, list) else list(values)
     years = years if isinstance(years, list) else list(years)
-    kinds, bodies, codes, fields, heads, norms, distinct = native.front(
-        values, years, max_bytes, text_fields, ENRICHMENT_KEYS, threads
+    kinds, bodies, codes, fields, heads, norms, distinct, splits = native.front(
+        values, years, max_bytes, text_fields, ENRICHMENT_KEYS, threads, split
     )
     known: dict[int, LogRecord] = {}
     dead: list[DeadRow] = []
@@ -177,7 +182,7 @@ def read_part(
         rows = [r for r in rows if r not in gone]
         bodies, codes = [bodies[r] for r in rows], [codes[r] for r in rows]
         fields, heads = [fields[r] for r in rows], [heads[r] for r in rows]
-        norms = [norms[r] for r in rows]
+        norms, splits = [norms[r] for r in rows], [splits[r] for r in rows]
         known = {i: known[r] for i, r in enumerate(rows) if r in known}
     return Front(
         rows,
@@ -187,6 +192,7 @@ def read_part(
         norms,
         heads,
         Records(values, rows, max_bytes, text_fields, known),
+        splits if split is not None else None,
     )
 
 

@@ -66,7 +66,7 @@ class InputColumns:
     partitions: list[int]
     offsets: list[int]
     timestamps: list[int | None]
-    keys: list[bytes | None]
+    keys: Sequence[bytes | None]
 
     @classmethod
     def of(cls, records: Sequence[RawRecord] | RawBatch) -> InputColumns:

@@ -203,7 +203,12 @@ class Enricher:
         # level the line states, the message body), normalise each body; record i is input
         # row rows[i]
         front = read_part(
-            src.values, _years(src), self.formats, settings.max_value_bytes, settings.text_fields
+            src.values,
+            _years(src),
+            self.formats,
+            settings.max_value_bytes,
+            settings.text_fields,
+            split=rules.split_matcher,
         )
         for d in front.dead:
             self._dead.append(DeadLetter(d.reason, d.detail, src.values[d.row], src.source(d.row)))
@@ -216,7 +221,9 @@ class Enricher:
         # training key and model input; the model sees each distinct normalised body once a
         # batch
         distinct, index = front.distinct, np.asarray(front.norm_index, dtype=np.intp)
-        marks = rules.split_marks(bodies, self._split_lookup(decoded, parsed, rules))
+        marks = rules.split_marks(
+            bodies, self._split_lookup(decoded, parsed, rules), front.split_first
+        )
         if any(marks):
             at = {t: k for k, t in enumerate(distinct)}
             for i in [i for i, m in enumerate(marks) if m]:

@@ -11,7 +11,7 @@ import contextlib
 import time
 from collections.abc import Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
@@ -318,7 +318,8 @@ def read_topic(
 
 
 def raw_batch(messages: Sequence[Message], topic: str, partition: int) -> RawBatch:
-    """The engine's input for messages read from one partition of ``topic``, as columns."""
+    """The engine's input for messages read from one partition of ``topic``, as columns
+    (the keys are read only where the engine asks for one: a dead letter keeps its key)."""
     stamps = [msg.timestamp() for msg in messages]
     return RawBatch(
         topic,
@@ -326,8 +327,28 @@ def raw_batch(messages: Sequence[Message], topic: str, partition: int) -> RawBat
         [msg.value() for msg in messages],
         [msg.offset() or 0 for msg in messages],
         [ts if ts_type else None for ts_type, ts in stamps],
-        [msg.key() for msg in messages],
+        _Keys(messages),
     )
+
+
+class _Keys(Sequence[bytes | None]):
+    """The keys of messages, each read when asked for."""
+
+    def __init__(self, messages: Sequence[Message]) -> None:
+        self._messages = messages
+
+    def __len__(self) -> int:
+        return len(self._messages)
+
+    @overload
+    def __getitem__(self, i: int) -> bytes | None: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[bytes | None]: ...
+    def __getitem__(self, i: int | slice) -> bytes | list[bytes | None] | None:
+        if isinstance(i, slice):
+            return [m.key() for m in self._messages[i]]
+        key: bytes | None = self._messages[i].key()
+        return key
 
 
 def raw_records(messages: Sequence[Message], topic: str, partition: int) -> list[RawRecord]:
