@@ -1,5 +1,6 @@
-"""The native rule matcher (``enrich_native.RuleMatcher``) behind ``RuleSet.split_marks``: the
-same first match as RE2's ``Set`` on every ASCII text, -2 (RE2's job) on the others."""
+"""The native rule matcher (``enrich_native.RuleMatcher``) behind ``RuleSet.split_marks`` and
+``RuleSet.match``: the same first match as RE2's ``Set`` on every ASCII text, -2 (RE2's job)
+on the others."""
 
 from __future__ import annotations
 
@@ -53,6 +54,16 @@ def test_split_marks_agree_with_and_without_the_native_matcher() -> None:
     assert rules.split_marks(texts) == with_native
 
 
+def test_match_agrees_with_and_without_the_native_matcher() -> None:
+    rules = load_rules()
+    texts = _texts()
+    with_native = rules.match(texts)
+    assert rules._text_native is not None
+    assert sum(1 for x in with_native if x >= 0) > 500
+    rules.__dict__["_text_native"] = None  # the RE2 path
+    assert rules.match(texts) == with_native
+
+
 def test_a_pattern_the_regex_crate_reads_otherwise_keeps_re2() -> None:
     # \C (any byte) is RE2's alone: the native matcher refuses it, RE2 does the work
     rules = parse_rules(
@@ -72,4 +83,6 @@ def test_a_pattern_the_regex_crate_reads_otherwise_keeps_re2() -> None:
         }
     )
     assert rules._split_native is None
+    assert rules._text_native is None
     assert rules.split_marks(["exit code 12", "exit code 0"]) == [" <RULE_ODD>", ""]
+    assert rules.match(["exit code 12", "exit code 0"]) == [0, -1]

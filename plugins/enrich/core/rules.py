@@ -145,9 +145,17 @@ class RuleSet:
         rules use and only when such a rule could still come first."""
         text_set, text_indices = self._sets.get(None, (None, []))
         out = []
-        for text in texts:
-            hits = set_match(text_set, text) if text_set is not None else []
-            out.append(text_indices[min(hits)] if hits else -1)
+        native = self._text_native
+        if native is not None:  # ASCII texts natively, the others (-2) with RE2
+            for text, j in zip(texts, native.first(texts), strict=True):
+                if j == -2:
+                    hits = set_match(text_set, text)
+                    j = min(hits) if hits else -1
+                out.append(text_indices[j] if j >= 0 else -1)
+        else:
+            for text in texts:
+                hits = set_match(text_set, text) if text_set is not None else []
+                out.append(text_indices[min(hits)] if hits else -1)
         if field_value is None:
             return out
         for fname in self.fields_used:
@@ -209,6 +217,19 @@ class RuleSet:
             fname: (_compile_set([self.rules[i].pattern for i in indices]), indices)
             for fname, indices in by_field.items()
         }
+
+    @cached_property
+    def _text_native(self) -> Any:
+        """The native matcher of the rules of the text (``match``), or None: not built
+        here, or a pattern it reads otherwise than RE2 (then RE2 does it all)."""
+        text_set = self._sets.get(None)
+        if _NativeMatcher is None or text_set is None:
+            return None
+        try:
+            return _NativeMatcher([self.rules[i].pattern for i in text_set[1]])
+        except ValueError as err:
+            log.debug("native rule matcher not used for the rules of the text: %s", err)
+            return None
 
     @property
     def split_matcher(self) -> Any:
