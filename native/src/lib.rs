@@ -16,8 +16,9 @@
 //! `Parser` (`parser.rs`, `timestamp.rs`) is `enrich.core.parse.LogFormats.parse_record` for a
 //! batch; `tests/unit/test_native_parser.py` compares it with its reference.
 
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList, PyString};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 use regex::Regex;
 use std::sync::OnceLock;
 
@@ -375,10 +376,90 @@ fn encode_records<'py>(
     Ok(out)
 }
 
+/// `encode_records` for the values `Parser.front` read, whose heads and parsed fields are in
+/// `batch`: record `i` is the batch's value `rows[i]` (`rows` None: value `i`); a row in
+/// `heads` or `fields` (what Python made for a value the front left to it) takes those.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn encode_front<'py>(
+    py: Python<'py>,
+    batch: PyRef<'py, parser::FrontBatch>,
+    rows: Option<Vec<usize>>,
+    heads: &Bound<'py, PyDict>,
+    fields: &Bound<'py, PyDict>,
+    statics: &Bound<'py, PyList>,
+    sids: &Bound<'py, PyList>,
+    confs: &Bound<'py, PyList>,
+    inverse: &Bound<'py, PyList>,
+    fps: &Bound<'py, PyList>,
+    sources: &Bound<'py, PyList>,
+    offsets: &Bound<'py, PyList>,
+    stamps: &Bound<'py, PyList>,
+) -> PyResult<Bound<'py, PyList>> {
+    let out = PyList::empty(py);
+    let mut buf: Vec<u8> = Vec::with_capacity(1024);
+    let statics: Vec<Bound<'py, PyBytes>> = statics
+        .iter()
+        .map(|s| s.cast_into::<PyBytes>().map_err(PyErr::from))
+        .collect::<PyResult<_>>()?;
+    let overridden = !heads.is_empty() || !fields.is_empty();
+    for i in 0..sids.len() {
+        let row = rows.as_ref().map_or(i, |r| r[i]);
+        let (head_obj, fields_obj);
+        let (head, parsed): (Option<&[u8]>, &[u8]) = if overridden && heads.contains(row)? {
+            head_obj = heads.get_item(row)?;
+            fields_obj = fields
+                .get_item(row)?
+                .ok_or_else(|| PyValueError::new_err("a row with a head and no fields"))?;
+            let head = match &head_obj {
+                Some(h) if !h.is_none() => Some(h.cast::<PyBytes>()?.as_bytes()),
+                _ => None,
+            };
+            (head, fields_obj.cast::<PyBytes>()?.as_bytes())
+        } else {
+            let parsed = batch.fields_of(row).ok_or_else(|| {
+                PyValueError::new_err(format!("value {row} has no parsed fields"))
+            })?;
+            (batch.head_of(row), parsed)
+        };
+        let Some(head) = head else {
+            out.append(py.None())?;
+            continue;
+        };
+        buf.clear();
+        buf.extend_from_slice(head);
+        let sid: usize = sids.get_item(i)?.extract()?;
+        let slot: usize = inverse.get_item(i)?.extract()?;
+        buf.extend_from_slice(statics[sid].as_bytes());
+        buf.extend_from_slice(b",\"confidence\":");
+        buf.extend_from_slice(confs.get_item(slot)?.cast::<PyBytes>()?.as_bytes());
+        buf.extend_from_slice(b",\"fingerprint\":");
+        buf.extend_from_slice(fps.get_item(slot >> 1)?.cast::<PyBytes>()?.as_bytes());
+        buf.push(b',');
+        buf.extend_from_slice(sources.get_item(i)?.cast::<PyBytes>()?.as_bytes());
+        buf.extend_from_slice(b",\"offset\":");
+        push_int(offsets.get_item(i)?.extract()?, &mut buf);
+        buf.extend_from_slice(b",\"timestamp\":");
+        let ts = stamps.get_item(i)?;
+        if ts.is_none() {
+            buf.extend_from_slice(b"null");
+        } else {
+            push_int(ts.extract()?, &mut buf);
+        }
+        buf.extend_from_slice(b"},\"parsed\":");
+        buf.extend_from_slice(parsed);
+        buf.push(b'}');
+        out.append(PyBytes::new(py, &buf))?;
+    }
+    Ok(out)
+}
+
 #[pymodule]
 fn enrich_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(normalize_many, m)?)?;
     m.add_function(wrap_pyfunction!(encode_records, m)?)?;
+    m.add_function(wrap_pyfunction!(encode_front, m)?)?;
+    m.add_class::<parser::FrontBatch>()?;
     m.add_class::<parser::Parser>()?;
     m.add_class::<terms::Terms>()?;
     m.add_class::<rules::RuleMatcher>()?;

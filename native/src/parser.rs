@@ -1385,6 +1385,58 @@ fn fast_engine(fast: &str) -> Option<Fast> {
     BoundedBacktracker::new(fast).ok().map(Fast::Backtrack)
 }
 
+/// What `Parser.front` read, kept on this side: each value's body, parsed fields' JSON and
+/// output head, by the value's index (`None` for a value left to Python, and for the head of
+/// a value of kind 3). `encode_front` writes the output values from it.
+#[pyclass(frozen)]
+pub struct FrontBatch {
+    arenas: Vec<Arena>,
+    /// values per arena (the last may have fewer)
+    per: usize,
+    n: usize,
+}
+
+impl FrontBatch {
+    fn out(&self, row: usize) -> Option<(&Arena, &FrontOut)> {
+        if row >= self.n {
+            return None;
+        }
+        let arena = &self.arenas[row / self.per];
+        arena.outs[row % self.per].as_ref().map(|o| (arena, o))
+    }
+
+    /// The head of the output value of `row` (None: left to Python, or of kind 3).
+    pub(crate) fn head_of(&self, row: usize) -> Option<&[u8]> {
+        let (arena, o) = self.out(row)?;
+        (o.kind != 3).then(|| &arena.bytes[o.head.0..o.head.1])
+    }
+
+    pub(crate) fn fields_of(&self, row: usize) -> Option<&[u8]> {
+        let (arena, o) = self.out(row)?;
+        Some(&arena.bytes[o.fields.0..o.fields.1])
+    }
+}
+
+#[pymethods]
+impl FrontBatch {
+    fn __len__(&self) -> usize {
+        self.n
+    }
+
+    fn body<'py>(&self, py: Python<'py>, row: usize) -> Option<Bound<'py, PyString>> {
+        let (arena, o) = self.out(row)?;
+        Some(PyString::new(py, arena.str(o.body)))
+    }
+
+    fn fields<'py>(&self, py: Python<'py>, row: usize) -> Option<Bound<'py, PyBytes>> {
+        self.fields_of(row).map(|b| PyBytes::new(py, b))
+    }
+
+    fn head<'py>(&self, py: Python<'py>, row: usize) -> Option<Bound<'py, PyBytes>> {
+        self.head_of(row).map(|b| PyBytes::new(py, b))
+    }
+}
+
 /// Parts smaller than this are not split between threads.
 const FRONT_MIN_PER_THREAD: usize = 2048;
 
@@ -1407,10 +1459,16 @@ struct FrontOut {
     body: (usize, usize),
     fields: (usize, usize),
     head: (usize, usize),
-    /// the normalised body, where it is ASCII
-    norm: Option<(usize, usize)>,
+    /// the normalised body's index in its arena's `distinct`, where it is ASCII (else -1)
+    norm: i32,
     /// the first splitting rule matching the body (`RuleMatcher.first`)
     split: i64,
+}
+
+impl FrontOut {
+    fn severity_code(&self) -> u8 {
+        self.code
+    }
 }
 
 /// A thread's results: every body, fields' JSON, head and normalised body, one after the
@@ -1418,6 +1476,8 @@ struct FrontOut {
 struct Arena {
     bytes: Vec<u8>,
     outs: Vec<Option<FrontOut>>,
+    /// the distinct normalised bodies of this arena's values, in order of first appearance
+    distinct: Vec<(usize, usize)>,
 }
 
 impl Arena {
@@ -1438,6 +1498,8 @@ impl Parser {
         let mut norm = String::with_capacity(256);
         let mut bytes: Vec<u8> = Vec::with_capacity(inputs.len() * 256);
         let mut outs = Vec::with_capacity(inputs.len());
+        let mut distinct: Vec<(usize, usize)> = Vec::new();
+        let mut seen: HashMap<String, i32, BuildHasherDefault<Words>> = HashMap::default();
         for input in inputs {
             let Some((start, len, year)) = *input else {
                 outs.push(None);
@@ -1457,14 +1519,22 @@ impl Parser {
             let f0 = bytes.len();
             p.fields.encode(&mut bytes);
             let fields = (f0, bytes.len());
-            let norm = if p.body.is_ascii() {
+            let norm_at = if p.body.is_ascii() {
                 norm.clear();
                 crate::normalize_ascii(&p.body, &mut spans, &mut norm);
-                let n0 = bytes.len();
-                bytes.extend_from_slice(norm.as_bytes());
-                Some((n0, bytes.len()))
+                match seen.get(norm.as_str()) {
+                    Some(&at) => at,
+                    None => {
+                        let at = distinct.len() as i32;
+                        let n0 = bytes.len();
+                        bytes.extend_from_slice(norm.as_bytes());
+                        distinct.push((n0, bytes.len()));
+                        seen.insert(norm.clone(), at);
+                        at
+                    }
+                }
             } else {
-                None
+                -1
             };
             let split = ctx.split.map_or(-2, |m| m.first_of(&p.body));
             outs.push(Some(FrontOut {
@@ -1473,11 +1543,15 @@ impl Parser {
                 body,
                 fields,
                 head,
-                norm,
+                norm: norm_at,
                 split,
             }));
         }
-        Arena { bytes, outs }
+        Arena {
+            bytes,
+            outs,
+            distinct,
+        }
     }
 
     /// One value: its kind (1 a line, 2 a JSON object, 3 one with a reserved key), what
@@ -1642,19 +1716,20 @@ impl Parser {
 
     /// The engine's front for one part of a batch, from the Kafka values: for each value
     /// what `decode(value, max_bytes, text_fields)`, `parse_record(record, years[i])` and
-    /// `normalize(body)` give, as columns, without a Python object per record in between.
+    /// `normalize(body)` give, without a Python object per value in between. The values are
+    /// read on `threads` threads without the GIL; the result does not depend on how many.
     ///
-    /// Returns `(kinds, bodies, codes, fields, heads, norms, distinct, splits)`: `kinds[i]` 0 for a
-    /// value left to Python (a dead letter, or one the two might read differently: every
-    /// other column is None or 0 there), 1 a plain line, 2 a strict JSON object, 3 one with a
-    /// key of `reserved`; `bodies`, `codes` (severity) and `fields` (JSON) as `parse_many`
-    /// gives them; `heads[i]` the start of the output value (`OutputWriter.encode`'s head:
-    /// `{"message":<text>,` for a line, the object up to its closing brace for a JSON
-    /// object), None for kinds 0 and 3; `norms[i]` the index in `distinct` of the
-    /// normalised body, -1 where it is not ASCII (normalised in Python) or kind 0;
-    /// `splits[i]`: `split.first([body])` (the splitting rules' `RuleMatcher`; -2 without
-    /// one, for kind 0 and for a body that is not ASCII). The values are read on `threads`
-    /// threads, without the GIL; the result does not depend on how many.
+    /// Returns `(batch, kinds, codes, norms, splits, distinct)`. `batch`: a `FrontBatch`
+    /// with each value's body, parsed fields (the JSON `encode_json` writes) and output head
+    /// (`OutputWriter.encode`'s head: `{"message":<text>,` for a line, the object up to its
+    /// closing brace for a JSON object). One byte a value: `kinds` 0 for a value left to
+    /// Python (a dead letter, or one the two might read differently), 1 a plain line, 2 a
+    /// strict JSON object, 3 one with a key of `reserved` (no head: the writer builds it as
+    /// an object); `codes` the severity the line states (0 none, 1-5 DEBUG .. CRITICAL).
+    /// One little-endian i32 a value: `norms` the index in `distinct` of its normalised
+    /// body (-1 where it is not ASCII, normalised in Python, or of kind 0); `splits` what
+    /// `split.first([body])` gives (the splitting rules' `RuleMatcher`; -2 without one, for
+    /// kind 0 and for a body that is not ASCII).
     #[allow(clippy::type_complexity, clippy::too_many_arguments)]
     #[pyo3(signature = (values, years, max_bytes, text_fields, reserved, threads=1, split=None))]
     fn front<'py>(
@@ -1718,61 +1793,59 @@ impl Parser {
                     .collect()
             })
         });
-        let (kinds, bodies, codes) = (PyList::empty(py), PyList::empty(py), PyList::empty(py));
-        let (fields, heads, norms) = (PyList::empty(py), PyList::empty(py), PyList::empty(py));
-        let (distinct, splits) = (PyList::empty(py), PyList::empty(py));
-        let mut seen: HashMap<&str, usize, BuildHasherDefault<Words>> = HashMap::default();
+        // the columns: one byte or one i32 a value; the distinct normalised bodies of all
+        // arenas, in order of first appearance
+        let n = inputs.len();
+        let (mut kinds, mut codes) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        let (mut norms, mut splits) = (Vec::with_capacity(n * 4), Vec::with_capacity(n * 4));
+        let distinct = PyList::empty(py);
+        let mut seen: HashMap<&str, i32, BuildHasherDefault<Words>> = HashMap::default();
         for arena in &arenas {
-            for out in &arena.outs {
-                let Some(o) = out else {
-                    kinds.append(0)?;
-                    bodies.append(py.None())?;
-                    codes.append(0)?;
-                    fields.append(py.None())?;
-                    heads.append(py.None())?;
-                    norms.append(-1)?;
-                    splits.append(-2)?;
-                    continue;
-                };
-                kinds.append(o.kind)?;
-                splits.append(o.split)?;
-                bodies.append(PyString::new(py, arena.str(o.body)))?;
-                codes.append(o.code)?;
-                fields.append(PyBytes::new(py, &arena.bytes[o.fields.0..o.fields.1]))?;
-                if o.kind == 3 {
-                    heads.append(py.None())?;
-                } else {
-                    heads.append(PyBytes::new(py, &arena.bytes[o.head.0..o.head.1]))?;
-                }
-                match o.norm {
-                    Some(range) => {
-                        let norm = arena.str(range);
-                        let at = match seen.get(norm) {
-                            Some(&at) => at,
-                            None => {
-                                let at = seen.len();
-                                seen.insert(norm, at);
-                                distinct.append(PyString::new(py, norm))?;
-                                at
-                            }
-                        };
-                        norms.append(at)?;
+            let mut table = Vec::with_capacity(arena.distinct.len());
+            for &range in &arena.distinct {
+                let text = arena.str(range);
+                let at = match seen.get(text) {
+                    Some(&at) => at,
+                    None => {
+                        let at = seen.len() as i32;
+                        seen.insert(text, at);
+                        distinct.append(PyString::new(py, text))?;
+                        at
                     }
-                    None => norms.append(-1)?,
-                }
+                };
+                table.push(at);
+            }
+            for out in &arena.outs {
+                let (kind, code, norm, split) = match out {
+                    None => (0u8, 0u8, -1i32, -2i32),
+                    Some(o) => (
+                        o.kind,
+                        o.severity_code(),
+                        if o.norm < 0 {
+                            -1
+                        } else {
+                            table[o.norm as usize]
+                        },
+                        o.split as i32,
+                    ),
+                };
+                kinds.push(kind);
+                codes.push(code);
+                norms.extend_from_slice(&norm.to_le_bytes());
+                splits.extend_from_slice(&split.to_le_bytes());
             }
         }
+        let per = arenas.first().map_or(0, |a| a.outs.len());
+        let batch = Bound::new(py, FrontBatch { arenas, per, n })?;
         PyTuple::new(
             py,
             [
-                kinds.into_any(),
-                bodies.into_any(),
-                codes.into_any(),
-                fields.into_any(),
-                heads.into_any(),
-                norms.into_any(),
+                batch.into_any(),
+                PyBytes::new(py, &kinds).into_any(),
+                PyBytes::new(py, &codes).into_any(),
+                PyBytes::new(py, &norms).into_any(),
+                PyBytes::new(py, &splits).into_any(),
                 distinct.into_any(),
-                splits.into_any(),
             ],
         )
     }

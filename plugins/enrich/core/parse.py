@@ -453,9 +453,9 @@ class LogFormats:
 class ParsedColumns:
     """What the parser found for a batch, as the engine uses it."""
 
-    bodies: list[str]
-    severity: list[int]  # 0: the line states none; 1-5: DEBUG, INFO, WARNING, ERROR, CRITICAL
-    fields_json: list[bytes]
+    bodies: Sequence[str]
+    severity: Sequence[int]  # 0: the line states none; 1-5: DEBUG, INFO, WARNING, ERROR, CRITICAL
+    fields_json: Sequence[bytes]
 
     def fields(self, i: int) -> dict[str, Any]:
         return parsed_fields(self.fields_json[i])

@@ -22,6 +22,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import re2
 import yaml
 
@@ -265,19 +266,20 @@ class RuleSet:
         sets = self._split_sets
         if not sets:
             return [""] * len(texts)
-        first = [-1] * len(texts)
+        first: dict[int, int] = {}  # text -> the first splitting rule matching it
         text_set = sets.get(None)
         if text_set is not None:
             rule_set, indices = text_set
             native = self._split_native
             if native_first is not None and native is not None:
-                got = native_first
+                got = np.asarray(native_first)
             else:
-                got = native.first(texts) if native is not None else [-2] * len(texts)
-            for i, j in enumerate(got):
+                got = np.asarray(native.first(texts) if native is not None else [-2] * len(texts))
+            for i in np.flatnonzero(got != -1).tolist():
+                j = int(got[i])
                 if j >= 0:
                     first[i] = indices[j]
-                elif j == -2:  # not ASCII, or no native matcher: RE2
+                else:  # -2: not ASCII, or no native matcher: RE2
                     hits = set_match(rule_set, texts[i])
                     if hits:
                         first[i] = indices[min(hits)]
@@ -289,10 +291,13 @@ class RuleSet:
                 if value is None:
                     continue
                 hits = set_match(rule_set, str(value))
-                if hits and (first[i] < 0 or indices[min(hits)] < first[i]):
+                if hits and (i not in first or indices[min(hits)] < first[i]):
                     first[i] = indices[min(hits)]
         markers = self._markers
-        return ["" if j < 0 else markers[j] for j in first]
+        marks = [""] * len(texts)
+        for i, j in first.items():
+            marks[i] = markers[j]
+        return marks
 
     @cached_property
     def _markers(self) -> list[str]:

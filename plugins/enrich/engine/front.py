@@ -16,9 +16,11 @@ that takes the reference path.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, overload
+from typing import Any, TypeVar, cast, overload
+
+import numpy as np
 
 from enrich import defaults
 from enrich.core.formats import ENRICHMENT_KEYS
@@ -27,6 +29,7 @@ from enrich.core.parse import LogFormats, ParsedColumns, severity_code
 from enrich.core.records import LogRecord, decode, encode_json
 
 _RESERVED = frozenset(ENRICHMENT_KEYS)
+T = TypeVar("T")
 
 
 def front_threads() -> int:
@@ -87,30 +90,74 @@ class Records(Sequence[LogRecord]):
         return (self[i] for i in range(len(self)))
 
 
+class Column(Sequence[T]):
+    """One column of the values the native front read, kept in its ``FrontBatch`` and made a
+    Python object only when asked for: record ``i`` is the batch's value ``rows[i]`` (``rows``
+    None: value ``i``); a value in ``over`` (one the reference read) takes that."""
+
+    def __init__(
+        self, get: Callable[[int], T], rows: Sequence[int] | None, n: int, over: dict[int, T]
+    ) -> None:
+        self._get, self._rows, self._n, self.over = get, rows, n, over
+
+    def __len__(self) -> int:
+        return self._n
+
+    @overload
+    def __getitem__(self, i: int) -> T: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[T]: ...
+    def __getitem__(self, i: int | slice) -> T | list[T]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(self._n))]
+        if not -self._n <= i < self._n:
+            raise IndexError(i)
+        i %= self._n
+        row = i if self._rows is None else self._rows[i]
+        if row in self.over:
+            return self.over[row]
+        return self._get(row)
+
+    def __iter__(self) -> Iterator[T]:
+        return (self[i] for i in range(self._n))
+
+
+@dataclass(frozen=True)
+class NativeColumns:
+    """Where the output writer finds the heads and parsed fields natively (``encode_front``):
+    the front's batch, each record's value in it (None: record i is value i), and the heads
+    and fields of the values the reference read, by value."""
+
+    batch: Any
+    rows: list[int] | None
+    heads: dict[int, bytes | None]
+    fields: dict[int, bytes]
+
+
 @dataclass
 class Front:
     """One part's values as the engine works on them; record ``i`` is input row ``rows[i]``.
 
-    ``distinct``: the distinct normalised bodies, in order of first appearance, and
-    ``norm_index[i]`` record i's among them. ``heads[i]``: the start of record i's output
-    value (see ``head_of``), None where the output writer builds the record as an object
-    instead."""
+    ``distinct``: the distinct normalised bodies, and ``norm_index[i]`` record i's among
+    them. ``heads[i]``: the start of record i's output value (see ``head_of``), None where
+    the output writer builds the record as an object instead. ``split_first``: per record,
+    the splitting rules' native matcher's answer for its body (see ``RuleSet.split_marks``),
+    where the front ran it; ``native``: where the writer reads heads and fields natively."""
 
-    rows: list[int]
+    rows: Sequence[int]
     dead: list[DeadRow]
     parsed: ParsedColumns
     distinct: list[str]
-    norm_index: list[int]
-    heads: list[bytes | None]
+    norm_index: Sequence[int]
+    heads: Sequence[bytes | None]
     records: Records
-    # per record, the splitting rules' native matcher's answer for its body (see
-    # ``RuleSet.split_marks``), where the front ran it
-    split_first: list[int] | None = None
+    split_first: Sequence[int] | None = None
+    native: NativeColumns | None = None
 
     @property
     def normalized(self) -> list[str]:
         """Each record's normalised body."""
-        return list(map(self.distinct.__getitem__, self.norm_index))
+        return [self.distinct[k] for k in self.norm_index]
 
 
 def _index(normalized: Sequence[str]) -> tuple[list[str], list[int]]:
@@ -151,48 +198,55 @@ def read_part(
         return read_part_reference(values, years, formats, max_bytes, text_fields)
     values = values if isinstance(values, list) else list(values)
     years = years if isinstance(years, list) else list(years)
-    kinds, bodies, codes, fields, heads, norms, distinct, splits = native.front(
+    batch, kinds_b, codes_b, norms_b, splits_b, distinct = native.front(
         values, years, max_bytes, text_fields, ENRICHMENT_KEYS, threads, split
     )
+    kinds = np.frombuffer(kinds_b, dtype=np.uint8)
+    codes = np.frombuffer(codes_b, dtype=np.uint8).astype(np.intp)
+    norms = np.frombuffer(norms_b, dtype="<i4").astype(np.intp)
+    splits = np.frombuffer(splits_b, dtype="<i4").astype(np.intp)
     known: dict[int, LogRecord] = {}
     dead: list[DeadRow] = []
-    if 0 in kinds:  # left to the reference: dead letters and rare values
-        for row in [i for i, k in enumerate(kinds) if k == 0]:
-            out = decode(values[row], max_bytes, text_fields)
-            if not isinstance(out, LogRecord):
-                dead.append(DeadRow(row, out[0], out[1]))
-                continue
-            p = formats.parse_safely(out, years[row])
-            bodies[row], codes[row], fields[row] = (
-                p.body,
-                severity_code(p.severity),
-                encode_json(p.fields),
-            )
-            heads[row] = head_of(out, values[row])
-            known[row] = out
-    if -1 in norms:  # not ASCII (or left to the reference): normalised in Python
+    bodies_over: dict[int, str] = {}
+    fields_over: dict[int, bytes] = {}
+    heads_over: dict[int, bytes | None] = {}
+    for row in np.flatnonzero(kinds == 0).tolist():  # dead letters and rare values
+        out = decode(values[row], max_bytes, text_fields)
+        if not isinstance(out, LogRecord):
+            dead.append(DeadRow(row, out[0], out[1]))
+            continue
+        p = formats.parse_safely(out, years[row])
+        bodies_over[row], codes[row] = p.body, severity_code(p.severity)
+        fields_over[row], heads_over[row] = encode_json(p.fields), head_of(out, values[row])
+        known[row] = out
+    gone = {d.row for d in dead}
+    unnormalised = [r for r in np.flatnonzero(norms < 0).tolist() if r not in gone]
+    if unnormalised:  # not ASCII (or read by the reference): normalised in Python
         at = {n: i for i, n in enumerate(distinct)}
-        for i, k in enumerate(norms):
-            if k < 0 and bodies[i] is not None:
-                norms[i] = at.setdefault(normalize(bodies[i]), len(at))
+        for row in unnormalised:
+            body = bodies_over[row] if row in bodies_over else batch.body(row)
+            norms[row] = at.setdefault(normalize(body), len(at))
         distinct = list(at)
-    rows: list[int] = list(range(len(values)))
+    rows: list[int] | None = None
+    n = len(values)
     if dead:
-        gone = {d.row for d in dead}
-        rows = [r for r in rows if r not in gone]
-        bodies, codes = [bodies[r] for r in rows], [codes[r] for r in rows]
-        fields, heads = [fields[r] for r in rows], [heads[r] for r in rows]
-        norms, splits = [norms[r] for r in rows], [splits[r] for r in rows]
+        rows = [r for r in range(n) if r not in gone]
+        codes, norms, splits = codes[rows], norms[rows], splits[rows]
         known = {i: known[r] for i, r in enumerate(rows) if r in known}
+        n = len(rows)
+    bodies: Column[str] = Column(batch.body, rows, n, bodies_over)
+    # numpy's integer arrays serve as sequences of ints here
+    codes_s, norms_s = cast(Sequence[int], codes), cast(Sequence[int], norms)
     return Front(
-        rows,
+        range(n) if rows is None else rows,
         dead,
-        ParsedColumns(bodies, codes, fields),
+        ParsedColumns(bodies, codes_s, Column(batch.fields, rows, n, fields_over)),
         distinct,
-        norms,
-        heads,
-        Records(values, rows, max_bytes, text_fields, known),
-        splits if split is not None else None,
+        norms_s,
+        Column(batch.head, rows, n, heads_over),
+        Records(values, range(n) if rows is None else rows, max_bytes, text_fields, known),
+        cast(Sequence[int], splits) if split is not None else None,
+        NativeColumns(batch, rows, heads_over, fields_over),
     )
 
 

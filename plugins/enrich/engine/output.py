@@ -33,9 +33,10 @@ from enrich.core.records import LogRecord, RawBatch, RawRecord, Source, encode_j
 from enrich.core.rules import RuleSet
 
 try:  # the native encoder of the same outputs (native/); the Python loop below otherwise
+    from enrich_native import encode_front as _native_encode_front
     from enrich_native import encode_records as _native_encode_records
 except ImportError:
-    _native_encode_records = None
+    _native_encode_records = _native_encode_front = None
 
 
 class Route(IntEnum):
@@ -206,10 +207,12 @@ class OutputWriter:
         rows: Sequence[int],
         heads: Sequence[bytes | None],
         decisions: Decisions,
+        native: Any = None,
     ) -> tuple[list[bytes], list[str]]:
         """The value and key of each decoded record; ``rows[i]``: record i's input row;
         ``heads[i]``: the start of its value (``enrich.engine.front.head_of``), None where it
-        is built as an object (the reference path)."""
+        is built as an object (the reference path). ``native``: the front's
+        ``NativeColumns``, where the heads and parsed fields are read from natively."""
         if len(rows) == len(src.values):  # no dead letters: record i is input row i
             topics, partitions = src.topics, src.partitions
             offsets, stamps = src.offsets, src.timestamps
@@ -227,7 +230,23 @@ class OutputWriter:
         parsed_json, fps_json = decisions.parsed, decisions.fingerprint_json
         conf_json, slot = decisions.confidence_json, decisions.text_slot
         values: list[bytes | None]
-        if _native_encode_records is not None:
+        if native is not None and _native_encode_front is not None:
+            table = [parts.get(pid, b"") for pid in range(max(part_ids, default=0) + 1)]
+            values = _native_encode_front(
+                native.batch,
+                native.rows,
+                native.heads,
+                native.fields,
+                table,
+                part_ids,
+                conf_json,
+                slot,
+                fps_json,
+                sources,
+                offsets,
+                stamps,
+            )
+        elif _native_encode_records is not None:
             table = [parts.get(pid, b"") for pid in range(max(part_ids, default=0) + 1)]
             values = _native_encode_records(
                 heads,

@@ -284,7 +284,7 @@ class Enricher:
             fps,
             parsed.fields_json,
         )
-        values, keys = self._writer.encode(src, decoded, rows, front.heads, decisions)
+        values, keys = self._writer.encode(src, decoded, rows, front.heads, decisions, front.native)
 
         counts = self._counts
         counts["in"] += len(src.values)
