@@ -160,9 +160,10 @@ class RangeReader:
         rng: PartitionRange,
         limit: int | None = None,
         keep_assigned: bool = False,
+        chunk: int = CONSUME_CHUNK,
     ):
         self.consumer, self.rng, self.limit = consumer, rng, limit
-        self.keep_assigned = keep_assigned
+        self.keep_assigned, self.chunk = keep_assigned, chunk
         self.next_offset = rng.start
         self.count = 0
         self._past_end = False
@@ -176,7 +177,7 @@ class RangeReader:
         return assigned == [(rng.topic, rng.partition)] and _position(consumer, rng) == rng.start
 
     def chunks(self) -> Iterator[list[Message]]:
-        """The range's messages, in offset order, in lists of up to ``CONSUME_CHUNK``."""
+        """The range's messages, in offset order, in lists of up to ``chunk``."""
         rng, consumer, limit = self.rng, self.consumer, self.limit
         if rng.end <= rng.start:
             return
@@ -192,7 +193,7 @@ class RangeReader:
                     self.next_offset = rng.end
                     ended = True
                     return
-                want = min(CONSUME_CHUNK, rng.end - self.next_offset)
+                want = min(self.chunk, rng.end - self.next_offset)
                 if limit is not None:
                     want = min(want, limit - self.count)
                     if want <= 0:

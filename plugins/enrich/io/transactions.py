@@ -51,6 +51,13 @@ from enrich.learn.model import Model
 
 log = logging.getLogger(__name__)
 
+# Messages read and enriched at a time within a micro-batch. Larger parts cost the engine less
+# a line (one model call and one native pass a part: 4.2 us a line in parts of 10,000 against
+# 3.6 in one of 50,000, measured in process) and win over producing the first part's records
+# while the next is read: on the pipeline benchmark, 10,000: 126k lines/s, 25,000: 125k,
+# 50,000: 140k (medians of three runs each, 600,000 lines).
+ENRICH_CHUNK = 50_000
+
 
 def transactional_id(owner: str, topic: str, partition: int) -> str:
     """The producer's ``transactional.id`` for one input partition, fixed per ``owner``: the
@@ -297,7 +304,9 @@ def _one_batch(
             group_id,
             plan.lost_count,
         )
-    reader = RangeReader(consumer, rng, keep_assigned=True)  # the next batch reads on
+    # the next batch reads on where this one stops; a micro-batch of the default size is
+    # read and enriched in one part (see ENRICH_CHUNK)
+    reader = RangeReader(consumer, rng, keep_assigned=True, chunk=ENRICH_CHUNK)
     what = f"transaction for {topics.raw}[{partition}]"
     txn = _Transaction(producer, topics, partition, what, after=after)
     with txn:
