@@ -160,10 +160,11 @@ class RangeReader:
         rng: PartitionRange,
         limit: int | None = None,
         keep_assigned: bool = False,
-        chunk: int = CONSUME_CHUNK,
+        chunk: int | None = None,
     ):
         self.consumer, self.rng, self.limit = consumer, rng, limit
-        self.keep_assigned, self.chunk = keep_assigned, chunk
+        self.keep_assigned = keep_assigned
+        self.chunk = chunk or CONSUME_CHUNK  # messages a consume() asks for
         self.next_offset = rng.start
         self.count = 0
         self._past_end = False

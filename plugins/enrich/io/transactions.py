@@ -12,7 +12,11 @@ be run and tested on its own. Per partition:
    ``max_batch_size`` messages (``read_committed``, partition assigned, never a group join);
 3. enriched records (produced chunk by chunk while the rest is read), training labels, review
    queries and dead letters, and the consumed offsets, are committed **in one transaction**:
-   all of it becomes visible to a ``read_committed`` reader, or none of it does.
+   all of it becomes visible to a ``read_committed`` reader, or none of it does;
+4. a task works through micro-batches until caught up: the next one is read and enriched while
+   the previous one commits (in a thread; librdkafka waits without the GIL), and its
+   transaction begins only once that commit is done, so a failed commit fails the task before
+   anything of the next batch is written.
 
 Running it again with no new input reads nothing, writes nothing and commits nothing.
 """
