@@ -440,3 +440,13 @@ def test_templates_waiting_in_the_review_queue_are_not_asked_again() -> None:
     assert [q.fingerprint for q in again.queries] == asked[3:]
     assert again.counts["already_queued"] == 3
     assert again.counts["needs_review"] == 8  # the lines still say so
+
+
+def test_a_body_every_line_of_which_a_rule_splits_off_is_not_a_model_input() -> None:
+    """``distinct_bodies`` counts what the model is asked about: the split-off bodies, not the
+    template they were split from when no line of the batch keeps it."""
+    lines = [b"Task exited with return code 1", b"Task exited with return code 2", b"hello 1"]
+    result = enrich_batch(raw(lines), None, load_rules())
+    assert result.counts["distinct_bodies"] == 2
+    fps = [r["fingerprint"] for r in result.records()]
+    assert fps[0] == fps[1] != fps[2]
