@@ -68,6 +68,13 @@ def test_unreadable_taxonomy_file(
     assert f"taxonomy file {taxonomy} is not valid YAML" in out
 
 
+def test_a_thread_count_that_is_no_number(
+    pipe: Pipeline, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = fails_in_preflight(pipe, capsys, ENRICH_FRONT_THREADS="many")
+    assert "ENRICH_FRONT_THREADS='many': give a whole number of threads" in out
+
+
 def test_missing_connection(pipe: Pipeline, capsys: pytest.CaptureFixture[str]) -> None:
     out = fails_in_preflight(pipe, capsys, ENRICH_KAFKA_CONN_ID="kafka_nowhere")
     assert "Airflow connection 'kafka_nowhere' is not defined" in out

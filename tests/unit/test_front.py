@@ -20,7 +20,8 @@ from enrich import defaults
 from enrich.core.formats import ENRICHMENT_KEYS
 from enrich.core.parse import LogFormats, builtin_formats
 from enrich.core.rules import load_rules
-from enrich.engine.front import read_part, read_part_reference
+from enrich.engine.front import front_threads, read_part, read_part_reference
+from enrich.errors import ConfigError
 from enrich.samples import generate
 from tests.native_build import native_module
 from tests.unit.test_native_parser import (
@@ -186,3 +187,16 @@ def test_threads_do_not_change_the_result() -> None:
     assert one[7] == load_rules().split_matcher.first(one[2])  # the splitting rules' answers
     assert columns(2) == one
     assert columns(3) == one
+
+
+def test_front_threads_come_from_the_environment_or_the_cores(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ENRICH_FRONT_THREADS", "3")
+    assert front_threads() == 3
+    monkeypatch.delenv("ENRICH_FRONT_THREADS")
+    assert 1 <= front_threads() <= 4
+    for bad in ("0", "two", "-1"):
+        monkeypatch.setenv("ENRICH_FRONT_THREADS", bad)
+        with pytest.raises(ConfigError, match="ENRICH_FRONT_THREADS"):
+            front_threads()
