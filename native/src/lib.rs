@@ -1,4 +1,4 @@
-//! Three per-line hot paths of the engine, each with a Python reference it must agree with.
+//! The per-line hot paths of the engine, each with a Python reference it must agree with.
 //!
 //! `normalize_many` is `enrich.core.normalize.normalize` for ASCII lines, and `None` for any other
 //! line, which the caller normalises in Python. Keeping to ASCII keeps the two exactly equal
@@ -14,7 +14,13 @@
 //! for the model's vectoriser, for ASCII texts.
 //!
 //! `Parser` (`parser.rs`, `timestamp.rs`) is `enrich.core.parse.LogFormats.parse_record` for a
-//! batch; `tests/unit/test_native_parser.py` compares it with its reference.
+//! batch; `tests/unit/test_native_parser.py` compares it with its reference. Its `front`
+//! (with `json.rs`, a strict JSON reader) is `enrich.engine.front.read_part_reference` from the
+//! Kafka values on (decode, parse, normalise, the output's head), on threads without the GIL,
+//! keeping what it read in a `FrontBatch` that `encode_front` writes the outputs from;
+//! `tests/unit/test_front.py` compares it with its reference.
+//!
+//! `RuleMatcher` (`rules.rs`) is the first matching rule of RE2's `Set` for ASCII texts.
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;

@@ -11,10 +11,14 @@
 //! exactly what Python gives;
 //! `tests/unit/test_native_parser.py` compares the two.
 //!
+//! `front(values, ...)` starts from the Kafka values instead: `decode` (with `json.rs`),
+//! `parse_record` and `normalize`, on threads without the GIL, the results kept in a
+//! `FrontBatch`; `tests/unit/test_front.py` compares it with `read_part_reference`.
+//!
 //! The formats' regexes are RE2; they run here on the `regex` crate, with RE2's ASCII
 //! meanings of `\d`, `\s`, `\w` and `\b` spelled out (`translate`). A JSON text inside a
-//! line or a record (CRI, Docker) is decoded by `enrich.core.records.decode` itself, so it
-//! is read exactly as the reference reads it.
+//! line or a record (CRI, Docker) is decoded by this module's `decode`, which reads what
+//! `enrich.core.records.decode` reads and leaves the rest to Python.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
