@@ -323,20 +323,68 @@ fn push_int(n: i64, out: &mut Vec<u8>) {
     write!(out, "{n}").expect("writing to a Vec cannot fail");
 }
 
+/// What both encoders write after a record's head: the enrichment's fixed part
+/// `statics[sids[i]]`, `confs[inverse[i]]`, `fps[inverse[i] >> 1]` (JSON), `sources[i]` (the
+/// JSON of its source's topic and partition), `offsets[i]`, `stamps[i]`, then the parsed
+/// fields' JSON.
+struct Tail<'a, 'py> {
+    statics: Vec<Bound<'py, PyBytes>>,
+    sids: &'a Bound<'py, PyList>,
+    confs: &'a Bound<'py, PyList>,
+    inverse: &'a Bound<'py, PyList>,
+    fps: &'a Bound<'py, PyList>,
+    sources: &'a Bound<'py, PyList>,
+    offsets: &'a Bound<'py, PyList>,
+    stamps: &'a Bound<'py, PyList>,
+}
+
+impl<'py> Tail<'_, 'py> {
+    /// The output value of record `i`: `head`, the enrichment, `parsed`.
+    fn value(
+        &self,
+        i: usize,
+        head: &[u8],
+        parsed: &[u8],
+        buf: &mut Vec<u8>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let sid: usize = self.sids.get_item(i)?.extract()?;
+        let slot: usize = self.inverse.get_item(i)?.extract()?;
+        buf.clear();
+        buf.extend_from_slice(head);
+        buf.extend_from_slice(self.statics[sid].as_bytes());
+        buf.extend_from_slice(b",\"confidence\":");
+        buf.extend_from_slice(self.confs.get_item(slot)?.cast::<PyBytes>()?.as_bytes());
+        buf.extend_from_slice(b",\"fingerprint\":");
+        buf.extend_from_slice(self.fps.get_item(slot >> 1)?.cast::<PyBytes>()?.as_bytes());
+        buf.push(b',');
+        buf.extend_from_slice(self.sources.get_item(i)?.cast::<PyBytes>()?.as_bytes());
+        buf.extend_from_slice(b",\"offset\":");
+        push_int(self.offsets.get_item(i)?.extract()?, buf);
+        buf.extend_from_slice(b",\"timestamp\":");
+        let ts = self.stamps.get_item(i)?;
+        if ts.is_none() {
+            buf.extend_from_slice(b"null");
+        } else {
+            push_int(ts.extract()?, buf);
+        }
+        buf.extend_from_slice(b"},\"parsed\":");
+        buf.extend_from_slice(parsed);
+        buf.push(b'}');
+        Ok(PyBytes::new(self.sids.py(), buf))
+    }
+}
+
 /// The output values of one partition's batch, as `enrich.engine.output.OutputWriter.encode`
 /// builds them in Python (the reference): each record's head (`enrich.engine.front.head_of`:
 /// `{"message":<text>,` for a plain line, a strict JSON object's bytes up to its closing brace)
-/// followed by the enrichment. `None` where the head is None: the caller builds that record
-/// as an object.
-///
-/// Per record `i`: `heads[i]`, `statics[sids[i]]` (the enrichment's fixed part),
-/// `confs[inverse[i]]`, `fps[inverse[i] >> 1]` (JSON), `sources[i]` (the JSON of its source's topic and
-/// partition), `offsets[i]`, `stamps[i]`, `parsed[i]` (the JSON of what the parser found).
+/// followed by the enrichment (`Tail`) and `parsed[i]` (the JSON of what the parser found).
+/// `None` where the head is None: the caller builds that record as an object.
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
 fn encode_records<'py>(
     py: Python<'py>,
     heads: &Bound<'py, PyList>,
+    parsed: &Bound<'py, PyList>,
     statics: &Bound<'py, PyList>,
     sids: &Bound<'py, PyList>,
     confs: &Bound<'py, PyList>,
@@ -345,8 +393,17 @@ fn encode_records<'py>(
     sources: &Bound<'py, PyList>,
     offsets: &Bound<'py, PyList>,
     stamps: &Bound<'py, PyList>,
-    parsed: &Bound<'py, PyList>,
 ) -> PyResult<Bound<'py, PyList>> {
+    let tail = Tail {
+        statics: statics_of(statics)?,
+        sids,
+        confs,
+        inverse,
+        fps,
+        sources,
+        offsets,
+        stamps,
+    };
     let out = PyList::empty(py);
     let mut buf: Vec<u8> = Vec::with_capacity(1024);
     for (i, head) in heads.iter().enumerate() {
@@ -354,30 +411,9 @@ fn encode_records<'py>(
             out.append(py.None())?;
             continue;
         }
-        buf.clear();
-        buf.extend_from_slice(head.cast::<PyBytes>()?.as_bytes());
-        let sid: usize = sids.get_item(i)?.extract()?;
-        let slot: usize = inverse.get_item(i)?.extract()?;
-        buf.extend_from_slice(statics.get_item(sid)?.cast::<PyBytes>()?.as_bytes());
-        buf.extend_from_slice(b",\"confidence\":");
-        buf.extend_from_slice(confs.get_item(slot)?.cast::<PyBytes>()?.as_bytes());
-        buf.extend_from_slice(b",\"fingerprint\":");
-        buf.extend_from_slice(fps.get_item(slot >> 1)?.cast::<PyBytes>()?.as_bytes());
-        buf.push(b',');
-        buf.extend_from_slice(sources.get_item(i)?.cast::<PyBytes>()?.as_bytes());
-        buf.extend_from_slice(b",\"offset\":");
-        push_int(offsets.get_item(i)?.extract()?, &mut buf);
-        buf.extend_from_slice(b",\"timestamp\":");
-        let ts = stamps.get_item(i)?;
-        if ts.is_none() {
-            buf.extend_from_slice(b"null");
-        } else {
-            push_int(ts.extract()?, &mut buf);
-        }
-        buf.extend_from_slice(b"},\"parsed\":");
-        buf.extend_from_slice(parsed.get_item(i)?.cast::<PyBytes>()?.as_bytes());
-        buf.push(b'}');
-        out.append(PyBytes::new(py, &buf))?;
+        let head = head.cast::<PyBytes>()?.as_bytes();
+        let fields = parsed.get_item(i)?;
+        out.append(tail.value(i, head, fields.cast::<PyBytes>()?.as_bytes(), &mut buf)?)?;
     }
     Ok(out)
 }
@@ -402,62 +438,54 @@ fn encode_front<'py>(
     offsets: &Bound<'py, PyList>,
     stamps: &Bound<'py, PyList>,
 ) -> PyResult<Bound<'py, PyList>> {
+    let tail = Tail {
+        statics: statics_of(statics)?,
+        sids,
+        confs,
+        inverse,
+        fps,
+        sources,
+        offsets,
+        stamps,
+    };
     let out = PyList::empty(py);
     let mut buf: Vec<u8> = Vec::with_capacity(1024);
-    let statics: Vec<Bound<'py, PyBytes>> = statics
-        .iter()
-        .map(|s| s.cast_into::<PyBytes>().map_err(PyErr::from))
-        .collect::<PyResult<_>>()?;
     let overridden = !heads.is_empty() || !fields.is_empty();
     for i in 0..sids.len() {
         let row = rows.as_ref().map_or(i, |r| r[i]);
-        let (head_obj, fields_obj);
-        let (head, parsed): (Option<&[u8]>, &[u8]) = if overridden && heads.contains(row)? {
-            head_obj = heads.get_item(row)?;
-            fields_obj = fields
+        if overridden && heads.contains(row)? {
+            // a value the front left to Python: its head (None: the object path) and fields
+            let head = heads.get_item(row)?.filter(|h| !h.is_none());
+            let parsed = fields
                 .get_item(row)?
                 .ok_or_else(|| PyValueError::new_err("a row with a head and no fields"))?;
-            let head = match &head_obj {
-                Some(h) if !h.is_none() => Some(h.cast::<PyBytes>()?.as_bytes()),
-                _ => None,
-            };
-            (head, fields_obj.cast::<PyBytes>()?.as_bytes())
-        } else {
-            let parsed = batch.fields_of(row).ok_or_else(|| {
-                PyValueError::new_err(format!("value {row} has no parsed fields"))
-            })?;
-            (batch.head_of(row), parsed)
-        };
-        let Some(head) = head else {
-            out.append(py.None())?;
+            match head {
+                None => out.append(py.None())?,
+                Some(h) => out.append(tail.value(
+                    i,
+                    h.cast::<PyBytes>()?.as_bytes(),
+                    parsed.cast::<PyBytes>()?.as_bytes(),
+                    &mut buf,
+                )?)?,
+            }
             continue;
-        };
-        buf.clear();
-        buf.extend_from_slice(head);
-        let sid: usize = sids.get_item(i)?.extract()?;
-        let slot: usize = inverse.get_item(i)?.extract()?;
-        buf.extend_from_slice(statics[sid].as_bytes());
-        buf.extend_from_slice(b",\"confidence\":");
-        buf.extend_from_slice(confs.get_item(slot)?.cast::<PyBytes>()?.as_bytes());
-        buf.extend_from_slice(b",\"fingerprint\":");
-        buf.extend_from_slice(fps.get_item(slot >> 1)?.cast::<PyBytes>()?.as_bytes());
-        buf.push(b',');
-        buf.extend_from_slice(sources.get_item(i)?.cast::<PyBytes>()?.as_bytes());
-        buf.extend_from_slice(b",\"offset\":");
-        push_int(offsets.get_item(i)?.extract()?, &mut buf);
-        buf.extend_from_slice(b",\"timestamp\":");
-        let ts = stamps.get_item(i)?;
-        if ts.is_none() {
-            buf.extend_from_slice(b"null");
-        } else {
-            push_int(ts.extract()?, &mut buf);
         }
-        buf.extend_from_slice(b"},\"parsed\":");
-        buf.extend_from_slice(parsed);
-        buf.push(b'}');
-        out.append(PyBytes::new(py, &buf))?;
+        let parsed = batch
+            .fields_of(row)
+            .ok_or_else(|| PyValueError::new_err(format!("value {row} has no parsed fields")))?;
+        match batch.head_of(row) {
+            None => out.append(py.None())?,
+            Some(head) => out.append(tail.value(i, head, parsed, &mut buf)?)?,
+        }
     }
     Ok(out)
+}
+
+fn statics_of<'py>(statics: &Bound<'py, PyList>) -> PyResult<Vec<Bound<'py, PyBytes>>> {
+    statics
+        .iter()
+        .map(|s| s.cast_into::<PyBytes>().map_err(PyErr::from))
+        .collect()
 }
 
 #[pymodule]

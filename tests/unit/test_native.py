@@ -146,7 +146,8 @@ def test_non_ascii_lines_go_back_to_python() -> None:
 def test_native_outputs_are_byte_identical_to_the_python_encoder(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Every route and input kind, escapes included, through both encoders."""
+    """Every route and input kind, escapes included, through the three encoders."""
+    from enrich.core.parse import LogFormats
     from enrich.core.records import RawBatch
     from enrich.core.rules import load_rules
     from enrich.engine import output
@@ -179,12 +180,19 @@ def test_native_outputs_are_byte_identical_to_the_python_encoder(
         {"heartbeat": 0.9, "GET": 0.95},
     )
     for m in (None, model):
-        monkeypatch.setattr(output, "_native_encode_records", native.encode_records)
+        # the native front's batch, written by encode_front
         native_out = enrich_batch(batch_in, m, rules)
-        monkeypatch.setattr(output, "_native_encode_records", None)
-        python_out = enrich_batch(batch_in, m, rules)
-        assert native_out.enriched == python_out.enriched
-        assert native_out.enriched_keys == python_out.enriched_keys
+        # the Python front's columns, written by encode_records (a format Rust cannot compile)
+        with monkeypatch.context() as patch:
+            patch.setattr(LogFormats, "_native_parser", lambda self: None)
+            records_out = enrich_batch(batch_in, m, rules)
+        # the Python loop, the reference
+        with monkeypatch.context() as patch:
+            patch.setattr(output, "_native_encode_front", None)
+            patch.setattr(output, "_native_encode_records", None)
+            python_out = enrich_batch(batch_in, m, rules)
+        assert native_out.enriched == records_out.enriched == python_out.enriched
+        assert native_out.enriched_keys == records_out.enriched_keys == python_out.enriched_keys
         assert len(native_out.enriched) == len(values) - 1
     routes = {r["labelled_by"] for r in native_out.records()}
     assert routes == {"model", "rules", "none"}

@@ -230,36 +230,14 @@ class OutputWriter:
         parsed_json, fps_json = decisions.parsed, decisions.fingerprint_json
         conf_json, slot = decisions.confidence_json, decisions.text_slot
         values: list[bytes | None]
+        table = [parts.get(pid, b"") for pid in range(max(part_ids, default=0) + 1)]
+        tail = (table, part_ids, conf_json, slot, fps_json, sources, offsets, stamps)
         if native is not None and _native_encode_front is not None:
-            table = [parts.get(pid, b"") for pid in range(max(part_ids, default=0) + 1)]
             values = _native_encode_front(
-                native.batch,
-                native.rows,
-                native.heads,
-                native.fields,
-                table,
-                part_ids,
-                conf_json,
-                slot,
-                fps_json,
-                sources,
-                offsets,
-                stamps,
+                native.batch, native.rows, native.heads, native.fields, *tail
             )
         elif _native_encode_records is not None:
-            table = [parts.get(pid, b"") for pid in range(max(part_ids, default=0) + 1)]
-            values = _native_encode_records(
-                heads,
-                table,
-                part_ids,
-                conf_json,
-                slot,
-                fps_json,
-                sources,
-                offsets,
-                stamps,
-                parsed_json,
-            )
+            values = _native_encode_records(heads, parsed_json, *tail)
         else:
             values = []
             append = values.append
