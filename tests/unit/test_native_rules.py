@@ -49,8 +49,8 @@ def test_split_marks_agree_with_and_without_the_native_matcher() -> None:
     rules = load_rules()
     texts = _texts()
     with_native = rules.split_marks(texts)
-    assert rules._split_native is not None
-    rules.__dict__["_split_native"] = None  # the RE2 path
+    assert rules.split_matcher is not None
+    rules.__dict__["split_matcher"] = None  # the RE2 path
     assert rules.split_marks(texts) == with_native
 
 
@@ -82,7 +82,7 @@ def test_a_pattern_the_regex_crate_reads_otherwise_keeps_re2() -> None:
             ]
         }
     )
-    assert rules._split_native is None
+    assert rules.split_matcher is None
     assert rules._text_native is None
     assert rules.split_marks(["exit code 12", "exit code 0"]) == [" <RULE_ODD>", ""]
     assert rules.match(["exit code 12", "exit code 0"]) == [0, -1]

@@ -60,43 +60,6 @@ class DeadRow:
     detail: str
 
 
-class Records(Sequence[LogRecord]):
-    """The decoded record of each row in ``rows``, decoded when first asked for."""
-
-    def __init__(
-        self,
-        values: Sequence[bytes | None],
-        rows: Sequence[int],
-        max_bytes: int,
-        text_fields: tuple[str, ...],
-        known: dict[int, LogRecord] | None = None,
-    ) -> None:
-        self._values, self._rows = values, rows
-        self._max_bytes, self._text_fields = max_bytes, text_fields
-        self._known: dict[int, LogRecord] = known or {}
-
-    def __len__(self) -> int:
-        return len(self._rows)
-
-    @overload
-    def __getitem__(self, i: int) -> LogRecord: ...
-    @overload
-    def __getitem__(self, i: slice) -> list[LogRecord]: ...
-    def __getitem__(self, i: int | slice) -> LogRecord | list[LogRecord]:
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        rec = self._known.get(i)
-        if rec is None:
-            out = decode(self._values[self._rows[i]], self._max_bytes, self._text_fields)
-            if not isinstance(out, LogRecord):  # the front decoded it: it cannot be dead
-                raise AssertionError(f"record {i} decodes as a dead letter now: {out}")
-            rec = self._known[i] = out
-        return rec
-
-    def __iter__(self) -> Iterator[LogRecord]:
-        return (self[i] for i in range(len(self)))
-
-
 class Column(Sequence[T]):
     """One column of the values the native front read, kept in its ``FrontBatch`` and made a
     Python object only when asked for: record ``i`` is the batch's value ``rows[i]`` (``rows``
@@ -129,6 +92,27 @@ class Column(Sequence[T]):
         return (self[i] for i in range(self._n))
 
 
+def _records(
+    values: Sequence[bytes | None],
+    rows: Sequence[int] | None,
+    n: int,
+    max_bytes: int,
+    text_fields: tuple[str, ...],
+    known: dict[int, LogRecord],
+) -> Column[LogRecord]:
+    """Each record's :class:`LogRecord` (``known``, by value), else decoded when first asked
+    for and kept there."""
+
+    def decoded(row: int) -> LogRecord:
+        out = decode(values[row], max_bytes, text_fields)
+        if not isinstance(out, LogRecord):  # the front decoded it: it cannot be dead
+            raise AssertionError(f"value {row} decodes as a dead letter now: {out}")
+        known[row] = out
+        return out
+
+    return Column(decoded, rows, n, known)
+
+
 @dataclass(frozen=True)
 class NativeColumns:
     """Where the output writer finds the heads and parsed fields natively (``encode_front``):
@@ -157,7 +141,7 @@ class Front:
     distinct: list[str]
     norm_index: Sequence[int]
     heads: Sequence[bytes | None]
-    records: Records
+    records: Sequence[LogRecord]
     split_first: Sequence[int] | None = None
     native: NativeColumns | None = None
 
@@ -240,19 +224,21 @@ def read_part(
     if dead:
         rows = [r for r in range(n) if r not in gone]
         codes, norms, splits = codes[rows], norms[rows], splits[rows]
-        known = {i: known[r] for i, r in enumerate(rows) if r in known}
         n = len(rows)
-    bodies: Column[str] = Column(batch.body, rows, n, bodies_over)
     # numpy's integer arrays serve as sequences of ints here
     codes_s, norms_s = cast(Sequence[int], codes), cast(Sequence[int], norms)
     return Front(
         range(n) if rows is None else rows,
         dead,
-        ParsedColumns(bodies, codes_s, Column(batch.fields, rows, n, fields_over)),
+        ParsedColumns(
+            Column(batch.body, rows, n, bodies_over),
+            codes_s,
+            Column(batch.fields, rows, n, fields_over),
+        ),
         distinct,
         norms_s,
         Column(batch.head, rows, n, heads_over),
-        Records(values, range(n) if rows is None else rows, max_bytes, text_fields, known),
+        _records(values, rows, n, max_bytes, text_fields, known),
         cast(Sequence[int], splits) if split is not None else None,
         NativeColumns(batch, rows, heads_over, fields_over),
     )
@@ -277,6 +263,7 @@ def read_part_reference(
             rows.append(row)
         else:
             dead.append(DeadRow(row, out[0], out[1]))
+    known = dict(zip(rows, decoded, strict=True))
     found = formats.parse_many(decoded, [years[r] for r in rows])
     bodies = [p.body for p in found]
     return Front(
@@ -289,5 +276,5 @@ def read_part_reference(
         ),
         *_index([normalize(b) for b in bodies]),
         [head_of(rec, values[r]) for rec, r in zip(decoded, rows, strict=True)],
-        Records(values, rows, max_bytes, text_fields, dict(enumerate(decoded))),
+        _records(values, rows, len(rows), max_bytes, text_fields, known),
     )

@@ -179,52 +179,55 @@ class RangeReader:
 
     def chunks(self) -> Iterator[list[Message]]:
         """The range's messages, in offset order, in lists of up to ``chunk``."""
-        rng, consumer, limit = self.rng, self.consumer, self.limit
+        rng, consumer = self.rng, self.consumer
         if rng.end <= rng.start:
             return
         if not self._reuse_assignment():
             consumer.assign([TopicPartition(rng.topic, rng.partition, rng.start)])
-        idle_since: float | None = None
-        ended = False  # normally: not by an error, nor by the caller closing this generator
         try:
-            while self.next_offset < rng.end:
-                if _position(consumer, rng) >= rng.end:
-                    # what is left are control records (a transaction's commit marker) or
-                    # aborted ones, which the client has skipped: nothing more will come
-                    self.next_offset = rng.end
-                    ended = True
+            yield from self._read()
+        except BaseException:  # an error, or the caller closing this generator
+            self._unassign()
+            raise
+        if not self.keep_assigned:
+            self._unassign()
+
+    def _unassign(self) -> None:
+        # a caller that stopped reading on an error may close the consumer before this
+        # generator is finalised: nothing is left to unassign then
+        with contextlib.suppress(RuntimeError):
+            self.consumer.unassign()
+
+    def _read(self) -> Iterator[list[Message]]:
+        rng, consumer, limit = self.rng, self.consumer, self.limit
+        idle_since: float | None = None
+        while self.next_offset < rng.end:
+            if _position(consumer, rng) >= rng.end:
+                # what is left are control records (a transaction's commit marker) or
+                # aborted ones, which the client has skipped: nothing more will come
+                self.next_offset = rng.end
+                return
+            want = min(self.chunk, rng.end - self.next_offset)
+            if limit is not None:
+                want = min(want, limit - self.count)
+                if want <= 0:
                     return
-                want = min(self.chunk, rng.end - self.next_offset)
-                if limit is not None:
-                    want = min(want, limit - self.count)
-                    if want <= 0:
-                        ended = True
-                        return
-                batch = consumer.consume(num_messages=max(want, 1), timeout=POLL_S)
-                if not batch:
-                    now = time.monotonic()
-                    idle_since = now if idle_since is None else idle_since
-                    if now - idle_since >= IDLE_S:
-                        ended = True
-                        return  # held back (an open upstream transaction): keep what we have
-                    continue
-                idle_since = None
-                chunk = self._keep(batch)
-                if chunk:
-                    self.count += len(chunk)
-                    self.next_offset = (chunk[-1].offset() or 0) + 1
-                    yield chunk
-                if self._past_end:
-                    self.next_offset = rng.end
-                    ended = True
-                    return
-            ended = True
-        finally:
-            # a caller that stopped reading on an error may close the consumer before this
-            # generator is finalised: nothing is left to unassign then
-            if not (ended and self.keep_assigned):
-                with contextlib.suppress(RuntimeError):
-                    consumer.unassign()
+            batch = consumer.consume(num_messages=max(want, 1), timeout=POLL_S)
+            if not batch:
+                now = time.monotonic()
+                idle_since = now if idle_since is None else idle_since
+                if now - idle_since >= IDLE_S:
+                    return  # held back (an open upstream transaction): keep what we have
+                continue
+            idle_since = None
+            chunk = self._keep(batch)
+            if chunk:
+                self.count += len(chunk)
+                self.next_offset = (chunk[-1].offset() or 0) + 1
+                yield chunk
+            if self._past_end:
+                self.next_offset = rng.end
+                return
 
     def _keep(self, batch: list[Message]) -> list[Message]:
         """The messages of ``batch`` inside the range; notes when one lies past its end."""
