@@ -228,13 +228,10 @@ class Enricher:
             at = {t: k for k, t in enumerate(distinct)}
             for i in [i for i, m in enumerate(marks) if m]:
                 index[i] = at.setdefault(distinct[index[i]] + marks[i], len(at))
-            # only the bodies some record still has, in order of first appearance
-            kept, first, index = np.unique(index, return_index=True, return_inverse=True)
-            order = np.argsort(first)
-            rank = np.empty_like(order)
-            rank[order] = np.arange(len(order))
+            # only the bodies some record still has (their order does not matter)
+            kept, index = np.unique(index, return_inverse=True)
             every = list(at)
-            distinct, index = [every[k] for k in kept[order].tolist()], rank[index]
+            distinct = [every[k] for k in kept.tolist()]
         scores = self._scores.of(distinct, index, stated > 0)
 
         # 4. people's labels first; rules, only where they can decide; route

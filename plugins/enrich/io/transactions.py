@@ -330,7 +330,7 @@ def _one_batch(
 
     def commit() -> None:
         with txn:
-            txn.commit(result, offsets, metadata=metadata)
+            txn.commit(result, offsets, metadata)
 
     produced = txn.produced + result.output_count()
     run = PartitionRun(topics.raw, partition, rng.start, end, counts, produced, True)
@@ -389,9 +389,8 @@ def reenrich_range(
                 if reader.next_offset <= start:
                     txn.abandon()  # nothing more could be read (an open upstream transaction)
                     break
-                txn.commit(
-                    result, [TopicPartition(rng.topic, rng.partition, reader.next_offset)], consumer
-                )
+                done_at = [TopicPartition(rng.topic, rng.partition, reader.next_offset)]
+                txn.commit(result, done_at, consumer.consumer_group_metadata())
             produced += txn.produced
             _add_counts(totals, result.counts)
             start = reader.next_offset
@@ -506,16 +505,13 @@ class _Transaction:
         self,
         result: BatchResult,
         offsets: list[TopicPartition] | None = None,
-        consumer: Consumer | None = None,
         metadata: Any = None,
     ) -> None:
         """Write the batch's labels, queries and dead letters (and its ``enriched`` records,
-        if any are left there), commit ``offsets`` for ``consumer``'s group (or the group of
-        ``metadata``, its ``consumer_group_metadata()``), commit."""
+        if any are left there), commit ``offsets`` for the consumer group of ``metadata`` (a
+        consumer's ``consumer_group_metadata()``), commit."""
         self._begin()
         self.produced += write_result(self.producer, self.topics, result, self._out_partition)
-        if metadata is None and consumer is not None:
-            metadata = consumer.consumer_group_metadata()
         if (
             offsets
             and metadata is not None
