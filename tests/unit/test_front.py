@@ -166,7 +166,7 @@ def test_years_must_match_values() -> None:
 
 
 def test_threads_do_not_change_the_result() -> None:
-    values = [v for _s, v in generate(6_000, seed=23)] + [None, b"\xff", b'{"msg": 1}']
+    values = [v for _s, v in generate(7_000, seed=23)] + [None, b"\xff", b'{"msg": 1}']
     years = [2026] * len(values)
 
     def columns(threads: int) -> tuple[object, ...]:
