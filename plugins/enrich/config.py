@@ -78,6 +78,8 @@ class StackSettings:
     # the user's own log formats, tried before the built-in ones
     user_formats_file: Path | None = None
     model_cache_dir: Path = defaults.VAR_DIR / "cache" / "models"
+    # threads the engine's native front reads with (None: as many as it finds cores for)
+    front_threads: int | None = None
 
     @classmethod
     def from_env(cls) -> StackSettings:
@@ -100,4 +102,5 @@ class StackSettings:
             if os.environ.get("ENRICH_FORMATS_FILE")
             else None,
             model_cache_dir=_env_path("ENRICH_MODEL_CACHE", var / "cache" / "models"),
+            front_threads=_env_int("ENRICH_FRONT_THREADS", 0) or None,
         )

@@ -72,7 +72,7 @@ def test_a_thread_count_that_is_no_number(
     pipe: Pipeline, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = fails_in_preflight(pipe, capsys, ENRICH_FRONT_THREADS="many")
-    assert "ENRICH_FRONT_THREADS='many': give a whole number of threads" in out
+    assert "ENRICH_FRONT_THREADS='many' is not a whole number" in out
 
 
 def test_missing_connection(pipe: Pipeline, capsys: pytest.CaptureFixture[str]) -> None:

@@ -17,10 +17,12 @@ from collections.abc import Sequence
 import pytest
 
 from enrich import defaults
+from enrich.config import StackSettings
 from enrich.core.formats import ENRICHMENT_KEYS
 from enrich.core.parse import LogFormats, builtin_formats
 from enrich.core.rules import load_rules
-from enrich.engine.front import front_threads, read_part, read_part_reference
+from enrich.engine.front import default_threads, read_part, read_part_reference
+from enrich.engine.routing import EnrichSettings
 from enrich.errors import ConfigError
 from enrich.samples import generate
 from tests.native_build import native_module
@@ -193,10 +195,13 @@ def test_front_threads_come_from_the_environment_or_the_cores(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("ENRICH_FRONT_THREADS", "3")
-    assert front_threads() == 3
+    assert StackSettings.from_env().front_threads == 3
     monkeypatch.delenv("ENRICH_FRONT_THREADS")
-    assert 1 <= front_threads() <= 4
+    assert StackSettings.from_env().front_threads is None
+    assert 1 <= default_threads() <= 4
     for bad in ("0", "two", "-1"):
         monkeypatch.setenv("ENRICH_FRONT_THREADS", bad)
         with pytest.raises(ConfigError, match="ENRICH_FRONT_THREADS"):
-            front_threads()
+            StackSettings.from_env()
+    with pytest.raises(ConfigError, match="threads"):
+        EnrichSettings(threads=0)

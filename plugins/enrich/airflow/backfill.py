@@ -24,7 +24,11 @@ BACKFILL_HEADER, MODEL_HEADER = "enrich-backfill", "enrich-model-version"
 def enrich_settings(rt: Runtime, params: BackfillParams) -> EnrichSettings:
     """A backfill asks no review questions: the live pipeline already queued those lines."""
     return EnrichSettings(
-        threshold=params.threshold, policy=params.policy, review_k=0, taxonomy=rt.taxonomy()
+        threshold=params.threshold,
+        policy=params.policy,
+        review_k=0,
+        taxonomy=rt.taxonomy(),
+        threads=rt.stack.front_threads,
     )
 
 

@@ -16,7 +16,6 @@ from enrich import defaults
 from enrich.airflow.params import EnrichmentParams
 from enrich.airflow.runtime import Runtime
 from enrich.core.labels import Taxonomy
-from enrich.engine.front import front_threads
 from enrich.engine.routing import EnrichSettings
 from enrich.errors import ConfigError
 from enrich.io import reading, topics, transactions
@@ -48,6 +47,7 @@ def enrich_settings(rt: Runtime, params: EnrichmentParams) -> EnrichSettings:
         review_k=params.review_k,
         strategy=params.strategy,
         taxonomy=rt.taxonomy(),
+        threads=rt.stack.front_threads,
     )
 
 
@@ -63,7 +63,6 @@ def preflight(params: Mapping[str, Any]) -> list[int]:
     rt = Runtime.current()
     p = EnrichmentParams.parse(params)
     settings = enrich_settings(rt, p)
-    front_threads()  # ENRICH_FRONT_THREADS, checked before anything is read
     loaded = rt.rules()
     formats = rt.formats()
     config = rt.kafka_config()

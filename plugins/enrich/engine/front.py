@@ -27,28 +27,15 @@ from enrich.core.formats import ENRICHMENT_KEYS
 from enrich.core.normalize import normalize
 from enrich.core.parse import LogFormats, ParsedColumns, severity_code
 from enrich.core.records import LogRecord, decode, encode_json
-from enrich.errors import ConfigError
 
 _RESERVED = frozenset(ENRICHMENT_KEYS)
 T = TypeVar("T")
 
 
-def front_threads() -> int:
-    """Threads the native front reads a part with (parts of 2,048 values or more are
-    split between them; the results do not depend on it): ``ENRICH_FRONT_THREADS``, else
-    the cores this process may run on, at most 4. ConfigError for a value that is no whole
-    number of at least 1."""
-    configured = os.environ.get("ENRICH_FRONT_THREADS", "").strip()
-    if configured:
-        try:
-            threads = int(configured)
-        except ValueError:
-            threads = 0
-        if threads < 1:
-            raise ConfigError(
-                f"ENRICH_FRONT_THREADS={configured!r}: give a whole number of threads, 1 or more"
-            )
-        return threads
+def default_threads() -> int:
+    """Threads the native front reads a part with unless told (parts of 2,048 values or more
+    are split between them; the results do not depend on it): the cores this process may
+    run on, at most 4."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return max(1, min(4, cores or 1))
 
@@ -182,14 +169,14 @@ def read_part(
 ) -> Front:
     """The front of ``values`` (``years[i]``: the year value i's year-less timestamp is read
     in): natively where the native parser is built (with ``threads`` threads; None:
-    ``front_threads()``), else the reference. ``split``: the splitting rules' native
+    ``default_threads()``), else the reference. ``split``: the splitting rules' native
     matcher (``RuleSet.split_matcher``), run on each body there too."""
     native = formats._native_parser()
     if native is None:
         return read_part_reference(values, years, formats, max_bytes, text_fields)
     values = values if isinstance(values, list) else list(values)
     years = years if isinstance(years, list) else list(years)
-    threads = front_threads() if threads is None else threads
+    threads = default_threads() if threads is None else threads
     batch, kinds_b, codes_b, norms_b, splits_b, distinct = native.front(
         values, years, max_bytes, text_fields, ENRICHMENT_KEYS, threads, split
     )

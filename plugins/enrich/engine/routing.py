@@ -60,6 +60,7 @@ class EnrichSettings:
     text_fields: tuple[str, ...] = defaults.TEXT_FIELDS
     random_state: int = defaults.RANDOM_STATE
     taxonomy: Taxonomy = DEFAULT_TAXONOMY
+    threads: int | None = None  # the native front's (None: ``front.default_threads()``)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.threshold <= 1.0:
@@ -78,6 +79,8 @@ class EnrichSettings:
             raise ConfigError(f"max_value_bytes must be positive, got {self.max_value_bytes}")
         if not self.text_fields:
             raise ConfigError("text_fields must name at least one field")
+        if self.threads is not None and self.threads < 1:
+            raise ConfigError(f"threads must be 1 or more, got {self.threads}")
 
 
 @dataclass
@@ -208,7 +211,8 @@ class Enricher:
             self.formats,
             settings.max_value_bytes,
             settings.text_fields,
-            split=rules.split_matcher,
+            settings.threads,
+            rules.split_matcher,
         )
         for d in front.dead:
             self._dead.append(DeadLetter(d.reason, d.detail, src.values[d.row], src.source(d.row)))
