@@ -1469,12 +1469,6 @@ struct FrontOut {
     split: i64,
 }
 
-impl FrontOut {
-    fn severity_code(&self) -> u8 {
-        self.code
-    }
-}
-
 /// A thread's results: every body, fields' JSON, head and normalised body, one after the
 /// other (one buffer rather than four allocations a value).
 struct Arena {
@@ -1824,7 +1818,7 @@ impl Parser {
                     None => (0u8, 0u8, -1i32, -2i32),
                     Some(o) => (
                         o.kind,
-                        o.severity_code(),
+                        o.code,
                         if o.norm < 0 {
                             -1
                         } else {

@@ -964,19 +964,6 @@ def test_generated_samples_are_parsed_natively() -> None:
     assert left < len(records) * 0.01
 
 
-def test_parse_columns_uses_the_native_parser_and_fills_in_what_it_left() -> None:
-    r = random.Random(21)
-    lines = [LINES[name](r) for name in sorted(LINES) for _ in range(20)]
-    records = records_of(lines) + values_of([docker_record(r) for _ in range(100)])
-    years = years_for(len(records), r)
-    kept = [(rec, y) for rec, y in zip(records, years, strict=True) if not raises(F, rec, y)]
-    records, years = [rec for rec, _y in kept], [y for _rec, y in kept]
-    columns = F.parse_columns(records, years)
-    want = [reference(F, rec, y) for rec, y in zip(records, years, strict=True)]
-    got = list(zip(columns.bodies, columns.severity, columns.fields_json, strict=True))
-    assert got == want
-
-
 def test_years_must_match_records() -> None:
     parser = native.Parser(F.spec())
     with pytest.raises(ValueError, match="years"):

@@ -27,7 +27,7 @@ import yaml
 
 from enrich import defaults
 from enrich.core import yamlfiles
-from enrich.core.records import LogRecord, decode, encode_json, lookup
+from enrich.core.records import LogRecord, decode, lookup
 from enrich.core.rules import re2_error, re2_options, set_match
 from enrich.errors import ConfigError
 
@@ -355,32 +355,7 @@ class LogFormats:
         except (ValueError, OverflowError, RecursionError):
             return Parsed(rec.text)
 
-    def parse_columns(
-        self, records: Sequence[LogRecord], years: Sequence[int | None]
-    ) -> ParsedColumns:
-        """``parse_record`` of every record, as the engine uses it: bodies, severity codes
-        (0: none stated, 1-5: DEBUG .. CRITICAL) and the parsed fields as JSON. The native
-        parser (``native/``) gives the same, faster; this is the reference."""
-        native = self._native_parser()
-        if native is not None:
-            bodies, codes, fields = native.parse_many(records, years)
-            if None in bodies:  # what the native parser leaves to this one (rare text, edge cases)
-                for i in [i for i, b in enumerate(bodies) if b is None]:
-                    p = self.parse_safely(records[i], years[i])
-                    bodies[i], codes[i], fields[i] = (
-                        p.body,
-                        severity_code(p.severity),
-                        encode_json(p.fields),
-                    )
-            return ParsedColumns(bodies, codes, fields)
-        parsed = self.parse_many(records, years)
-        return ParsedColumns(
-            [p.body for p in parsed],
-            [severity_code(p.severity) for p in parsed],
-            [encode_json(p.fields) for p in parsed],
-        )
-
-    def _native_parser(self) -> Any:
+    def native_parser(self) -> Any:
         """The native parser of these formats; None when it is not built, or when the Rust
         regex engine cannot compile one of the formats (then this process parses in Python,
         with the same results, and does not try again)."""

@@ -171,7 +171,7 @@ def read_part(
     in): natively where the native parser is built (with ``threads`` threads; None:
     ``default_threads()``), else the reference. ``split``: the splitting rules' native
     matcher (``RuleSet.split_matcher``), run on each body there too."""
-    native = formats._native_parser()
+    native = formats.native_parser()
     if native is None:
         return read_part_reference(values, years, formats, max_bytes, text_fields)
     values = values if isinstance(values, list) else list(values)
