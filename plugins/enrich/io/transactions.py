@@ -481,9 +481,11 @@ class _Transaction:
         for messages in chunks:
             if not messages:
                 continue
-            self._begin()
             first = messages[0]
             values, keys = enricher.add(raw_batch(messages, first.topic() or "", self.partition))
+            # enriched while the previous batch's commit (mostly its flush) runs: only
+            # producing needs this transaction begun, i.e. that commit done
+            self._begin()
             produce_many(
                 self.producer,
                 self.topics.enriched,
