@@ -450,3 +450,35 @@ def test_a_body_every_line_of_which_a_rule_splits_off_is_not_a_model_input() -> 
     assert result.counts["distinct_bodies"] == 2
     fps = [r["fingerprint"] for r in result.records()]
     assert fps[0] == fps[1] != fps[2]
+
+
+def test_pair_scores_sum_each_pairs_severities() -> None:
+    """The (event type, category) pair's probability is the sum over its severities, and the
+    class picked is that pair's most likely one, whatever order the classes come in."""
+    from enrich.engine.routing import _pair_scores
+
+    rng = np.random.default_rng(7)
+    classes = [
+        Label(s, e, c)
+        for e in ("Login", "Error")
+        for c in ("Auth", "Datas")
+        for s in ("INFO", "ERROR")
+    ]
+    order = rng.permutation(len(classes))
+    classes = [classes[i] for i in order]
+    proba = rng.random((40, len(classes)))
+    proba /= proba.sum(axis=1, keepdims=True)
+    best, score = _pair_scores(proba, classes)
+    for row, (b, s) in enumerate(zip(best, score, strict=True)):
+        sums: dict[tuple[str, str], float] = {}
+        for c, p in zip(classes, proba[row], strict=True):
+            sums[(c.event_type, c.category)] = sums.get((c.event_type, c.category), 0.0) + p
+        pair = max(sums, key=lambda k: sums[k])
+        assert s == pytest.approx(sums[pair])
+        assert (classes[b].event_type, classes[b].category) == pair
+        same = [
+            p
+            for c, p in zip(classes, proba[row], strict=True)
+            if (c.event_type, c.category) == pair
+        ]
+        assert proba[row][b] == max(same)

@@ -495,9 +495,12 @@ def _pair_scores(proba: np.ndarray, classes: Sequence[Label]) -> tuple[np.ndarra
         dtype=np.intp,
         count=len(classes),
     )
-    onehot = np.zeros((len(classes), len(pairs)))
-    onehot[np.arange(len(classes)), group] = 1.0
-    pair_proba = proba @ onehot
+    # summed by slicing the pairs' columns, not by a product with a one-hot matrix: a matrix
+    # product goes to the BLAS, whose threads then spin on the cores the task shares with
+    # the Kafka client's threads and the parser's (measured: 14 % of the task's CPU)
+    order = np.argsort(group, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(group[order]) != 0])
+    pair_proba = np.add.reduceat(proba[:, order], starts, axis=1)
     best_pair = pair_proba.argmax(axis=1)
     rows = np.arange(len(proba))
     in_pair = np.where(group[None, :] == best_pair[:, None], proba, -1.0)
