@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from typing import cast
 
 import numpy as np
 import pytest
@@ -383,21 +384,25 @@ def test_a_batch_in_parts_gives_what_the_whole_batch_gives(
     assert whole.counts["by_rules"]
     assert whole.counts["needs_review"]
     assert whole.counts["by_model"] if with_model else not whole.counts["by_model"]
-    for size in (1, 997, 2_000):
+    for size, ahead in ((1, False), (997, False), (2_000, False), (997, True), (2_000, True)):
         enricher = Enricher(model, rules, settings)
         enriched: list[bytes] = []
         keys: list[str] = []
-        for start in range(0, len(values), size):
-            end = start + size
-            part = RawBatch(
+        pieces = [
+            RawBatch(
                 batch.topic,
                 batch.partition,
-                batch.values[start:end],
-                batch.offsets[start:end],
-                batch.timestamps[start:end],
-                batch.keys[start:end],
+                batch.values[start : start + size],
+                batch.offsets[start : start + size],
+                batch.timestamps[start : start + size],
+                batch.keys[start : start + size],
             )
-            got, got_keys = enricher.add(part)
+            for start in range(0, len(values), size)
+        ]
+        # ahead: each part read (parsed) in a thread while the one before is routed
+        for got, got_keys in (
+            enricher.add_all(pieces) if ahead else (enricher.add(x) for x in pieces)
+        ):
             enriched += got
             keys += got_keys
         parts = enricher.finish()
@@ -482,3 +487,19 @@ def test_pair_scores_sum_each_pairs_severities() -> None:
             if (c.event_type, c.category) == pair
         ]
         assert proba[row][b] == max(same)
+
+
+def test_add_all_raises_what_reading_a_part_raised() -> None:
+    """A part that fails to be read in the thread fails the caller, after the parts before
+    it were yielded."""
+    enricher = Enricher(None, RULES)
+
+    def parts() -> Iterator[Sequence[RawRecord]]:
+        yield [RawRecord(b"disk full on /var")]
+        yield [cast(RawRecord, object())]  # reading it asks for a source it does not have
+
+    got = enricher.add_all(parts())
+    values, _keys = next(got)
+    assert len(values) == 1
+    with pytest.raises(AttributeError, match="source"):
+        next(got)

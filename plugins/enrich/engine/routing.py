@@ -23,7 +23,8 @@ carries the line's severity. An empty body is never taught nor asked about.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -43,7 +44,7 @@ from enrich.core.parse import (
 )
 from enrich.core.records import DeadLetter, LogRecord, RawBatch, RawRecord, Source
 from enrich.core.rules import RuleSet
-from enrich.engine.front import read_part
+from enrich.engine.front import Front, read_part
 from enrich.engine.output import Decisions, InputColumns, OutputWriter, Route
 from enrich.errors import ConfigError
 from enrich.learn.model import Model, unfitted_learner
@@ -149,6 +150,14 @@ class _Candidate:
     coordinates: str
 
 
+@dataclass(frozen=True, slots=True)
+class ReadPart:
+    """A part of a batch as ``Enricher.read`` left it: its input columns and its front."""
+
+    src: InputColumns
+    front: Front
+
+
 class Enricher:
     """``enrich_batch`` over a batch given in consecutive parts: ``add`` each part (its
     enriched values and keys come back at once, so they can be written while the next part is
@@ -196,15 +205,13 @@ class Enricher:
         self._counts["severity_from_line"] = 0
         self._conf_sum, self._conf_n = 0.0, 0
 
-    def add(self, records: Sequence[RawRecord] | RawBatch) -> tuple[list[bytes], list[str]]:
-        """Enrich the next part of the batch: its enriched values and keys, in input order
-        (its dead letters are kept for ``finish``)."""
-        settings, rules = self.settings, self.rules
+    def read(self, records: Sequence[RawRecord] | RawBatch) -> ReadPart:
+        """Steps 1-3 of ``add`` for a part: decode (dead letters keep their source
+        coordinates), parse (header fields, the level the line states, the message body),
+        normalise each body. It depends on no earlier part, so it may run in another thread
+        while ``add`` routes the part before (the native front runs without the GIL)."""
+        settings = self.settings
         src = InputColumns.of(records)
-
-        # 1-3. decode (dead letters keep their source coordinates), parse (header fields, the
-        # level the line states, the message body), normalise each body; record i is input
-        # row rows[i]
         front = read_part(
             src.values,
             _years(src),
@@ -212,8 +219,36 @@ class Enricher:
             settings.max_value_bytes,
             settings.text_fields,
             settings.threads,
-            rules.split_matcher,
+            self.rules.split_matcher,
         )
+        return ReadPart(src, front)
+
+    def add_all(
+        self, parts: Iterable[Sequence[RawRecord] | RawBatch]
+    ) -> Iterator[tuple[list[bytes], list[str]]]:
+        """``add`` each of ``parts`` in turn, yielding its values and keys; the next part is
+        taken from ``parts`` and ``read`` in a thread while this one is routed and encoded
+        (and while the caller writes what was yielded), so the parser's work overlaps the
+        Python work of the part before."""
+        with ThreadPoolExecutor(1, thread_name_prefix="enrich-front") as pool:
+            ahead: Future[ReadPart] | None = None
+            for part in parts:
+                nxt = pool.submit(self.read, part)
+                if ahead is not None:
+                    yield self.add(ahead.result())
+                ahead = nxt
+            if ahead is not None:
+                yield self.add(ahead.result())
+
+    def add(
+        self, records: Sequence[RawRecord] | RawBatch | ReadPart
+    ) -> tuple[list[bytes], list[str]]:
+        """Enrich the next part of the batch (or a part ``read`` already): its enriched
+        values and keys, in input order (its dead letters are kept for ``finish``)."""
+        settings, rules = self.settings, self.rules
+        # 1-3. the front (``read``); record i is input row rows[i]
+        part = records if isinstance(records, ReadPart) else self.read(records)
+        src, front = part.src, part.front
         for d in front.dead:
             self._dead.append(DeadLetter(d.reason, d.detail, src.values[d.row], src.source(d.row)))
         rows, decoded, parsed = front.rows, front.records, front.parsed

@@ -249,7 +249,18 @@ def enrich_partition(
         if pending is not None:  # failing on the way: the commit's own outcome is secondary
             pending.join()
         consumer.close()
+        _flush_after(producer)
+
+
+def _flush_after(producer: Producer) -> None:
+    """A task's last flush: everything of its committed transactions is delivered by then,
+    so a producer left fatal by a failed transaction (its abort can fail too, when the
+    broker has not yet seen the transaction's partitions) is logged here, not raised over
+    the error that failed the task; the next run's producer fences it."""
+    try:
         producer.flush(5)
+    except KafkaException as err:
+        log.warning("the producer's last flush failed (%s); the next run fences it", err)
 
 
 class _Pending:
@@ -399,7 +410,7 @@ def reenrich_range(
         )
     finally:
         consumer.close()
-        producer.flush(5)
+        _flush_after(producer)
 
 
 def _add_counts(total: dict[str, Any], counts: Mapping[str, Any]) -> None:
@@ -478,13 +489,15 @@ class _Transaction:
     def enrich(self, chunks: Iterable[list[Message]], enricher: Enricher) -> BatchResult:
         """Enrich and produce each chunk (one partition's messages) in turn; the batch's
         result, with ``enriched`` left empty (it is produced)."""
-        for messages in chunks:
-            if not messages:
-                continue
-            first = messages[0]
-            values, keys = enricher.add(raw_batch(messages, first.topic() or "", self.partition))
-            # enriched while the previous batch's commit (mostly its flush) runs: only
-            # producing needs this transaction begun, i.e. that commit done
+        parts = (
+            raw_batch(messages[at : at + PART], messages[0].topic() or "", self.partition)
+            for messages in chunks
+            for at in range(0, len(messages), PART)
+        )
+        # each part is read (parsed) while the part before is routed and produced, and the
+        # first while the previous batch's commit (mostly its flush) runs: only producing
+        # needs this transaction begun, i.e. that commit done
+        for values, keys in enricher.add_all(parts):
             self._begin()
             produce_many(
                 self.producer,
@@ -537,6 +550,11 @@ class _Transaction:
         self.producer.commit_transaction(TXN_TIMEOUT_S)
         self._open = False
 
+
+# messages a part: a chunk read from the partition is enriched in parts of this size, each
+# parsed in a thread while the one before is routed and written (a 50,000-message batch in
+# two parts: in-process pipeline median 154k vs 145k lines/s in one part, 12,500: no better)
+PART = 25_000
 
 # the offsets of a batch reach the group coordinator in milliseconds; past this, it is gone
 OFFSETS_TIMEOUT_S = 60.0
