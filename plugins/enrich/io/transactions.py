@@ -55,7 +55,8 @@ from enrich.learn.model import Model
 
 log = logging.getLogger(__name__)
 
-# Messages read and enriched at a time within a micro-batch. Larger parts cost the engine less
+# Messages read from the consumer at a time within a micro-batch (then enriched in parts of
+# ``PART``, pipelined). Larger parts cost the engine less
 # a line (one model call and one native pass a part: 4.2 us a line in parts of 10,000 against
 # 3.6 in one of 50,000, measured in process) and win over producing the first part's records
 # while the next is read: on the pipeline benchmark, 10,000: 126k lines/s, 25,000: 125k,
@@ -320,7 +321,7 @@ def _one_batch(
             plan.lost_count,
         )
     # the next batch reads on where this one stops; a micro-batch of the default size is
-    # read and enriched in one part (see ENRICH_CHUNK)
+    # read in one chunk (see ENRICH_CHUNK), enriched in parts of PART
     reader = RangeReader(consumer, rng, keep_assigned=True, chunk=ENRICH_CHUNK)
     what = f"transaction for {topics.raw}[{partition}]"
     txn = _Transaction(producer, topics, partition, what, after=after)
