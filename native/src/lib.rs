@@ -31,6 +31,7 @@ use std::sync::OnceLock;
 mod json;
 mod parser;
 mod rules;
+mod templates;
 mod terms;
 mod timestamp;
 
@@ -497,5 +498,6 @@ fn enrich_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<parser::Parser>()?;
     m.add_class::<terms::Terms>()?;
     m.add_class::<rules::RuleMatcher>()?;
+    m.add_class::<templates::TemplateMiner>()?;
     Ok(())
 }

@@ -1,0 +1,382 @@
+//! `enrich.core.templates.TemplateMiner` natively: the same tree, the same choices, the same
+//! ids (BLAKE2b-64 of the template's text), so the two give the same templates line for line
+//! (the differential test compares them).
+
+use std::collections::HashMap;
+
+use blake2::digest::{Update, VariableOutput};
+use blake2::Blake2bVar;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+
+const WILDCARD: &str = "<*>";
+
+fn template_id(text: &str) -> String {
+    let mut hasher = Blake2bVar::new(8).expect("8 bytes is a valid BLAKE2b output size");
+    hasher.update(text.as_bytes());
+    let mut out = [0u8; 8];
+    hasher
+        .finalize_variable(&mut out)
+        .expect("the output buffer is the size asked for");
+    out.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A token that goes down the `<*>` branch: it has a mask or an ASCII digit.
+fn variable(token: &str) -> bool {
+    token.bytes().any(|c| c == b'<' || c.is_ascii_digit())
+}
+
+struct Template {
+    tokens: Vec<String>,
+    id: String,
+    count: u64,
+    last: u64,
+    leaf: usize,
+}
+
+#[derive(Default)]
+struct Node {
+    children: HashMap<String, usize>,
+    templates: Vec<usize>,
+}
+
+#[pyclass(module = "enrich_native")]
+pub struct TemplateMiner {
+    depth: usize,
+    similarity: f64,
+    max_children: usize,
+    max_templates: usize,
+    roots: HashMap<usize, usize>,
+    nodes: Vec<Node>,
+    slots: Vec<Option<Template>>,
+    free: Vec<usize>,
+    live: HashMap<String, usize>,
+    aliases: HashMap<String, String>,
+    seq: u64,
+}
+
+impl TemplateMiner {
+    fn node(&mut self) -> usize {
+        self.nodes.push(Node::default());
+        self.nodes.len() - 1
+    }
+
+    fn leaf(&mut self, tokens: &[&str], create: bool) -> Option<usize> {
+        let mut at = match self.roots.get(&tokens.len()) {
+            Some(&n) => n,
+            None if create => {
+                let n = self.node();
+                self.roots.insert(tokens.len(), n);
+                n
+            }
+            None => return None,
+        };
+        for &token in tokens.iter().take(self.depth - 2) {
+            let children = &self.nodes[at].children;
+            if !create {
+                at = *children.get(token).or_else(|| children.get(WILDCARD))?;
+                continue;
+            }
+            let mut key = if variable(token) { WILDCARD } else { token };
+            if key != WILDCARD && !children.contains_key(key) {
+                let reserved = usize::from(!children.contains_key(WILDCARD));
+                if children.len() + reserved >= self.max_children {
+                    key = WILDCARD; // full: the last place is kept for <*>
+                }
+            }
+            at = match self.nodes[at].children.get(key) {
+                Some(&n) => n,
+                None => {
+                    let n = self.node();
+                    self.nodes[at].children.insert(key.to_owned(), n);
+                    n
+                }
+            };
+        }
+        Some(at)
+    }
+
+    fn best(&self, leaf: usize, tokens: &[&str]) -> Option<usize> {
+        let (mut best, mut best_sim, mut best_params) = (None, -1.0f64, -1i64);
+        for &slot in &self.nodes[leaf].templates {
+            let t = self.slots[slot].as_ref().expect("a leaf holds live templates");
+            let (mut same, mut params) = (0usize, 0i64);
+            for (a, b) in t.tokens.iter().zip(tokens) {
+                if a == WILDCARD {
+                    params += 1;
+                } else if a == b {
+                    same += 1;
+                }
+            }
+            let sim = if tokens.is_empty() {
+                1.0
+            } else {
+                same as f64 / tokens.len() as f64
+            };
+            if sim > best_sim || (sim == best_sim && params > best_params) {
+                (best, best_sim, best_params) = (Some(slot), sim, params);
+            }
+        }
+        best.filter(|_| best_sim >= self.similarity)
+    }
+
+    /// Mine one text; its template's id now (a later text may generalise it).
+    fn add_one(&mut self, text: &str, count: u64) -> String {
+        self.seq += 1;
+        let tokens: Vec<&str> = if text.is_empty() {
+            Vec::new()
+        } else {
+            text.split(' ').collect()
+        };
+        let leaf = self.leaf(&tokens, false);
+        let hit = leaf.and_then(|l| self.best(l, &tokens).map(|s| (l, s)));
+        let slot = match hit {
+            None => {
+                let tid = template_id(text);
+                match self.live.get(&tid) {
+                    Some(&slot) => slot,
+                    None => {
+                        let leaf = self.leaf(&tokens, true).expect("created");
+                        let t = Template {
+                            tokens: tokens.iter().map(|&t| t.to_owned()).collect(),
+                            id: tid.clone(),
+                            count: 0,
+                            last: 0,
+                            leaf,
+                        };
+                        let slot = match self.free.pop() {
+                            Some(s) => {
+                                self.slots[s] = Some(t);
+                                s
+                            }
+                            None => {
+                                self.slots.push(Some(t));
+                                self.slots.len() - 1
+                            }
+                        };
+                        self.nodes[leaf].templates.push(slot);
+                        self.aliases.remove(&tid); // a text generalised away that comes back
+                        self.live.insert(tid, slot);
+                        slot
+                    }
+                }
+            }
+            Some((leaf, slot)) => {
+                let t = self.slots[slot].as_ref().expect("live");
+                let mut changed = false;
+                let merged: Vec<String> = t
+                    .tokens
+                    .iter()
+                    .zip(&tokens)
+                    .map(|(a, &b)| {
+                        if a == b {
+                            a.clone()
+                        } else {
+                            changed |= a != WILDCARD;
+                            WILDCARD.to_owned()
+                        }
+                    })
+                    .collect();
+                if changed {
+                    self.generalise(leaf, slot, merged)
+                } else {
+                    slot
+                }
+            }
+        };
+        let seq = self.seq;
+        let t = self.slots[slot].as_mut().expect("live");
+        t.count += count;
+        t.last = seq;
+        t.id.clone()
+    }
+
+    fn generalise(&mut self, leaf: usize, slot: usize, tokens: Vec<String>) -> usize {
+        let new = template_id(&tokens.join(" "));
+        let old = self.slots[slot].as_ref().expect("live").id.clone();
+        self.aliases.insert(old.clone(), new.clone());
+        self.aliases.remove(&new);
+        self.live.remove(&old);
+        if let Some(&other) = self.live.get(&new) {
+            // the same text exists already: one template
+            let t = self.slots[slot].take().expect("live");
+            self.free.push(slot);
+            self.slots[other].as_mut().expect("live").count += t.count;
+            self.nodes[leaf].templates.retain(|&s| s != slot);
+            return other;
+        }
+        let t = self.slots[slot].as_mut().expect("live");
+        t.tokens = tokens;
+        t.id = new.clone();
+        self.live.insert(new, slot);
+        slot
+    }
+
+    fn resolve_id(&self, tid: &str) -> String {
+        let mut seen = tid;
+        while let Some(next) = self.aliases.get(seen) {
+            seen = next;
+        }
+        seen.to_owned()
+    }
+
+    fn evict(&mut self) {
+        let keep = (self.max_templates * 9 / 10).max(1);
+        let mut order: Vec<usize> = self.live.values().copied().collect();
+        if order.len() <= keep {
+            return;
+        }
+        order.sort_by(|&a, &b| {
+            let (x, y) = (self.slots[a].as_ref(), self.slots[b].as_ref());
+            let (x, y) = (x.expect("live"), y.expect("live"));
+            (x.count, x.last, &x.id).cmp(&(y.count, y.last, &y.id))
+        });
+        let gone = &order[..order.len() - keep];
+        let mut leaves: Vec<usize> = Vec::with_capacity(gone.len());
+        for &slot in gone {
+            let t = self.slots[slot].take().expect("live");
+            self.live.remove(&t.id);
+            leaves.push(t.leaf);
+            self.free.push(slot);
+        }
+        leaves.sort_unstable();
+        leaves.dedup();
+        for leaf in leaves {
+            let slots = &self.slots;
+            self.nodes[leaf].templates.retain(|&s| slots[s].is_some());
+        }
+    }
+
+    fn text(&self, slot: usize) -> String {
+        self.slots[slot].as_ref().expect("live").tokens.join(" ")
+    }
+}
+
+#[pymethods]
+impl TemplateMiner {
+    #[new]
+    #[pyo3(signature = (depth=4, similarity=0.4, max_children=100, max_templates=50_000))]
+    fn new(
+        depth: usize,
+        similarity: f64,
+        max_children: usize,
+        max_templates: usize,
+    ) -> PyResult<Self> {
+        if depth < 3 {
+            return Err(PyValueError::new_err(
+                "depth must be 3 or more (the root, the length, a token)",
+            ));
+        }
+        if !(similarity > 0.0 && similarity <= 1.0) {
+            return Err(PyValueError::new_err("similarity must be in (0, 1]"));
+        }
+        if max_children < 2 || max_templates < 1 {
+            return Err(PyValueError::new_err(
+                "max_children must be 2 or more and max_templates 1 or more",
+            ));
+        }
+        Ok(Self {
+            depth,
+            similarity,
+            max_children,
+            max_templates,
+            roots: HashMap::new(),
+            nodes: Vec::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            live: HashMap::new(),
+            aliases: HashMap::new(),
+            seq: 0,
+        })
+    }
+
+    fn __len__(&self) -> usize {
+        self.live.len()
+    }
+
+    /// Mine `texts` in order (`counts[i]`: lines of text i): each text's template id and text
+    /// once all are mined; eviction, if the cap is passed, after.
+    #[pyo3(signature = (texts, counts=None))]
+    fn add_many(
+        &mut self,
+        texts: Vec<String>,
+        counts: Option<Vec<u64>>,
+    ) -> PyResult<(Vec<String>, Vec<String>)> {
+        if counts.as_ref().is_some_and(|c| c.len() != texts.len()) {
+            return Err(PyValueError::new_err("counts and texts differ in length"));
+        }
+        let first_ids: Vec<String> = texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| self.add_one(t, counts.as_ref().map_or(1, |c| c[i])))
+            .collect();
+        let mut ids = Vec::with_capacity(first_ids.len());
+        let mut out = Vec::with_capacity(first_ids.len());
+        for id in first_ids {
+            let id = self.resolve_id(&id);
+            let slot = *self.live.get(&id).expect("a resolved id is live");
+            out.push(self.text(slot));
+            ids.push(id);
+        }
+        if self.live.len() > self.max_templates {
+            self.evict();
+        }
+        Ok((ids, out))
+    }
+
+    fn add(&mut self, text: String, count: u64) -> PyResult<String> {
+        Ok(self.add_many(vec![text], Some(vec![count]))?.0.remove(0))
+    }
+
+    fn resolve(&self, tid: &str) -> String {
+        self.resolve_id(tid)
+    }
+
+    fn template(&self, tid: &str) -> Option<String> {
+        self.live.get(&self.resolve_id(tid)).map(|&s| self.text(s))
+    }
+
+    /// (id, text, lines) of every live template, most lines first, then by id.
+    fn templates(&self) -> Vec<(String, String, u64)> {
+        let mut rows: Vec<(String, String, u64)> = self
+            .live
+            .values()
+            .map(|&s| {
+                let t = self.slots[s].as_ref().expect("live");
+                (t.id.clone(), self.text(s), t.count)
+            })
+            .collect();
+        rows.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
+        rows
+    }
+
+    /// The state as records: every live template (by last seen, then id), then every alias
+    /// (by id).
+    fn snapshot<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let mut live: Vec<&Template> = self
+            .live
+            .values()
+            .map(|&s| self.slots[s].as_ref().expect("live"))
+            .collect();
+        live.sort_by(|a, b| (a.last, &a.id).cmp(&(b.last, &b.id)));
+        let out = PyList::empty(py);
+        for t in live {
+            let d = PyDict::new(py);
+            d.set_item("id", &t.id)?;
+            d.set_item("template", t.tokens.join(" "))?;
+            d.set_item("count", t.count)?;
+            d.set_item("last", t.last)?;
+            out.append(d)?;
+        }
+        let mut aliases: Vec<(&String, &String)> = self.aliases.iter().collect();
+        aliases.sort();
+        for (a, b) in aliases {
+            let d = PyDict::new(py);
+            d.set_item("id", a)?;
+            d.set_item("replaced_by", b)?;
+            out.append(d)?;
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,193 @@
+"""Template mining (``enrich.core.templates``, and ``enrich_native.TemplateMiner`` against it)."""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from enrich.core.normalize import normalize
+from enrich.core.templates import TemplateMiner, template_id, template_params
+from enrich.samples import generate
+
+try:
+    from enrich_native import TemplateMiner as NativeMiner
+except ImportError:  # the native module is optional; its differential tests need it
+    NativeMiner = None
+
+needs_native = pytest.mark.skipif(NativeMiner is None, reason="native module not built")
+
+SSH = "Accepted publickey for {} from <IP> port <NUM> ssh2"
+
+
+def test_two_variants_merge_into_a_wildcard_and_the_old_id_follows() -> None:
+    miner = TemplateMiner()
+    first = miner.add(SSH.format("alice"))
+    assert first == template_id(SSH.format("alice"))
+    assert miner.template(first) == SSH.format("alice")
+    second = miner.add(SSH.format("bob"), count=3)
+    assert second == template_id(SSH.format("<*>"))
+    assert miner.resolve(first) == second  # what was said of the first id follows
+    assert miner.template(first) == SSH.format("<*>")
+    assert miner.templates() == [(second, SSH.format("<*>"), 4)]
+    assert miner.add(SSH.format("carol")) == second  # no further change
+    assert {"id": first, "replaced_by": second} in miner.snapshot()
+
+
+def test_a_part_gets_the_templates_as_they_are_once_all_its_bodies_are_mined() -> None:
+    ids, texts = TemplateMiner().add_many(
+        [SSH.format("alice"), "Connection closed by <IP> port <NUM>", SSH.format("bob")],
+        [2, 1, 1],
+    )
+    assert ids[0] == ids[2] == template_id(SSH.format("<*>"))
+    assert texts == [SSH.format("<*>"), "Connection closed by <IP> port <NUM>", SSH.format("<*>")]
+
+
+def test_lines_unlike_enough_stay_apart() -> None:
+    miner = TemplateMiner()
+    a = miner.add("disk /dev/sda1 is full")
+    b = miner.add("disk quota of alice exceeded by <NUM> blocks")  # another length
+    c = miner.add("disk write error on <PATH> retrying now")
+    d = miner.add("disk read failure at sector <NUM> of <PATH>")  # 2 of 7 alike: < 0.4
+    assert len({a, b, c, d}) == 4
+    assert len(miner) == 4
+
+
+def test_the_prefix_routes_tokens_with_digits_or_masks_down_one_branch() -> None:
+    miner = TemplateMiner(depth=4)  # the first two tokens route
+    a = miner.add("worker-1 started job <NUM>")
+    b = miner.add("worker-2 started job <NUM>")  # "worker-N" has a digit: same branch
+    assert a != b
+    assert miner.resolve(a) == b
+    assert miner.template(b) == "<*> started job <NUM>"
+    # a word with no branch of its own is looked for down <*> too
+    assert miner.add("scheduler started job <NUM>") == b
+    # a word that has its own branch is looked for there only
+    d = miner.add("cron finished task <NUM>")
+    assert miner.add("cron finished task <NUM> late") != d  # another length
+    assert miner.add("cron started job <NUM>") not in (b, d)
+
+
+def test_empty_and_one_token_bodies() -> None:
+    miner = TemplateMiner()
+    assert miner.add("") == template_id("") == miner.add("")
+    assert miner.template(template_id("")) == ""
+    x, y = miner.add("restarting"), miner.add("stopping")
+    assert x != y  # one token, unequal: similarity 0
+
+
+def test_eviction_keeps_memory_bounded_and_drops_the_rarest() -> None:
+    miner = TemplateMiner(max_templates=10)
+    common = f"heartbeat from {'x' * 3} ok"
+    miner.add(common, count=100)
+    texts = [f"event {w} happened" for w in ("alpha", "beta", "gamma", "delta")] + [
+        f"unique{i} line{i} text{i} here{i} now" for i in range(30)
+    ]
+    for text in texts:
+        miner.add(text)
+        assert len(miner) <= 10
+    # the frequent template survived; the oldest rare ones went first
+    assert miner.template(template_id(common)) == common
+    assert miner.template(template_id("unique0 line0 text0 here0 now")) is None
+
+
+def test_params_are_the_lines_values_where_the_template_varies() -> None:
+    template = SSH.format("<*>")
+    body = "Accepted publickey for bob from 10.0.0.7 port 52144 ssh2"
+    assert template_params(body, template) == ["bob", "10.0.0.7", "52144"]
+    # a BSD syslog header the normaliser drops, and runs of spaces
+    assert template_params("Nov  3 10:00:00 web-01 " + body.replace(" ", "  "), template) == [
+        "bob",
+        "10.0.0.7",
+        "52144",
+    ]
+    assert template_params("sshd[812]: session opened", "sshd[<NUM>]: session opened") == [
+        "sshd[812]:"
+    ]
+    assert template_params("short", "two tokens") == []
+    assert template_params("", "") == []
+
+
+def test_bad_settings_are_refused() -> None:
+    for kwargs, message in (
+        ({"depth": 2}, "depth must be 3 or more"),
+        ({"similarity": 0.0}, "similarity must be in"),
+        ({"max_children": 1}, "max_children must be 2 or more"),
+        ({"max_templates": 0}, "max_templates 1 or more"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            TemplateMiner(**kwargs)  # type: ignore[arg-type]
+        if NativeMiner is not None:
+            with pytest.raises(ValueError, match=message):
+                NativeMiner(**kwargs)
+
+
+def _bodies(n: int, seed: int) -> list[str]:
+    """Normalised bodies of generated lines, with a share of tokens replaced by random words
+    (user, table and host names the masks do not catch)."""
+    rng = random.Random(seed)
+    words = ["alice", "bob", "orders", "users_pkey", "web", "db-primary", "eu", "cache", "x"]
+    out = []
+    for sample, _value in generate(n, seed=seed):
+        tokens = normalize(sample.text).split(" ")
+        if tokens and rng.random() < 0.5:
+            tokens[rng.randrange(len(tokens))] = rng.choice(words)
+        out.append(" ".join(tokens))
+    return out
+
+
+def _mine(miner: Any, bodies: list[str], part: int) -> list[tuple[list[str], list[str]]]:
+    parts = []
+    for at in range(0, len(bodies), part):
+        chunk = bodies[at : at + part]
+        parts.append(miner.add_many(chunk, [1 + (len(t) % 3) for t in chunk]))
+    return parts
+
+
+@needs_native
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {},
+        {"similarity": 0.7},
+        {"depth": 3, "max_children": 3},  # the tree full at once: <*> routing
+        {"depth": 6, "max_children": 4, "max_templates": 40},  # eviction all along
+    ],
+)
+def test_native_miner_agrees_with_the_reference(settings: dict[str, Any]) -> None:
+    bodies = [*_bodies(6_000, seed=17), "", "x", "a  b", " lead", "trail "]
+    ref, nat = TemplateMiner(**settings), NativeMiner(**settings)
+    assert _mine(nat, bodies, 500) == _mine(ref, bodies, 500)
+    assert nat.snapshot() == ref.snapshot()
+    assert nat.templates() == ref.templates()
+    assert len(nat) == len(ref)
+    for tid, _text, _n in ref.templates()[:50]:
+        assert nat.template(tid) == ref.template(tid)
+
+
+def test_the_same_bodies_give_the_same_templates_in_another_process() -> None:
+    """Ids are content hashes and the tree's choices depend on nothing but the input: a
+    fresh interpreter (another hash seed) mines the same templates."""
+    bodies = _bodies(2_000, seed=5)
+    here = TemplateMiner()
+    here.add_many(bodies)
+    code = (
+        "import json, sys\n"
+        "from enrich.core.templates import TemplateMiner\n"
+        "m = TemplateMiner()\n"
+        "m.add_many(json.load(sys.stdin))\n"
+        "print(json.dumps(m.snapshot()))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        input=json.dumps(bodies),
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONHASHSEED": "12345", "PATH": ""},
+    )
+    assert json.loads(out.stdout) == here.snapshot()
