@@ -120,7 +120,7 @@ def test_bad_settings_are_refused() -> None:
         ({"max_templates": 0}, "max_templates 1 or more"),
     ):
         with pytest.raises(ValueError, match=message):
-            TemplateMiner(**kwargs)  # type: ignore[arg-type]
+            TemplateMiner(**kwargs)
         if NativeMiner is not None:
             with pytest.raises(ValueError, match=message):
                 NativeMiner(**kwargs)
