@@ -8,7 +8,7 @@ use blake2::digest::{Update, VariableOutput};
 use blake2::Blake2bVar;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList};
+use pyo3::types::{PyDict, PyList, PyString};
 
 const WILDCARD: &str = "<*>";
 
@@ -20,6 +20,22 @@ fn template_id(text: &str) -> String {
         .finalize_variable(&mut out)
         .expect("the output buffer is the size asked for");
     out.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A whole-token mask of the normaliser, edge punctuation aside (`<NUM>`, `(<IP>),`); not
+/// a token with a mask inside a word (`port=<NUM>`).
+fn mask(token: &str) -> bool {
+    const EDGES: &[char] = &[
+        '[', ']', '(', ')', '{', '}', '"', '\'', '`', ',', ';', ':', '.',
+    ];
+    let core = token.trim_matches(EDGES);
+    core.len() > 2
+        && core.starts_with('<')
+        && core.ends_with('>')
+        && core != WILDCARD
+        && core[1..core.len() - 1]
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
 }
 
 /// A token that goes down the `<*>` branch: it has a mask or an ASCII digit.
@@ -50,10 +66,18 @@ pub struct TemplateMiner {
     roots: HashMap<usize, usize>,
     nodes: Vec<Node>,
     slots: Vec<Option<Template>>,
+    /// bumped when a slot's template is merged away or evicted: a (slot, generation) handle
+    /// names one template even after its slot is reused
+    gens: Vec<u64>,
     free: Vec<usize>,
+    /// within one `add_many`: the last id of each template merged away, by handle
+    dead: HashMap<(usize, u64), String>,
     live: HashMap<String, usize>,
     aliases: HashMap<String, String>,
     seq: u64,
+    /// templates started, ever
+    #[pyo3(get)]
+    created: u64,
 }
 
 impl TemplateMiner {
@@ -100,14 +124,22 @@ impl TemplateMiner {
     fn best(&self, leaf: usize, tokens: &[&str]) -> Option<usize> {
         let (mut best, mut best_sim, mut best_params) = (None, -1.0f64, -1i64);
         for &slot in &self.nodes[leaf].templates {
-            let t = self.slots[slot].as_ref().expect("a leaf holds live templates");
-            let (mut same, mut params) = (0usize, 0i64);
-            for (a, b) in t.tokens.iter().zip(tokens) {
+            let t = self.slots[slot]
+                .as_ref()
+                .expect("a leaf holds live templates");
+            let (mut same, mut params, mut typed) = (0usize, 0i64, true);
+            for (a, &b) in t.tokens.iter().zip(tokens) {
                 if a == WILDCARD {
                     params += 1;
                 } else if a == b {
                     same += 1;
+                } else if mask(a) && mask(b) {
+                    typed = false; // masks stay typed: <HTTP_2XX> and <HTTP_5XX> are not one <*>
+                    break;
                 }
+            }
+            if !typed {
+                continue;
             }
             let sim = if tokens.is_empty() {
                 1.0
@@ -121,8 +153,9 @@ impl TemplateMiner {
         best.filter(|_| best_sim >= self.similarity)
     }
 
-    /// Mine one text; its template's id now (a later text may generalise it).
-    fn add_one(&mut self, text: &str, count: u64) -> String {
+    /// Mine one text: a handle on its template (a later text may generalise it, or merge it
+    /// into another).
+    fn add_one(&mut self, text: &str, count: u64) -> (usize, u64) {
         self.seq += 1;
         let tokens: Vec<&str> = if text.is_empty() {
             Vec::new()
@@ -152,12 +185,14 @@ impl TemplateMiner {
                             }
                             None => {
                                 self.slots.push(Some(t));
+                                self.gens.push(0);
                                 self.slots.len() - 1
                             }
                         };
                         self.nodes[leaf].templates.push(slot);
                         self.aliases.remove(&tid); // a text generalised away that comes back
                         self.live.insert(tid, slot);
+                        self.created += 1;
                         slot
                     }
                 }
@@ -189,7 +224,7 @@ impl TemplateMiner {
         let t = self.slots[slot].as_mut().expect("live");
         t.count += count;
         t.last = seq;
-        t.id.clone()
+        (slot, self.gens[slot])
     }
 
     fn generalise(&mut self, leaf: usize, slot: usize, tokens: Vec<String>) -> usize {
@@ -201,6 +236,8 @@ impl TemplateMiner {
         if let Some(&other) = self.live.get(&new) {
             // the same text exists already: one template
             let t = self.slots[slot].take().expect("live");
+            self.dead.insert((slot, self.gens[slot]), old);
+            self.gens[slot] += 1;
             self.free.push(slot);
             self.slots[other].as_mut().expect("live").count += t.count;
             self.nodes[leaf].templates.retain(|&s| s != slot);
@@ -238,6 +275,7 @@ impl TemplateMiner {
             let t = self.slots[slot].take().expect("live");
             self.live.remove(&t.id);
             leaves.push(t.leaf);
+            self.gens[slot] += 1;
             self.free.push(slot);
         }
         leaves.sort_unstable();
@@ -284,10 +322,13 @@ impl TemplateMiner {
             roots: HashMap::new(),
             nodes: Vec::new(),
             slots: Vec::new(),
+            gens: Vec::new(),
             free: Vec::new(),
+            dead: HashMap::new(),
             live: HashMap::new(),
             aliases: HashMap::new(),
             seq: 0,
+            created: 0,
         })
     }
 
@@ -300,21 +341,31 @@ impl TemplateMiner {
     #[pyo3(signature = (texts, counts=None))]
     fn add_many(
         &mut self,
-        texts: Vec<String>,
+        texts: Vec<Bound<'_, PyString>>,
         counts: Option<Vec<u64>>,
     ) -> PyResult<(Vec<String>, Vec<String>)> {
+        // a lone surrogate (a JSON "\ud800" escape) is replaced (the reference does the same)
+        let texts: Vec<std::borrow::Cow<'_, str>> =
+            texts.iter().map(|t| t.to_string_lossy()).collect();
         if counts.as_ref().is_some_and(|c| c.len() != texts.len()) {
             return Err(PyValueError::new_err("counts and texts differ in length"));
         }
-        let first_ids: Vec<String> = texts
+        let handles: Vec<(usize, u64)> = texts
             .iter()
             .enumerate()
             .map(|(i, t)| self.add_one(t, counts.as_ref().map_or(1, |c| c[i])))
             .collect();
-        let mut ids = Vec::with_capacity(first_ids.len());
-        let mut out = Vec::with_capacity(first_ids.len());
-        for id in first_ids {
-            let id = self.resolve_id(&id);
+        let mut ids = Vec::with_capacity(handles.len());
+        let mut out = Vec::with_capacity(handles.len());
+        let dead = std::mem::take(&mut self.dead);
+        for handle @ (slot, gen) in handles {
+            // a template still in its slot: its id now; one merged away: its last id, which
+            // resolves to what it merged into
+            let id = if self.gens[slot] == gen {
+                self.slots[slot].as_ref().expect("live").id.clone()
+            } else {
+                self.resolve_id(&dead[&handle])
+            };
             let slot = *self.live.get(&id).expect("a resolved id is live");
             out.push(self.text(slot));
             ids.push(id);
@@ -325,7 +376,7 @@ impl TemplateMiner {
         Ok((ids, out))
     }
 
-    fn add(&mut self, text: String, count: u64) -> PyResult<String> {
+    fn add(&mut self, text: Bound<'_, PyString>, count: u64) -> PyResult<String> {
         Ok(self.add_many(vec![text], Some(vec![count]))?.0.remove(0))
     }
 

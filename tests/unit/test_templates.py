@@ -72,6 +72,17 @@ def test_the_prefix_routes_tokens_with_digits_or_masks_down_one_branch() -> None
     assert miner.add("cron started job <NUM>") not in (b, d)
 
 
+def test_masks_stay_typed() -> None:
+    miner = TemplateMiner()
+    ok = miner.add('<IP> - - [<TS>] "GET /a HTTP/<NUM>.<NUM>" <HTTP_2XX> <NUM>')
+    bad = miner.add('<IP> - - [<TS>] "GET /a HTTP/<NUM>.<NUM>" <HTTP_5XX> <NUM>')
+    assert ok != bad  # an error and a success of one request are not one template
+    assert miner.resolve(ok) == ok
+    other = miner.add('<IP> - - [<TS>] "GET /b HTTP/<NUM>.<NUM>" <HTTP_5XX> <NUM>')
+    assert miner.resolve(bad) == other
+    assert miner.template(other) == '<IP> - - [<TS>] "GET <*> HTTP/<NUM>.<NUM>" <HTTP_5XX> <NUM>'
+
+
 def test_empty_and_one_token_bodies() -> None:
     miner = TemplateMiner()
     assert miner.add("") == template_id("") == miner.add("")
@@ -159,12 +170,15 @@ def _mine(miner: Any, bodies: list[str], part: int) -> list[tuple[list[str], lis
     ],
 )
 def test_native_miner_agrees_with_the_reference(settings: dict[str, Any]) -> None:
-    bodies = [*_bodies(6_000, seed=17), "", "x", "a  b", " lead", "trail "]
+    odd = ["", "x", "a  b", " lead", "trail ", "bad \ud800 escape", "bad \udfff\ud800 x", "é ü"]
+    odd += ["(<IP>), a b", "(<NUM>), a b", "<É> a b", "<*> a b", "<A_1> a b", "<a> a b"]
+    bodies = [*_bodies(6_000, seed=17), *odd]
     ref, nat = TemplateMiner(**settings), NativeMiner(**settings)
     assert _mine(nat, bodies, 500) == _mine(ref, bodies, 500)
     assert nat.snapshot() == ref.snapshot()
     assert nat.templates() == ref.templates()
     assert len(nat) == len(ref)
+    assert nat.created == ref.created
     for tid, _text, _n in ref.templates()[:50]:
         assert nat.template(tid) == ref.template(tid)
 

@@ -46,6 +46,8 @@ ENRICHMENT_KEYS = (
     "model",
     "rule",
     "fingerprint",
+    "template_id",
+    "template",
     "source",
     "severity_by",
     "parsed",
@@ -59,9 +61,10 @@ class EnrichedCodec:
     enrichment: ``severity``, ``event_type``, ``category``, ``labelled_by`` (who chose the
     event type and category: human, model, rules or none), ``severity_by`` (``human`` for a
     person's label, ``line`` when the line states its level, else as ``labelled_by``),
-    ``needs_review``, ``model``, ``rule``, ``confidence``, ``fingerprint``, ``source``
-    (topic, partition, offset, timestamp of the input) and ``parsed`` (what the parser found:
-    format, timestamp, level, host, ...)."""
+    ``needs_review``, ``model``, ``rule``, ``confidence``, ``fingerprint``, ``template_id``
+    and ``template`` (the template mined from the message body, ``enrich.core.templates``),
+    ``source`` (topic, partition, offset, timestamp of the input) and ``parsed`` (what the
+    parser found: format, timestamp, level, host, ...)."""
 
     @staticmethod
     def key(source: Source) -> str:

@@ -10,7 +10,9 @@ and their first ``depth - 2`` tokens through a fixed-depth tree (a token with a 
 mask goes down the ``<*>`` branch; a node with ``max_children`` children sends new tokens
 there too); in the leaf, the template with the most equal tokens at equal positions (ties:
 the most ``<*>``) takes the body if the share of equal tokens reaches ``similarity``, and
-becomes ``<*>`` where they differ; otherwise the body starts a new template.
+becomes ``<*>`` where they differ; otherwise the body starts a new template. Masks stay typed:
+a body and a template that differ where both have a whole-token mask (``<NUM>`` against
+``<IP>``, ``<HTTP_2XX>`` against ``<HTTP_5XX>``) do not match.
 
 Ids are content-addressed: a template's id is a hash of its text, so every process that mines
 a template gives it the same id. When a template generalises, its old id maps to the new one
@@ -26,21 +28,78 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
+
+try:  # the native miner (native/): the same templates, faster
+    from enrich_native import TemplateMiner as _NativeMiner
+except ImportError:  # not built here: the reference below
+    _NativeMiner = None
 
 WILDCARD = "<*>"
 DEPTH = 4
 SIMILARITY = 0.4
 MAX_CHILDREN = 100
 MAX_TEMPLATES = 50_000
+_EDGES = "[](){}\"'`,;:."  # punctuation around a mask: the normaliser's edges
 _MONTHS = frozenset(
     ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 )
 
 
+class Miner(Protocol):
+    """What the engine asks of a miner: this module's ``TemplateMiner`` or the native one."""
+
+    @property
+    def created(self) -> int: ...
+    def __len__(self) -> int: ...
+    def add_many(
+        self, texts: Sequence[str], counts: Sequence[int] | None = None
+    ) -> tuple[list[str], list[str]]: ...
+    def resolve(self, tid: str) -> str: ...
+    def template(self, tid: str) -> str | None: ...
+    def templates(self) -> list[tuple[str, str, int]]: ...
+    def snapshot(self) -> list[dict[str, Any]]: ...
+
+
+def new_miner(
+    depth: int = DEPTH,
+    similarity: float = SIMILARITY,
+    max_children: int = MAX_CHILDREN,
+    max_templates: int = MAX_TEMPLATES,
+) -> Miner:
+    """A miner with these settings: the native one where it is built."""
+    if _NativeMiner is not None:
+        miner: Miner = _NativeMiner(depth, similarity, max_children, max_templates)
+        return miner
+    return TemplateMiner(depth, similarity, max_children, max_templates)
+
+
 def template_id(text: str) -> str:
     """The id of a template's text: 8 bytes of BLAKE2b, as hex."""
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+
+
+def _tokens(text: str) -> list[str]:
+    """A normalised body's tokens; a lone surrogate (from a JSON ``\\ud800`` escape) is
+    replaced as the native miner's UTF-8 conversion replaces it."""
+    if not text:
+        return []
+    if not text.isascii():
+        text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return text.split(" ")
+
+
+def _mask(token: str) -> bool:
+    """A whole-token mask of the normaliser, edge punctuation aside: ``<NUM>``, ``(<IP>),``,
+    ``[<TS>``; not a token with a mask inside a word (``port=<NUM>``, ``MAC=<NUM>bc<NUM>``)."""
+    core = token.strip(_EDGES)
+    return (
+        len(core) > 2
+        and core[0] == "<"
+        and core[-1] == ">"
+        and core != WILDCARD
+        and all("A" <= c <= "Z" or "0" <= c <= "9" or c == "_" for c in core[1:-1])
+    )
 
 
 def _variable(token: str) -> bool:
@@ -84,6 +143,7 @@ class TemplateMiner:
         self._live: dict[str, _Template] = {}
         self._aliases: dict[str, str] = {}
         self._seq = 0
+        self.created = 0  # templates started, ever (new templates: the first drift signal)
 
     def __len__(self) -> int:
         return len(self._live)
@@ -99,7 +159,7 @@ class TemplateMiner:
         and text once all are mined (a later text may generalise an earlier one's template).
         Eviction, if the cap is passed, comes after: never of a template just returned."""
         got = [
-            self._add(t.split(" ") if t else [], 1 if counts is None else int(counts[i]))
+            self._add(_tokens(t), 1 if counts is None else int(counts[i]))
             for i, t in enumerate(texts)
         ]
         ids = [self.resolve(t.id) for t in got]
@@ -169,9 +229,12 @@ class TemplateMiner:
                     params += 1
                 elif a == b:
                     same += 1
-            sim = same / n if n else 1.0
-            if sim > best_sim or (sim == best_sim and params > best_params):
-                best, best_sim, best_params = t, sim, params
+                elif _mask(a) and _mask(b):
+                    break  # masks stay typed: <HTTP_2XX> and <HTTP_5XX> are not one <*>
+            else:
+                sim = same / n if n else 1.0
+                if sim > best_sim or (sim == best_sim and params > best_params):
+                    best, best_sim, best_params = t, sim, params
         return best if best is not None and best_sim >= self.similarity else None
 
     def _add(self, tokens: list[str], count: int) -> _Template:
@@ -188,6 +251,7 @@ class TemplateMiner:
                 leaf.templates.append(hit)
                 self._live[tid] = hit
                 self._aliases.pop(tid, None)  # a text generalised away that comes back
+                self.created += 1
         else:
             merged = [a if a == b else WILDCARD for a, b in zip(hit.tokens, tokens, strict=True)]
             if merged != hit.tokens:

@@ -110,8 +110,10 @@ class Decisions:
     or 1-5 for the severity the line states (DEBUG .. CRITICAL), which then replaces the
     label's; ``confidence_json``: the model's confidence as the output writes it, and
     ``text_slot[i]`` record i's entry in it (``2 * slot + stated``, where ``slot`` is the
-    record's distinct normalised body); ``fingerprint_json`` and ``fingerprints``: by slot;
-    ``parsed``: per record, what the parser found, as JSON.
+    record's distinct normalised body); by slot: ``identity_json``, what follows
+    ``"fingerprint":`` in the record (the fingerprint's JSON, then the ``template_id`` and
+    ``template`` members), ``fingerprints`` and ``templates`` ((id, text)); ``parsed``: per
+    record, what the parser found, as JSON.
     """
 
     route: np.ndarray
@@ -119,8 +121,9 @@ class Decisions:
     severity: np.ndarray
     confidence_json: Sequence[bytes]
     text_slot: Sequence[int]
-    fingerprint_json: Sequence[bytes]
+    identity_json: Sequence[bytes]
     fingerprints: Sequence[str]
+    templates: Sequence[tuple[str, str]]
     parsed: Sequence[bytes]
 
 
@@ -184,12 +187,14 @@ class OutputWriter:
         fingerprint: str | None,
         severity: int = 0,
         parsed: dict[str, Any] | None = None,
+        template: tuple[str, str] | None = None,
     ) -> dict[str, Any]:
         """The output record of input ``row`` as an object (its JSON is the value)."""
         enrichment = {
             **self.fixed_part(route, index, severity),
             "confidence": json.loads(confidence_json),
             "fingerprint": fingerprint,
+            **({"template_id": template[0], "template": template[1]} if template else {}),
             "source": {
                 "topic": src.topics[row],
                 "partition": src.partitions[row],
@@ -227,7 +232,7 @@ class OutputWriter:
         parts = {
             pid: encode_json(self.fixed_part(*self._unpack(pid)))[1:-1] for pid in set(part_ids)
         }
-        parsed_json, fps_json = decisions.parsed, decisions.fingerprint_json
+        parsed_json, fps_json = decisions.parsed, decisions.identity_json
         conf_json, slot = decisions.confidence_json, decisions.text_slot
         values: list[bytes | None]
         table = [parts.get(pid, b"") for pid in range(max(part_ids, default=0) + 1)]
@@ -263,6 +268,7 @@ class OutputWriter:
                     decisions.fingerprints[slot[i] >> 1],
                     severity,
                     json.loads(parsed_json[i]),
+                    decisions.templates[slot[i] >> 1],
                 )
                 values[i] = EnrichedCodec.encode(record)
         return values, keys  # type: ignore[return-value]  # no None left

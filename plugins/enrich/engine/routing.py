@@ -42,8 +42,9 @@ from enrich.core.parse import (
     builtin_formats,
     parsed_fields,
 )
-from enrich.core.records import DeadLetter, LogRecord, RawBatch, RawRecord, Source
+from enrich.core.records import DeadLetter, LogRecord, RawBatch, RawRecord, Source, encode_json
 from enrich.core.rules import RuleSet
+from enrich.core.templates import Miner, new_miner
 from enrich.engine.front import Front, read_part
 from enrich.engine.output import Decisions, InputColumns, OutputWriter, Route
 from enrich.errors import ConfigError
@@ -165,7 +166,12 @@ class Enricher:
     counts. The result is the same as one ``enrich_batch`` call over the whole batch: each
     distinct normalised body is predicted once per batch, a training label is made for the
     first line of each fingerprint, review queries are picked among all the batch's
-    candidates.
+    candidates. Templates aside: the templates of a part's lines are mined when the part is
+    added, so a record's ``template_id`` is its template's as it stood then (a later part may
+    generalise it; the old id resolves to the new one in ``miner``).
+
+    ``miner``: the template miner (``enrich.core.templates``); a task passes one to all its
+    batches, so templates grow from batch to batch; by default a new one.
 
     ``people``: the labels people gave, by fingerprint: a line of such a template takes its
     person's label, all three fields (``labelled_by`` and ``severity_by``: ``human``), before
@@ -182,8 +188,15 @@ class Enricher:
         formats: LogFormats | None = None,
         people: Mapping[str, Label] | None = None,
         queued: Collection[str] = (),
+        miner: Miner | None = None,
     ) -> None:
         self.model, self.rules = model, rules
+        self.miner = miner if miner is not None else new_miner()
+        self._identity: list[bytes] = []  # by slot: its fingerprint's and template's JSON
+        self._slot_templates: list[tuple[str, str]] = []  # by slot: (template id, text)
+        self._template_json: dict[str, bytes] = {}
+        self._templates: set[str] = set()
+        self._created_before = self.miner.created
         self._queued = queued
         self.settings = settings or EnrichSettings()
         self.formats = formats if formats is not None else builtin_formats()
@@ -272,6 +285,7 @@ class Enricher:
             every = list(at)
             distinct = [every[k] for k in kept.tolist()]
         scores = self._scores.of(distinct, index, stated > 0)
+        identity = self._mine(distinct, index, scores.distinct_slot)
 
         # 4. people's labels first; rules, only where they can decide; route
         route, rule_idx = _route(bodies, decoded, parsed, scores.confident, rules, settings.policy)
@@ -322,8 +336,9 @@ class Enricher:
             np.where(by_people, 0, stated),  # a person's label is all three fields
             self._scores.confidence_json,
             scores.record_slot,
-            self._scores.fingerprint_json,
+            identity,
             fps,
+            self._slot_templates,
             parsed.fields_json,
         )
         values, keys = self._writer.encode(src, decoded, rows, front.heads, decisions, front.native)
@@ -340,6 +355,29 @@ class Enricher:
         self._conf_sum += float(with_conf.sum())
         self._conf_n += len(with_conf)
         return values, keys
+
+    def _mine(self, distinct: list[str], index: np.ndarray, slots: np.ndarray) -> list[bytes]:
+        """Mine the part's distinct bodies (each with its line count) into templates; by
+        slot, what the output writes after ``"fingerprint":``: the fingerprint, then the
+        record's ``template_id`` and ``template`` as they are once the part is mined."""
+        counts = np.bincount(index, minlength=len(distinct)).tolist()
+        ids, texts = self.miner.add_many(distinct, counts)
+        identity, fps_json = self._identity, self._scores.fingerprint_json
+        if len(identity) < len(fps_json):
+            self._slot_templates.extend([("", "")] * (len(fps_json) - len(identity)))
+            identity.extend(fps_json[len(identity) :])
+        known = self._template_json
+        for slot, tid, text in zip(slots.tolist(), ids, texts, strict=True):
+            tail = known.get(tid)
+            if tail is None:
+                tail = known[tid] = b',"template_id":"%b","template":%b' % (
+                    tid.encode(),
+                    encode_json(text),
+                )
+            identity[slot] = fps_json[slot] + tail
+            self._slot_templates[slot] = (tid, text)
+        self._templates.update(ids)
+        return identity
 
     def finish(self) -> BatchResult:
         """The batch's training labels, review queries (the top ``review_k`` candidates by
@@ -358,6 +396,8 @@ class Enricher:
             "review_candidates": len(candidates),
             "already_queued": len(self._already_queued),
             "distinct_bodies": len(self._scores.slots),
+            "templates": len(self._templates),
+            "new_templates": self.miner.created - self._created_before,
             "mean_confidence": round(self._conf_sum / self._conf_n, 4) if self._conf_n else None,
             "model_version": self.model.version if self.model is not None else None,
         }
@@ -434,6 +474,7 @@ class _PartScores:
     slot: np.ndarray
     record_slot: list[int]
     person: np.ndarray  # index of the person's label of the record's template, else -1
+    distinct_slot: np.ndarray  # the slot of each of the part's distinct bodies
 
 
 class _Scores:
@@ -466,8 +507,10 @@ class _Scores:
         fresh = [t for t in distinct if t not in slots]
         if fresh:
             self._predict(fresh)
-        slot = np.fromiter(map(slots.__getitem__, distinct), dtype=np.intp, count=len(distinct))
-        slot = slot[index]
+        distinct_slot = np.fromiter(
+            map(slots.__getitem__, distinct), dtype=np.intp, count=len(distinct)
+        )
+        slot = distinct_slot[index]
         record_slot = (slot * 2 + stated).tolist()
         person = self._person[slot]
         if self.model is None:
@@ -480,11 +523,14 @@ class _Scores:
                 slot,
                 record_slot,
                 person,
+                distinct_slot,
             )
         class_idx = np.where(stated, self._pair_best[slot], self._best[slot])
         confidence = np.where(stated, self._pair_conf[slot], self._conf[slot])
         confident = confidence >= self.threshold
-        return _PartScores(class_idx, confidence, confident, slot, record_slot, person)
+        return _PartScores(
+            class_idx, confidence, confident, slot, record_slot, person, distinct_slot
+        )
 
     def _predict(self, fresh: list[str]) -> None:
         start = len(self.slots)

@@ -40,6 +40,7 @@ from enrich.core.formats import DeadLetterCodec, ReviewCodec, now_ms
 from enrich.core.labels import Label
 from enrich.core.parse import LogFormats
 from enrich.core.rules import RuleSet
+from enrich.core.templates import new_miner
 from enrich.engine.routing import BatchResult, Enricher, EnrichSettings
 from enrich.errors import StackError
 from enrich.io.kafka import (
@@ -208,6 +209,7 @@ def enrich_partition(
     started = time.monotonic()
     queued = set(queued)
     pending: _Pending | None = None  # the previous batch's commit, still running
+    miner = new_miner()  # the task's templates, from batch to batch
     try:
         run: PartitionRun | None = None
         position: int | None = None
@@ -221,7 +223,7 @@ def enrich_partition(
                 start_from,
                 position,
                 group_id,
-                Enricher(model, rules, settings, formats, people, queued),
+                Enricher(model, rules, settings, formats, people, queued, miner),
                 pending,
             )
             run = batch if run is None else run.then(batch)
@@ -376,6 +378,7 @@ def reenrich_range(
     ts_from, ts_to = time_window
     producer = transactional_producer(config, transactional_id)
     consumer = consumer_for(config, progress_group or f"{transactional_id}.progress")
+    miner = new_miner()  # the range's templates, from batch to batch
     tp = TopicPartition(rng.topic, rng.partition)
     try:
         done = consumer.committed([tp], timeout=TXN_TIMEOUT_S)[0].offset
@@ -395,7 +398,8 @@ def reenrich_range(
             what = f"backfill transaction for {rng.topic}[{rng.partition}]"
             txn = _Transaction(producer, topics, rng.partition, what, headers)
             with txn:
-                result = txn.enrich(chunks, Enricher(model, rules, settings, formats, people))
+                enricher = Enricher(model, rules, settings, formats, people, miner=miner)
+                result = txn.enrich(chunks, enricher)
                 result.labels.clear()  # the live pipeline already taught these lines
                 result.counts["labels"] = 0
                 if reader.next_offset <= start:
