@@ -1,5 +1,5 @@
 """The ``enrich`` command: set up the stack, load sample logs, check rules, label files
-offline and simulate active learning."""
+offline, list their templates and simulate active learning."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import logging
 import sys
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from enrich import defaults
 from enrich.errors import EnrichError
@@ -118,6 +119,7 @@ def _cmd_label(args: argparse.Namespace) -> int:
     from enrich.core.parse import load_formats
     from enrich.core.records import RawRecord, Source
     from enrich.core.rules import load_rules
+    from enrich.core.templates import new_miner
     from enrich.engine.routing import EnrichSettings, enrich_batch
 
     taxonomy = Taxonomy.load(args.taxonomy)
@@ -140,10 +142,11 @@ def _cmd_label(args: argparse.Namespace) -> int:
     out, err = sys.stdout, sys.stderr
     offset = 0
     totals: Counter[str] = Counter()
+    miner = new_miner()  # templates grow from batch to batch, as in a task
     while chunk := list(islice(values, args.batch_size)):
         records = [RawRecord(v, Source(topic, 0, offset + i)) for i, v in enumerate(chunk)]
         offset += len(chunk)
-        result = enrich_batch(records, model, rules, settings, formats)
+        result = enrich_batch(records, model, rules, settings, formats, miner=miner)
         for value in result.enriched:
             out.write(value.decode() + "\n")
         for dead in result.dead_letters:
@@ -165,6 +168,67 @@ def _cmd_label(args: argparse.Namespace) -> int:
     if args.summary:
         print(json.dumps(dict(totals)), file=err)
     return 0
+
+
+def _cmd_templates(args: argparse.Namespace) -> int:
+    from itertools import islice
+
+    from enrich.core.labels import Taxonomy
+    from enrich.core.parse import load_formats
+    from enrich.core.records import RawRecord
+    from enrich.core.rules import load_rules
+    from enrich.core.templates import new_miner, template_table
+    from enrich.engine.routing import EnrichSettings, enrich_batch
+
+    taxonomy = Taxonomy.load(args.taxonomy)
+    rules = load_rules(args.rules, taxonomy)
+    formats = load_formats(user=args.formats)
+    settings = EnrichSettings(review_k=0, taxonomy=taxonomy)
+    model = None
+    if args.model:
+        from enrich.io.models import load_model
+
+        model = load_model(args.model)
+    miner = new_miner()
+    values = _read_values(args.input)
+    records: list[dict[str, Any]] = []
+    while chunk := list(islice(values, args.batch_size)):
+        result = enrich_batch(
+            [RawRecord(v) for v in chunk], model, rules, settings, formats, miner=miner
+        )
+        records += [
+            {k: r.get(k) for k in _TEMPLATE_KEYS} | {"line": _line_of(r)} for r in result.records()
+        ]
+    rows = template_table(records, miner)
+    total = len(records) or 1
+    rows = rows[: args.limit or None]
+    if args.json or not sys.stdout.isatty():
+        for row in rows:
+            sys.stdout.write(json.dumps(row) + "\n")
+        return 0
+    print(f"{'lines':>7}  {'share':>6}  {'label (by)':40s}  template / example")
+    for row in rows:
+        top = row["labels"][0]
+        label = f"{top['severity']} {top['event_type']} / {top['category']} ({top['labelled_by']})"
+        more = f" +{len(row['labels']) - 1}" if len(row["labels"]) > 1 else ""
+        share = row["count"] / total
+        print(f"{row['count']:>7}  {share:>6.1%}  {(label + more)[:40]:40s}  {row['template']}")
+        print(f"{'':>7}  {'':>6}  {'':40s}  e.g. {row['example'][:160]}")
+    return 0
+
+
+_TEMPLATE_KEYS = ("template_id", "severity", "event_type", "category", "labelled_by")
+
+
+def _line_of(record: dict[str, Any]) -> str:
+    """A record's line as people read it: its message text, else the record without the
+    enrichment."""
+    from enrich.core.formats import ENRICHMENT_KEYS
+
+    for key in ("message", "msg", "MESSAGE", "log"):
+        if isinstance(record.get(key), str):
+            return str(record[key]).rstrip("\n")
+    return json.dumps({k: v for k, v in record.items() if k not in ENRICHMENT_KEYS})
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
@@ -341,6 +405,29 @@ def build_parser() -> argparse.ArgumentParser:
         "--summary", action="store_true", help="print counts as JSON to stderr at the end"
     )
     p.set_defaults(func=_cmd_label)
+
+    p = sub.add_parser(
+        "templates",
+        help="the templates of a file of log lines, with counts, an example and their labels",
+        description="Enrich the lines (plain text or JSON records) with the pipeline's code and "
+        "list the templates mined from their message bodies, most lines first: line count, "
+        "the labels the lines got and who gave them (rules, model, line), an example line. A "
+        "table on a terminal; JSON lines when piped or with --json.",
+    )
+    p.add_argument("input", help="file of lines, or - for stdin")
+    p.add_argument("--rules", help="rules file (default include/regex_rules.yaml)")
+    p.add_argument("--taxonomy", help="taxonomy file (default include/taxonomy.yaml)")
+    p.add_argument("--formats", help="your log-formats file, tried before the built-in ones")
+    p.add_argument("--model", help="MLflow model URI (models:/log-enricher@champion) or folder")
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=defaults.LABEL_BATCH_SIZE,
+        help=f"lines per batch ({defaults.LABEL_BATCH_SIZE})",
+    )
+    p.add_argument("--limit", type=int, default=0, help="the first N templates only (0: all)")
+    p.add_argument("--json", action="store_true", help="JSON lines even on a terminal")
+    p.set_defaults(func=_cmd_templates)
 
     p = sub.add_parser(
         "evaluate",

@@ -11,7 +11,7 @@ import pytest
 
 from enrich.cli import build_parser, main
 
-SUBCOMMANDS = [["setup"], ["sample"], ["rules", "check"], ["label"], ["evaluate"]]
+SUBCOMMANDS = [["setup"], ["sample"], ["rules", "check"], ["label"], ["templates"], ["evaluate"]]
 
 
 def test_console_script_is_installed() -> None:
@@ -189,3 +189,32 @@ def test_evaluate_says_which_setting_is_wrong(
     argv = ["evaluate", "--data", str(data), "--text-column", "text", "--label-column", "lbl"]
     assert main([*argv, "--batch-size", "2", "--out", str(tmp_path / "o"), *extra]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_templates_lists_a_files_templates_with_counts_examples_and_labels(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    users = ["alice", "bob", "carol", "dave"]
+    lines = tmp_path / "in.log"
+    lines.write_text(
+        "".join(
+            f"Nov  3 10:00:0{i} web-01 sshd[81{i}]: Accepted publickey for {u} from "
+            f"10.0.0.{i} port 5{i}122 ssh2\n"
+            for i, u in enumerate(users)
+        )
+        + '{"level":"error","msg":"payment db down"}\n'
+        + "Nov  3 10:00:09 web-01 sshd[900]: Accepted publickey for erin from 10.0.0.9 port "
+        "40022 ssh2\n"
+    )
+    # small batches: the template generalises across them and the counts still add up
+    assert main(["templates", str(lines), "--batch-size", "2"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["count"] for r in rows] == [5, 1]
+    ssh = rows[0]
+    assert ssh["template"] == "Accepted publickey for <*> from <IP> port <NUM> ssh<NUM>"
+    assert ssh["example"].endswith("Accepted publickey for alice from 10.0.0.0 port 50122 ssh2")
+    assert [(x["labelled_by"], x["count"]) for x in ssh["labels"]] == [("rules", 5)]
+    assert rows[1]["template"] == "payment db down"
+    assert rows[1]["labels"][0]["severity"] == "ERROR"  # the level the record states
+    assert main(["templates", str(lines), "--json", "--limit", "1"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 1

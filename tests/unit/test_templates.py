@@ -205,3 +205,40 @@ def test_the_same_bodies_give_the_same_templates_in_another_process() -> None:
         env={"PYTHONHASHSEED": "12345", "PATH": ""},
     )
     assert json.loads(out.stdout) == here.snapshot()
+
+
+def test_records_carry_their_template_and_a_tasks_batches_share_one_miner() -> None:
+    from enrich.core.records import RawRecord
+    from enrich.core.rules import load_rules
+    from enrich.core.templates import new_miner
+    from enrich.engine.routing import enrich_batch
+
+    rules = load_rules()
+    line = (
+        "Nov  3 10:00:0{0} web-01 sshd[81{0}]: Accepted publickey for {1} from 10.0.0.{0} "
+        "port 5{0}122 ssh2"
+    )
+    miner = new_miner()
+    first = enrich_batch([RawRecord(line.format(1, "alice").encode())], None, rules, miner=miner)
+    rec = first.records()[0]
+    assert rec["template"] == "Accepted publickey for alice from <IP> port <NUM> ssh<NUM>"
+    assert rec["template_id"] == template_id(rec["template"])
+    assert first.counts["new_templates"] == 1
+    assert first.counts["templates"] == 1
+    later = enrich_batch(
+        [RawRecord(line.format(i, u).encode()) for i, u in enumerate(["bob", "carol"], 2)],
+        None,
+        rules,
+        miner=miner,
+    )
+    recs = later.records()
+    assert {r["template"] for r in recs} == {
+        "Accepted publickey for <*> from <IP> port <NUM> ssh<NUM>"
+    }
+    assert later.counts["new_templates"] == 0  # generalised, not new
+    assert miner.resolve(rec["template_id"]) == recs[0]["template_id"]
+    # a new miner (another task, a restart without the state) starts afresh
+    alone = enrich_batch([RawRecord(line.format(2, "bob").encode())], None, rules)
+    assert (
+        alone.records()[0]["template"] == "Accepted publickey for bob from <IP> port <NUM> ssh<NUM>"
+    )

@@ -37,7 +37,9 @@ SUMMED = (
     "produced",
     "lost_to_retention",
 )
-SUMMED_IF_PRESENT = ("batches", "lag")  # a live run's, not a backfill's
+# a live run's, not a backfill's; templates: those each partition's task knew at its end,
+# new_templates: those its batches started (the first drift signal)
+SUMMED_IF_PRESENT = ("batches", "lag", "templates", "new_templates")
 
 
 def enrich_settings(rt: Runtime, params: EnrichmentParams) -> EnrichSettings:

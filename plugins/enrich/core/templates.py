@@ -314,3 +314,41 @@ def template_params(body: str, template: str) -> list[str]:
     if len(tokens) < len(want):  # a splitting rule's marker ends the template
         return []
     return [b for a, b in zip(want, tokens, strict=False) if "<" in a and a != b]
+
+
+def template_table(records: Iterable[dict[str, Any]], miner: Miner) -> list[dict[str, Any]]:
+    """Enriched records grouped by template (ids resolved to what they generalised into),
+    most lines first: per template its id, text, line count, first line (``line``) as the
+    example and its labels (severity, event type, category, ``labelled_by``) with their line
+    counts, most first."""
+    groups: dict[str, dict[str, Any]] = {}
+    for rec in records:
+        tid = miner.resolve(str(rec["template_id"]))
+        group = groups.get(tid)
+        if group is None:
+            group = groups[tid] = {"count": 0, "example": rec.get("line", ""), "labels": {}}
+        group["count"] += 1
+        label = tuple(rec.get(k) for k in ("severity", "event_type", "category", "labelled_by"))
+        group["labels"][label] = group["labels"].get(label, 0) + 1
+    rows = []
+    for tid, group in groups.items():
+        labels = sorted(group["labels"].items(), key=lambda kv: (-kv[1], str(kv[0])))
+        rows.append(
+            {
+                "template_id": tid,
+                "template": miner.template(tid),
+                "count": group["count"],
+                "example": group["example"],
+                "labels": [
+                    {
+                        "severity": s,
+                        "event_type": e,
+                        "category": c,
+                        "labelled_by": by,
+                        "count": n,
+                    }
+                    for (s, e, c, by), n in labels
+                ],
+            }
+        )
+    return sorted(rows, key=lambda r: (-r["count"], r["template_id"]))

@@ -119,18 +119,20 @@ def enrich_batch(
     formats: LogFormats | None = None,
     people: Mapping[str, Label] | None = None,
     queued: Collection[str] = (),
+    miner: Miner | None = None,
 ) -> BatchResult:
     """Enrich one batch. Every input is in ``enriched`` or ``dead_letters``, in input order.
 
     ``records`` are :class:`RawRecord` objects or one partition's :class:`RawBatch`;
     ``formats`` the log formats the parser knows (None: the built-in ones); ``people`` the
     labels people gave, by fingerprint, ``queued`` the fingerprints waiting in the review
-    queue (see ``Enricher``). Never raises for
-    bad input; raises ConfigError only for invalid settings (checked when ``EnrichSettings``
-    is built). Idempotent: the same records, model, rules, settings and formats give the same
-    result. ``Enricher`` gives the same result for a batch fed to it in parts.
+    queue, ``miner`` the template miner to go on with (None: a new one; see ``Enricher``).
+    Never raises for bad input; raises ConfigError only for invalid settings (checked when
+    ``EnrichSettings`` is built). Idempotent: the same records, model, rules, settings and
+    formats (and a new miner) give the same result. ``Enricher`` gives the same result for a
+    batch fed to it in parts, templates aside.
     """
-    enricher = Enricher(model, rules, settings, formats, people, queued)
+    enricher = Enricher(model, rules, settings, formats, people, queued, miner)
     enriched, keys = enricher.add(records)
     result = enricher.finish()
     result.enriched, result.enriched_keys = enriched, keys
@@ -195,7 +197,6 @@ class Enricher:
         self._identity: list[bytes] = []  # by slot: its fingerprint's and template's JSON
         self._slot_templates: list[tuple[str, str]] = []  # by slot: (template id, text)
         self._template_json: dict[str, bytes] = {}
-        self._templates: set[str] = set()
         self._created_before = self.miner.created
         self._queued = queued
         self.settings = settings or EnrichSettings()
@@ -376,7 +377,6 @@ class Enricher:
                 )
             identity[slot] = fps_json[slot] + tail
             self._slot_templates[slot] = (tid, text)
-        self._templates.update(ids)
         return identity
 
     def finish(self) -> BatchResult:
@@ -396,7 +396,7 @@ class Enricher:
             "review_candidates": len(candidates),
             "already_queued": len(self._already_queued),
             "distinct_bodies": len(self._scores.slots),
-            "templates": len(self._templates),
+            "templates": len(self.miner),
             "new_templates": self.miner.created - self._created_before,
             "mean_confidence": round(self._conf_sum / self._conf_n, 4) if self._conf_n else None,
             "model_version": self.model.version if self.model is not None else None,

@@ -419,12 +419,16 @@ def reenrich_range(
 
 
 def _add_counts(total: dict[str, Any], counts: Mapping[str, Any]) -> None:
-    """Add one transaction's counts to a run's (numbers summed; the mean confidence weighted
-    by the records it covers; the rest as last seen)."""
+    """Add one transaction's counts to a run's (numbers summed, the templates known at the
+    end aside; the mean confidence weighted by the records it covers; the rest as last
+    seen)."""
     n_old, n_new = int(total.get("out") or 0), int(counts.get("out") or 0)
     mean_old, mean_new = total.get("mean_confidence"), counts.get("mean_confidence")
     for key, value in counts.items():
         if key == "mean_confidence":
+            continue
+        if key == "templates":  # the miner's templates after the batch: the later one
+            total[key] = value
             continue
         if isinstance(value, int) and not isinstance(value, bool):
             total[key] = int(total.get(key) or 0) + value
