@@ -2,7 +2,7 @@
 //! ids (BLAKE2b-64 of the template's text), so the two give the same templates line for line
 //! (the differential test compares them).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use blake2::digest::{Update, VariableOutput};
 use blake2::Blake2bVar;
@@ -38,6 +38,14 @@ fn mask(token: &str) -> bool {
             .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
 }
 
+/// A non-negative whole number of a record, else 0 (as the reference's `_number`).
+fn number(rec: &Bound<'_, PyDict>, key: &str) -> PyResult<u64> {
+    Ok(match rec.get_item(key)? {
+        Some(v) if !v.is_instance_of::<pyo3::types::PyBool>() => v.extract::<u64>().unwrap_or(0),
+        _ => 0,
+    })
+}
+
 /// A token that goes down the `<*>` branch: it has a mask or an ASCII digit.
 fn variable(token: &str) -> bool {
     token.bytes().any(|c| c == b'<' || c.is_ascii_digit())
@@ -48,6 +56,8 @@ struct Template {
     id: String,
     count: u64,
     last: u64,
+    /// the line sequence number it started at: its place in its leaf, kept across restarts
+    first: u64,
     leaf: usize,
 }
 
@@ -78,6 +88,10 @@ pub struct TemplateMiner {
     /// templates started, ever
     #[pyo3(get)]
     created: u64,
+    /// since the last `changes()`: templates started or taking lines, new aliases, evicted
+    touched: HashSet<String>,
+    new_aliases: HashSet<String>,
+    evicted: HashSet<String>,
 }
 
 impl TemplateMiner {
@@ -176,21 +190,13 @@ impl TemplateMiner {
                             id: tid.clone(),
                             count: 0,
                             last: 0,
+                            first: self.seq,
                             leaf,
                         };
-                        let slot = match self.free.pop() {
-                            Some(s) => {
-                                self.slots[s] = Some(t);
-                                s
-                            }
-                            None => {
-                                self.slots.push(Some(t));
-                                self.gens.push(0);
-                                self.slots.len() - 1
-                            }
-                        };
+                        let slot = self.new_slot(t);
                         self.nodes[leaf].templates.push(slot);
                         self.aliases.remove(&tid); // a text generalised away that comes back
+                        self.new_aliases.remove(&tid);
                         self.live.insert(tid, slot);
                         self.created += 1;
                         slot
@@ -224,6 +230,7 @@ impl TemplateMiner {
         let t = self.slots[slot].as_mut().expect("live");
         t.count += count;
         t.last = seq;
+        self.touched.insert(t.id.clone());
         (slot, self.gens[slot])
     }
 
@@ -231,7 +238,10 @@ impl TemplateMiner {
         let new = template_id(&tokens.join(" "));
         let old = self.slots[slot].as_ref().expect("live").id.clone();
         self.aliases.insert(old.clone(), new.clone());
+        self.new_aliases.insert(old.clone());
+        self.touched.remove(&old);
         self.aliases.remove(&new);
+        self.new_aliases.remove(&new);
         self.live.remove(&old);
         if let Some(&other) = self.live.get(&new) {
             // the same text exists already: one template
@@ -274,6 +284,8 @@ impl TemplateMiner {
         for &slot in gone {
             let t = self.slots[slot].take().expect("live");
             self.live.remove(&t.id);
+            self.touched.remove(&t.id);
+            self.evicted.insert(t.id.clone());
             leaves.push(t.leaf);
             self.gens[slot] += 1;
             self.free.push(slot);
@@ -283,6 +295,30 @@ impl TemplateMiner {
         for leaf in leaves {
             let slots = &self.slots;
             self.nodes[leaf].templates.retain(|&s| slots[s].is_some());
+        }
+    }
+
+    fn record<'py>(&self, py: Python<'py>, t: &Template) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        d.set_item("id", &t.id)?;
+        d.set_item("template", t.tokens.join(" "))?;
+        d.set_item("count", t.count)?;
+        d.set_item("last", t.last)?;
+        d.set_item("first", t.first)?;
+        Ok(d)
+    }
+
+    fn new_slot(&mut self, t: Template) -> usize {
+        match self.free.pop() {
+            Some(s) => {
+                self.slots[s] = Some(t);
+                s
+            }
+            None => {
+                self.slots.push(Some(t));
+                self.gens.push(0);
+                self.slots.len() - 1
+            }
         }
     }
 
@@ -329,6 +365,9 @@ impl TemplateMiner {
             aliases: HashMap::new(),
             seq: 0,
             created: 0,
+            touched: HashSet::new(),
+            new_aliases: HashSet::new(),
+            evicted: HashSet::new(),
         })
     }
 
@@ -413,12 +452,7 @@ impl TemplateMiner {
         live.sort_by(|a, b| (a.last, &a.id).cmp(&(b.last, &b.id)));
         let out = PyList::empty(py);
         for t in live {
-            let d = PyDict::new(py);
-            d.set_item("id", &t.id)?;
-            d.set_item("template", t.tokens.join(" "))?;
-            d.set_item("count", t.count)?;
-            d.set_item("last", t.last)?;
-            out.append(d)?;
+            out.append(self.record(py, t)?)?;
         }
         let mut aliases: Vec<(&String, &String)> = self.aliases.iter().collect();
         aliases.sort();
@@ -429,5 +463,124 @@ impl TemplateMiner {
             out.append(d)?;
         }
         Ok(out)
+    }
+
+    /// What changed since the last call (see the reference's `changes`), each part sorted by id.
+    fn changes<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let out = PyList::empty(py);
+        let mut touched: Vec<&String> = self
+            .touched
+            .iter()
+            .filter(|i| self.live.contains_key(*i))
+            .collect();
+        touched.sort();
+        for tid in touched {
+            let t = self.slots[self.live[tid]].as_ref().expect("live");
+            out.append(self.record(py, t)?)?;
+        }
+        let mut aliases: Vec<&String> = self
+            .new_aliases
+            .iter()
+            .filter(|a| self.aliases.contains_key(*a))
+            .collect();
+        aliases.sort();
+        for a in aliases {
+            let d = PyDict::new(py);
+            d.set_item("id", a)?;
+            d.set_item("replaced_by", &self.aliases[a])?;
+            out.append(d)?;
+        }
+        let mut evicted: Vec<&String> = self
+            .evicted
+            .iter()
+            .filter(|e| !self.live.contains_key(*e))
+            .collect();
+        evicted.sort();
+        for e in evicted {
+            let d = PyDict::new(py);
+            d.set_item("id", e)?;
+            d.set_item("evicted", true)?;
+            out.append(d)?;
+        }
+        self.touched.clear();
+        self.new_aliases.clear();
+        self.evicted.clear();
+        Ok(out)
+    }
+
+    /// Take back a state written as `snapshot`/`changes` records (see the reference's
+    /// `restore`).
+    fn restore(&mut self, records: &Bound<'_, PyAny>) -> PyResult<()> {
+        let mut all: Vec<(u64, String, Bound<'_, PyDict>)> = Vec::new();
+        for rec in records.try_iter()? {
+            let rec = rec?;
+            let Ok(rec) = rec.cast_into::<PyDict>() else {
+                continue;
+            };
+            let first = number(&rec, "first")?;
+            let id: String = match rec.get_item("id")? {
+                Some(v) => v.str()?.to_string_lossy().into_owned(),
+                None => "None".to_owned(),
+            };
+            all.push((first, id, rec));
+        }
+        all.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        for (_, _, rec) in all {
+            let rec = &rec;
+            let Some(tid) = rec.get_item("id")?.and_then(|v| v.extract::<String>().ok()) else {
+                continue;
+            };
+            if let Some(to) = rec
+                .get_item("replaced_by")?
+                .and_then(|v| v.extract::<String>().ok())
+            {
+                self.aliases.insert(tid, to);
+                continue;
+            }
+            let Some(text) = rec.get_item("template")?.and_then(|v| {
+                v.cast::<PyString>()
+                    .ok()
+                    .map(|s| s.to_string_lossy().into_owned())
+            }) else {
+                continue;
+            };
+            if self.live.contains_key(&tid) {
+                continue;
+            }
+            let (count, last, first) = (
+                number(rec, "count")?,
+                number(rec, "last")?,
+                number(rec, "first")?,
+            );
+            let tokens: Vec<&str> = if text.is_empty() {
+                Vec::new()
+            } else {
+                text.split(' ').collect()
+            };
+            let leaf = self.leaf(&tokens, true).expect("created");
+            let t = Template {
+                tokens: tokens.iter().map(|&t| t.to_owned()).collect(),
+                id: tid.clone(),
+                count,
+                last,
+                first,
+                leaf,
+            };
+            let slot = self.new_slot(t);
+            self.nodes[leaf].templates.push(slot);
+            self.live.insert(tid, slot);
+            self.seq = self.seq.max(last);
+        }
+        let live: Vec<String> = self.live.keys().cloned().collect();
+        for tid in live {
+            self.aliases.remove(&tid);
+        }
+        if self.live.len() > self.max_templates {
+            self.evict();
+        }
+        self.touched.clear();
+        self.new_aliases.clear();
+        self.evicted.clear();
+        Ok(())
     }
 }

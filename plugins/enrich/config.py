@@ -43,6 +43,13 @@ class Topics:
     labels: str = defaults.TOPIC_LABELS
     review: str = defaults.TOPIC_REVIEW
     dlq: str = defaults.TOPIC_DLQ
+    # the template miner's state; "" (the default): named after ``raw`` (``logs.templates``)
+    templates: str = defaults.TOPIC_TEMPLATES
+
+    def __post_init__(self) -> None:
+        if not self.templates:
+            base = self.raw.removesuffix(".raw")
+            object.__setattr__(self, "templates", f"{base}.templates")
 
     @classmethod
     def from_env(cls) -> Topics:
@@ -52,10 +59,11 @@ class Topics:
             labels=os.environ.get("ENRICH_TOPIC_LABELS", cls.labels),
             review=os.environ.get("ENRICH_TOPIC_REVIEW", cls.review),
             dlq=os.environ.get("ENRICH_TOPIC_DLQ", cls.dlq),
+            templates=os.environ.get("ENRICH_TOPIC_TEMPLATES", cls.templates),
         )
 
     def all(self) -> tuple[str, ...]:
-        return (self.raw, self.enriched, self.labels, self.review, self.dlq)
+        return (self.raw, self.enriched, self.labels, self.review, self.dlq, self.templates)
 
 
 @dataclass(frozen=True)

@@ -105,6 +105,9 @@ TOPIC_ENRICHED = "logs.enriched"
 TOPIC_LABELS = "logs.labels"
 TOPIC_REVIEW = "logs.review"
 TOPIC_DLQ = "logs.dlq"
+# the template miner's state (compacted, keyed by template id); empty: the raw topic's name
+# with ``.raw`` replaced by ``.templates`` (``logs.templates``)
+TOPIC_TEMPLATES = ""
 TOPIC_PARTITIONS = 3
 TOPIC_REPLICATION = 1
 

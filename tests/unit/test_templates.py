@@ -242,3 +242,78 @@ def test_records_carry_their_template_and_a_tasks_batches_share_one_miner() -> N
     assert (
         alone.records()[0]["template"] == "Accepted publickey for bob from <IP> port <NUM> ssh<NUM>"
     )
+
+
+def _apply(state: dict[str, dict[str, Any]], changes: list[dict[str, Any]]) -> None:
+    """What a compacted topic keyed by id keeps: the latest record of each id; a tombstone
+    (an evicted id) removes it."""
+    for rec in changes:
+        if rec.get("evicted"):
+            state.pop(rec["id"], None)
+        else:
+            state[rec["id"]] = rec
+
+
+MINERS = [TemplateMiner] + ([NativeMiner] if NativeMiner is not None else [])
+
+
+@pytest.mark.parametrize("make", MINERS, ids=lambda m: m.__module__)
+@pytest.mark.parametrize("settings", [{}, {"depth": 6, "max_children": 4, "max_templates": 40}])
+def test_the_changes_kept_per_id_are_the_state(make: Any, settings: dict[str, Any]) -> None:
+    state: dict[str, dict[str, Any]] = {}
+    bodies = _bodies(4_000, seed=8)
+    miner = make(**settings)
+    for at in range(0, len(bodies), 400):
+        miner.add_many(bodies[at : at + 400])
+        _apply(state, miner.changes())
+    assert miner.changes() == []  # nothing new since
+    snap = miner.snapshot()
+    assert sorted(state.values(), key=lambda r: r["id"]) == sorted(snap, key=lambda r: r["id"])
+
+
+@pytest.mark.parametrize("make", MINERS, ids=lambda m: m.__module__)
+def test_a_restarted_miner_goes_on_as_the_first_would(make: Any) -> None:
+    """The state topic's records, in any order, give a miner that mines the next lines as
+    the miner that wrote them does: the same ids, the same templates."""
+    bodies = _bodies(6_000, seed=23)
+    first = make()
+    state: dict[str, dict[str, Any]] = {}
+    for at in range(0, 3_000, 500):
+        first.add_many(bodies[at : at + 500])
+        _apply(state, first.changes())
+    records = list(state.values())
+    random.Random(4).shuffle(records)  # partitions read in any order
+    again = make()
+    again.restore(records)
+    started = first.created
+    assert again.snapshot() == first.snapshot()
+    assert again.changes() == []
+    for at in range(3_000, 6_000, 500):
+        assert again.add_many(bodies[at : at + 500]) == first.add_many(bodies[at : at + 500])
+    assert again.snapshot() == first.snapshot()
+    assert again.created == first.created - started > 0  # new templates since the restart
+
+
+@needs_native
+def test_native_restore_and_changes_agree_with_the_reference() -> None:
+    bodies = _bodies(3_000, seed=31)
+    ref, nat = TemplateMiner(max_templates=200), NativeMiner(max_templates=200)
+    for at in range(0, 1_500, 300):
+        assert nat.add_many(bodies[at : at + 300]) == ref.add_many(bodies[at : at + 300])
+        assert nat.changes() == ref.changes()
+    odd = [
+        {"id": "x1", "template": "odd <*> one", "count": True, "last": -3, "first": 2.5},
+        {"id": 7, "template": "id not a string"},
+        {"id": "x2", "template": None},
+        {"id": "x3", "replaced_by": "x1"},
+        {"id": "x4", "evicted": True},
+        "not a record",
+    ]
+    records = ref.snapshot() + odd
+    r2, n2 = TemplateMiner(max_templates=200), NativeMiner(max_templates=200)
+    r2.restore(records)
+    n2.restore(records)
+    assert n2.snapshot() == r2.snapshot()
+    for at in range(1_500, 3_000, 300):
+        assert n2.add_many(bodies[at : at + 300]) == r2.add_many(bodies[at : at + 300])
+        assert n2.changes() == r2.changes()

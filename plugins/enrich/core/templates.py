@@ -59,6 +59,8 @@ class Miner(Protocol):
     def template(self, tid: str) -> str | None: ...
     def templates(self) -> list[tuple[str, str, int]]: ...
     def snapshot(self) -> list[dict[str, Any]]: ...
+    def changes(self) -> list[dict[str, Any]]: ...
+    def restore(self, records: Iterable[Any]) -> None: ...
 
 
 def new_miner(
@@ -89,6 +91,11 @@ def _tokens(text: str) -> list[str]:
     return text.split(" ")
 
 
+def _number(rec: dict[str, Any], key: str) -> int:
+    value = rec.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+
 def _mask(token: str) -> bool:
     """A whole-token mask of the normaliser, edge punctuation aside: ``<NUM>``, ``(<IP>),``,
     ``[<TS>``; not a token with a mask inside a word (``port=<NUM>``, ``MAC=<NUM>bc<NUM>``)."""
@@ -112,6 +119,7 @@ class _Template:
     id: str
     count: int = 0
     last: int = 0  # the line sequence number it last took: eviction order among equal counts
+    first: int = 0  # the one it started at: its place in its leaf, kept across restarts
 
 
 @dataclass
@@ -144,6 +152,10 @@ class TemplateMiner:
         self._aliases: dict[str, str] = {}
         self._seq = 0
         self.created = 0  # templates started, ever (new templates: the first drift signal)
+        # since the last ``changes()``: templates started or taking lines, new aliases, evicted
+        self._touched: set[str] = set()
+        self._new_aliases: set[str] = set()
+        self._evicted: set[str] = set()
 
     def __len__(self) -> int:
         return len(self._live)
@@ -189,7 +201,13 @@ class TemplateMiner:
         """The state as JSON-ready records: every live template (by last seen, then id),
         then every alias (by id)."""
         live = [
-            {"id": t.id, "template": " ".join(t.tokens), "count": t.count, "last": t.last}
+            {
+                "id": t.id,
+                "template": " ".join(t.tokens),
+                "count": t.count,
+                "last": t.last,
+                "first": t.first,
+            }
             for t in sorted(self._live.values(), key=lambda t: (t.last, t.id))
         ]
         return live + [{"id": a, "replaced_by": b} for a, b in sorted(self._aliases.items())]
@@ -247,10 +265,11 @@ class TemplateMiner:
             if hit is None:  # a new template
                 leaf = self._leaf(tokens, create=True)
                 assert leaf is not None
-                hit = _Template(tokens, tid)
+                hit = _Template(tokens, tid, first=self._seq)
                 leaf.templates.append(hit)
                 self._live[tid] = hit
                 self._aliases.pop(tid, None)  # a text generalised away that comes back
+                self._new_aliases.discard(tid)
                 self.created += 1
         else:
             merged = [a if a == b else WILDCARD for a, b in zip(hit.tokens, tokens, strict=True)]
@@ -258,12 +277,16 @@ class TemplateMiner:
                 hit = self._generalise(leaf, hit, merged)
         hit.count += count
         hit.last = self._seq
+        self._touched.add(hit.id)
         return hit
 
     def _generalise(self, leaf: _Node, t: _Template, tokens: list[str]) -> _Template:
         old, new = t.id, template_id(" ".join(tokens))
         self._aliases[old] = new
+        self._new_aliases.add(old)
+        self._touched.discard(old)
         self._aliases.pop(new, None)
+        self._new_aliases.discard(new)
         del self._live[old]
         other = self._live.get(new)
         if other is not None:  # the same text exists already: one template
@@ -273,6 +296,65 @@ class TemplateMiner:
         t.tokens, t.id = tokens, new
         self._live[new] = t
         return t
+
+    def changes(self) -> list[dict[str, Any]]:
+        """What changed since the last call, as ``snapshot`` records: each template started or
+        taking lines (``count``: its lines so far), each new alias, and ``{"id": ..,
+        "evicted": True}`` for each template evicted (a tombstone on the state topic). Each
+        sorted by id."""
+        out = [
+            {
+                "id": t.id,
+                "template": " ".join(t.tokens),
+                "count": t.count,
+                "last": t.last,
+                "first": t.first,
+            }
+            for t in sorted(
+                (self._live[i] for i in self._touched if i in self._live), key=lambda t: t.id
+            )
+        ]
+        out += [
+            {"id": a, "replaced_by": self._aliases[a]}
+            for a in sorted(self._new_aliases)
+            if a in self._aliases
+        ]
+        out += [{"id": e, "evicted": True} for e in sorted(self._evicted - set(self._live))]
+        self._touched, self._new_aliases, self._evicted = set(), set(), set()
+        return out
+
+    def restore(self, records: Iterable[Any]) -> None:
+        """Take back a state written as ``snapshot``/``changes`` records (on a state topic, the
+        latest record of each id): live templates, put in the tree in the order they were
+        started (``first``, then id), so each leaf holds them in the order it held them;
+        aliases; evicted ids and unknown shapes are skipped. Changes start afresh after it; a
+        state over the cap is evicted down as usual."""
+
+        def order(rec: dict[str, Any]) -> tuple[int, str]:
+            return (_number(rec, "first"), str(rec.get("id")))
+
+        for rec in sorted((r for r in records if isinstance(r, dict)), key=order):
+            tid = rec.get("id")
+            if not isinstance(tid, str):
+                continue
+            if isinstance(rec.get("replaced_by"), str):
+                self._aliases[tid] = rec["replaced_by"]
+                continue
+            text = rec.get("template")
+            if not isinstance(text, str) or tid in self._live:
+                continue
+            tokens = _tokens(text)
+            leaf = self._leaf(tokens, create=True)
+            assert leaf is not None
+            t = _Template(tokens, tid, *(_number(rec, k) for k in ("count", "last", "first")))
+            leaf.templates.append(t)
+            self._live[tid] = t
+            self._seq = max(self._seq, t.last)
+        for tid in self._live:
+            self._aliases.pop(tid, None)
+        if len(self._live) > self.max_templates:
+            self._evict()
+        self._touched, self._new_aliases, self._evicted = set(), set(), set()
 
     def _leaves(self) -> Iterable[_Node]:
         stack = list(self._root.values())
@@ -292,6 +374,8 @@ class TemplateMiner:
             leaf.templates = [t for t in leaf.templates if id(t) not in gone]
         for t in order[: len(order) - keep]:
             del self._live[t.id]
+            self._touched.discard(t.id)
+            self._evicted.add(t.id)
 
 
 def template_params(body: str, template: str) -> list[str]:

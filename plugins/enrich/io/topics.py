@@ -28,15 +28,18 @@ class TopicSpec:
 
 
 def project_topics(settings: StackSettings) -> list[TopicSpec]:
-    """The five topics (docs/architecture.md); labels are compacted (one label per key)."""
+    """The six topics (docs/architecture.md); labels and templates are compacted (one label
+    per key, one state per template id)."""
     t = settings.topics
     p, r = settings.partitions, settings.replication
+    compact = {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"}
     return [
         TopicSpec(t.raw, p, r),
         TopicSpec(t.enriched, p, r),
-        TopicSpec(t.labels, p, r, {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"}),
+        TopicSpec(t.labels, p, r, compact),
         TopicSpec(t.review, p, r),
         TopicSpec(t.dlq, p, r),
+        TopicSpec(t.templates, p, r, compact),
     ]
 
 
