@@ -93,6 +93,36 @@ class EnrichedCodec:
         return out
 
 
+# ---- the templates topic (compacted) -----------------------------------------------------
+
+
+class TemplateCodec:
+    """The template miner's state (``enrich.core.templates``), one record per template id:
+    key the id; value ``{"template", "count", "last", "first"}`` for a template, or
+    ``{"replaced_by": id}`` for an id that generalised into another; a tombstone (no value)
+    for an evicted template, which compaction then drops."""
+
+    @staticmethod
+    def key(record: Mapping[str, Any]) -> bytes:
+        return str(record["id"]).encode()
+
+    @staticmethod
+    def encode(record: Mapping[str, Any]) -> bytes | None:
+        if record.get("evicted"):
+            return None
+        return encode_json({k: v for k, v in record.items() if k != "id"})
+
+    @staticmethod
+    def decode(key: bytes, value: bytes | None) -> dict[str, Any] | None:
+        """The record of a message (None for a tombstone); ValueError if unreadable."""
+        if value is None:
+            return None
+        body = json.loads(value)
+        if not isinstance(body, dict):
+            raise ValueError("a template record is a JSON object")
+        return {**body, "id": key.decode("utf-8")}
+
+
 # ---- the labels topic (compacted) --------------------------------------------------------
 
 # A human label outranks a rule label of the same line.

@@ -101,6 +101,9 @@ class BatchResult:
     queries: list[ReviewItem] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     counts: dict[str, Any] = field(default_factory=dict)
+    # the template miner's changes while the batch was enriched (``TemplateMiner.changes``):
+    # the pipeline writes them to the templates topic in the batch's transaction
+    templates: list[dict[str, Any]] = field(default_factory=list)
 
     def output_count(self) -> int:
         """How many records writing this result produces."""
@@ -402,7 +405,11 @@ class Enricher:
             "model_version": self.model.version if self.model is not None else None,
         }
         return BatchResult(
-            labels=self._labels, queries=queries, dead_letters=self._dead, counts=counts
+            labels=self._labels,
+            queries=queries,
+            dead_letters=self._dead,
+            counts=counts,
+            templates=self.miner.changes(),
         )
 
     @staticmethod

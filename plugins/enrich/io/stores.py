@@ -16,10 +16,18 @@ from typing import Any
 
 from confluent_kafka import Producer
 
-from enrich.core.formats import HUMAN, LabelCodec, LabelRecord, ReviewCodec, ReviewItem
+from enrich.core.formats import (
+    HUMAN,
+    LabelCodec,
+    LabelRecord,
+    ReviewCodec,
+    ReviewItem,
+    TemplateCodec,
+)
 from enrich.core.labels import Label, Taxonomy
 from enrich.io.kafka import flush_or_fail, idempotent_producer, produce_one
 from enrich.io.reading import partition_readers, read_partitions
+from enrich.io.topics import list_topics
 from enrich.learn.training import changed_labels, merge_labels
 
 log = logging.getLogger(__name__)
@@ -196,3 +204,32 @@ def read_review_items(
     if bad:
         log.warning("skipped %d unreadable review items", bad)
     return items
+
+
+def read_templates(config: Mapping[str, Any], topic: str, group_id: str) -> list[dict[str, Any]]:
+    """The template miner's state from the compacted templates topic: the latest record of
+    each template id (a tombstone removes it), a chunk at a time; unreadable records are
+    skipped with a warning. A topic that does not exist yet is an empty state."""
+    if topic not in list_topics(config):
+        return []
+    state: dict[str, dict[str, Any]] = {}
+    bad = 0
+    for _p, reader in partition_readers(config, topic, group_id):
+        for chunk in reader.chunks():
+            for m in chunk:
+                key = m.key()
+                if key is None:
+                    bad += 1
+                    continue
+                try:
+                    rec = TemplateCodec.decode(key, m.value())
+                except (*_UNREADABLE, UnicodeDecodeError):
+                    bad += 1
+                    continue
+                if rec is None:
+                    state.pop(key.decode("utf-8", "replace"), None)
+                else:
+                    state[rec["id"]] = rec
+    if bad:
+        log.warning("skipped %d unreadable template records in %s", bad, topic)
+    return list(state.values())

@@ -36,7 +36,7 @@ from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPa
 
 from enrich import defaults
 from enrich.config import Topics
-from enrich.core.formats import DeadLetterCodec, ReviewCodec, now_ms
+from enrich.core.formats import DeadLetterCodec, ReviewCodec, TemplateCodec, now_ms
 from enrich.core.labels import Label
 from enrich.core.parse import LogFormats
 from enrich.core.rules import RuleSet
@@ -51,7 +51,7 @@ from enrich.io.kafka import (
     transactional_producer,
 )
 from enrich.io.reading import PartitionRange, RangeReader, plan_range, raw_batch
-from enrich.io.stores import send_label
+from enrich.io.stores import read_templates, send_label
 from enrich.learn.model import Model
 
 log = logging.getLogger(__name__)
@@ -118,6 +118,8 @@ def write_result(
             DeadLetterCodec.key(dead),
             headers=DeadLetterCodec.headers(dead),
         )
+    for rec in result.templates:  # the miner's state, committed with what it mined
+        produce_one(producer, topics.templates, TemplateCodec.encode(rec), TemplateCodec.key(rec))
     return result.output_count()
 
 
@@ -209,7 +211,8 @@ def enrich_partition(
     started = time.monotonic()
     queued = set(queued)
     pending: _Pending | None = None  # the previous batch's commit, still running
-    miner = new_miner()  # the task's templates, from batch to batch
+    miner = new_miner()  # the task's templates, from batch to batch, from the shared state
+    miner.restore(read_templates(config, topics.templates, f"{group_id}.templates"))
     try:
         run: PartitionRun | None = None
         position: int | None = None
@@ -378,7 +381,8 @@ def reenrich_range(
     ts_from, ts_to = time_window
     producer = transactional_producer(config, transactional_id)
     consumer = consumer_for(config, progress_group or f"{transactional_id}.progress")
-    miner = new_miner()  # the range's templates, from batch to batch
+    miner = new_miner()  # the range's templates, from batch to batch, from the shared state
+    miner.restore(read_templates(config, topics.templates, f"{transactional_id}.templates"))
     tp = TopicPartition(rng.topic, rng.partition)
     try:
         done = consumer.committed([tp], timeout=TXN_TIMEOUT_S)[0].offset
