@@ -79,7 +79,8 @@ class Sample:
     ``cri/klog``, ``json/access``, ...; None: no known format); ``level`` the level as the
     line writes it (a syslog ``<PRI>`` as its severity digit; None: it states none);
     ``fields`` some of the header fields the parser must find (``host.name``,
-    ``service.name``, ``process.pid``, ...)."""
+    ``service.name``, ``process.pid``, ...); ``template`` the template the line was made from
+    (``<family>/<index>``): the truth a template miner's grouping is scored against."""
 
     text: str
     severity: str
@@ -91,6 +92,7 @@ class Sample:
     format: str | None = None
     level: str | None = None
     fields: Mapping[str, Any] = field(default_factory=dict)
+    template: str = ""
 
 
 _USERS = (
@@ -2066,6 +2068,7 @@ class _Template:
         "fmt",
         "json",
         "json_cum",
+        "key",
         "keys",
         "klog_file",
         "line_cum",
@@ -2083,6 +2086,7 @@ class _Template:
     def __init__(self, family: Family, template: str | Msg, index: int) -> None:
         msg = template if isinstance(template, Msg) else Msg(template, family.source)
         self.family = family
+        self.key = f"{family.name}/{index}"  # the template's identity: the truth of grouping
         self.source = msg.source
         self.db = msg.source in _DB_SOURCES
         text = msg.text
@@ -2284,5 +2288,6 @@ def generate(
             fmt,
             level,
             fields,
+            tpl.key,
         )
         yield sample, line.encode()

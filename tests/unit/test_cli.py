@@ -218,3 +218,26 @@ def test_templates_lists_a_files_templates_with_counts_examples_and_labels(
     assert rows[1]["labels"][0]["severity"] == "ERROR"  # the level the record states
     assert main(["templates", str(lines), "--json", "--limit", "1"]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 1
+
+
+def test_evaluate_reports_the_grouping_of_mined_templates(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["sample", "--csv", "--count", "600", "--seed", "5"]) == 0
+    data = tmp_path / "s.csv"
+    data.write_text(capsys.readouterr().out)
+    assert data.read_text().splitlines()[0] == "text,severity,event_type,category,family,template"
+    argv = ["evaluate", "--data", str(data), "--text-column", "text"]
+    argv += ["--label-column", "severity,event_type,category", "--template-column", "template"]
+    argv += ["--max-labels", "20", "--seeds", "1", "--out", str(tmp_path / "out")]
+    assert main(argv) == 0
+    summary = json.loads(capsys.readouterr().out.splitlines()[-1])
+    grouping = summary["grouping"]
+    assert grouping["lines"] == 600
+    assert 0.0 < grouping["grouping_accuracy"] <= 1.0
+    assert grouping["templates"] > 0
+    assert grouping["true_templates"] > 10
+    saved = json.loads((tmp_path / "out" / "curve.json").read_text())
+    assert saved["grouping"] == grouping
+    assert main([*argv[:-2], "--template-column", "nope", "--out", str(tmp_path / "o2")]) == 2
+    assert "no column nope" in capsys.readouterr().err

@@ -317,3 +317,21 @@ def test_native_restore_and_changes_agree_with_the_reference() -> None:
     for at in range(1_500, 3_000, 300):
         assert n2.add_many(bodies[at : at + 300]) == r2.add_many(bodies[at : at + 300])
         assert n2.changes() == r2.changes()
+
+
+def test_grouping_accuracy_counts_lines_whose_group_is_exactly_their_templates() -> None:
+    from enrich.core.templates import grouping_accuracy
+
+    truth = ["a", "a", "b", "b", "c"]
+    assert grouping_accuracy(["1", "1", "2", "2", "3"], truth) == 1.0
+    assert grouping_accuracy(["x", "x", "y", "y", "y"], truth) == 0.4  # b and c merged
+    assert grouping_accuracy(["1", "2", "3", "3", "4"], truth) == 0.6  # a split in two
+    assert grouping_accuracy([], []) == 1.0
+    with pytest.raises(ValueError, match="differ in length"):
+        grouping_accuracy(["1"], [])
+
+
+def test_generated_lines_know_their_template() -> None:
+    samples = [s for s, _v in generate(300, seed=4)]
+    assert all(s.template.startswith(f"{s.family}/") for s in samples)
+    assert len({s.template for s in samples}) > 20

@@ -436,3 +436,26 @@ def template_table(records: Iterable[dict[str, Any]], miner: Miner) -> list[dict
             }
         )
     return sorted(rows, key=lambda r: (-r["count"], r["template_id"]))
+
+
+def grouping_accuracy(predicted: Sequence[str], truth: Sequence[str]) -> float:
+    """The share of lines whose predicted template groups exactly the lines of their true
+    template (the grouping accuracy of log-parsing evaluations): a line counts when the lines
+    sharing its predicted template are all, and only, those sharing its true one."""
+    if len(predicted) != len(truth):
+        raise ValueError("predicted and truth differ in length")
+    if not predicted:
+        return 1.0
+    groups: dict[str, set[str]] = {}
+    sizes: dict[str, int] = {}
+    true_sizes: dict[str, int] = {}
+    for p, t in zip(predicted, truth, strict=True):
+        groups.setdefault(p, set()).add(t)
+        sizes[p] = sizes.get(p, 0) + 1
+        true_sizes[t] = true_sizes.get(t, 0) + 1
+    right = sum(
+        sizes[p]
+        for p, trues in groups.items()
+        if len(trues) == 1 and true_sizes[next(iter(trues))] == sizes[p]
+    )
+    return right / len(predicted)
