@@ -154,14 +154,14 @@ def test_a_failed_backfill_resumes_after_its_last_committed_transaction(
             progress_group=f"{pipe.group}-resume",
         )
 
-    add = Enricher.add
+    read = Enricher.read  # each part is read (in a thread) before it is added
 
     def dies_at_offset_20(self: Enricher, records: Any) -> Any:
         if records.offsets[0] >= 20:
             raise RuntimeError("the worker died")
-        return add(self, records)
+        return read(self, records)
 
-    monkeypatch.setattr(Enricher, "add", dies_at_offset_20)
+    monkeypatch.setattr(Enricher, "read", dies_at_offset_20)
     with pytest.raises(RuntimeError, match="the worker died"):
         backfill()
     written = sorted(m.key().decode() for m in pipe.read(target))

@@ -101,7 +101,7 @@ def pipe(
             acl(ResourceType.TOPIC, names.raw, lit, AclOperation.DESCRIBE),
             *(
                 acl(ResourceType.TOPIC, t, lit, op)
-                for t in (names.enriched, names.labels, names.review, names.dlq)
+                for t in (names.enriched, names.labels, names.review, names.dlq, names.templates)
                 for op in (AclOperation.WRITE, AclOperation.DESCRIBE, AclOperation.READ)
             ),
             acl(ResourceType.GROUP, p.group, lit, AclOperation.READ),

@@ -212,7 +212,7 @@ def enrich_partition(
     queued = set(queued)
     pending: _Pending | None = None  # the previous batch's commit, still running
     miner = new_miner()  # the task's templates, from batch to batch, from the shared state
-    miner.restore(read_templates(config, topics.templates, f"{group_id}.templates"))
+    miner.restore(read_templates(config, topics.templates, TEMPLATES_READER))
     try:
         run: PartitionRun | None = None
         position: int | None = None
@@ -382,7 +382,7 @@ def reenrich_range(
     producer = transactional_producer(config, transactional_id)
     consumer = consumer_for(config, progress_group or f"{transactional_id}.progress")
     miner = new_miner()  # the range's templates, from batch to batch, from the shared state
-    miner.restore(read_templates(config, topics.templates, f"{transactional_id}.templates"))
+    miner.restore(read_templates(config, topics.templates, TEMPLATES_READER))
     tp = TopicPartition(rng.topic, rng.partition)
     try:
         done = consumer.committed([tp], timeout=TXN_TIMEOUT_S)[0].offset
@@ -568,6 +568,10 @@ class _Transaction:
 # parsed in a thread while the one before is routed and written (a 50,000-message batch in
 # two parts: in-process pipeline median 154k vs 145k lines/s in one part, 12,500: no better)
 PART = 25_000
+
+# the group id the templates topic is read with (by assign: nothing is committed); under the
+# log-enricher prefix the pipeline's readers share (and its ACLs grant)
+TEMPLATES_READER = "log-enricher-templates"
 
 # the offsets of a batch reach the group coordinator in milliseconds; past this, it is gone
 OFFSETS_TIMEOUT_S = 60.0
