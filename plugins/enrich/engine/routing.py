@@ -200,7 +200,7 @@ class Enricher:
         self._identity: list[bytes] = []  # by slot: its fingerprint's and template's JSON
         self._slot_templates: list[tuple[str, str]] = []  # by slot: (template id, text)
         self._template_json: dict[str, bytes] = {}
-        self._created_before = self.miner.created
+        self._created_before: int | None = None  # the miner's count when this batch began
         self._queued = queued
         self.settings = settings or EnrichSettings()
         self.formats = formats if formats is not None else builtin_formats()
@@ -365,6 +365,8 @@ class Enricher:
         slot, what the output writes after ``"fingerprint":``: the fingerprint, then the
         record's ``template_id`` and ``template`` as they are once the part is mined."""
         counts = np.bincount(index, minlength=len(distinct)).tolist()
+        if self._created_before is None:
+            self._created_before = self.miner.created
         ids, texts = self.miner.add_many(distinct, counts)
         identity, fps_json = self._identity, self._scores.fingerprint_json
         if len(identity) < len(fps_json):
@@ -400,7 +402,9 @@ class Enricher:
             "already_queued": len(self._already_queued),
             "distinct_bodies": len(self._scores.slots),
             "templates": len(self.miner),
-            "new_templates": self.miner.created - self._created_before,
+            "new_templates": 0
+            if self._created_before is None
+            else self.miner.created - self._created_before,
             "mean_confidence": round(self._conf_sum / self._conf_n, 4) if self._conf_n else None,
             "model_version": self.model.version if self.model is not None else None,
         }

@@ -27,7 +27,8 @@ import gc
 import logging
 import threading
 import time
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -40,7 +41,7 @@ from enrich.core.formats import DeadLetterCodec, ReviewCodec, TemplateCodec, now
 from enrich.core.labels import Label
 from enrich.core.parse import LogFormats
 from enrich.core.rules import RuleSet
-from enrich.core.templates import new_miner
+from enrich.core.templates import Miner, new_miner
 from enrich.engine.routing import BatchResult, Enricher, EnrichSettings
 from enrich.errors import StackError
 from enrich.io.kafka import (
@@ -211,8 +212,7 @@ def enrich_partition(
     started = time.monotonic()
     queued = set(queued)
     pending: _Pending | None = None  # the previous batch's commit, still running
-    miner = new_miner()  # the task's templates, from batch to batch, from the shared state
-    miner.restore(read_templates(config, topics.templates, TEMPLATES_READER))
+    miner = _Restoring(config, topics.templates)  # the task's templates, batch to batch
     try:
         run: PartitionRun | None = None
         position: int | None = None
@@ -267,6 +267,56 @@ def _flush_after(producer: Producer) -> None:
         producer.flush(5)
     except KafkaException as err:
         log.warning("the producer's last flush failed (%s); the next run fences it", err)
+
+
+class _Restoring:
+    """A template miner started from the shared state (the templates topic), which is read
+    in a thread while the task's first micro-batch is planned, read and parsed (~0.1 s): the
+    miner's first use waits for it. A failed read fails that use."""
+
+    def __init__(self, config: Mapping[str, Any], topic: str) -> None:
+        self._miner = new_miner()
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="templates-state")
+        self._state: Future[list[dict[str, Any]]] | None = self._pool.submit(
+            read_templates, config, topic, TEMPLATES_READER
+        )
+        self._pool.shutdown(wait=False)
+
+    def _ready(self) -> Miner:
+        if self._state is not None:
+            state, self._state = self._state, None
+            self._miner.restore(state.result())
+        return self._miner
+
+    @property
+    def created(self) -> int:
+        return self._ready().created
+
+    def __len__(self) -> int:
+        return len(self._ready())
+
+    def add_many(
+        self, texts: Sequence[str], counts: Sequence[int] | None = None
+    ) -> tuple[list[str], list[str]]:
+        return self._ready().add_many(texts, counts)
+
+    def resolve(self, tid: str) -> str:
+        return self._ready().resolve(tid)
+
+    def template(self, tid: str) -> str | None:
+        return self._ready().template(tid)
+
+    def templates(self) -> list[tuple[str, str, int]]:
+        return self._ready().templates()
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        return self._ready().snapshot()
+
+    def changes(self) -> list[dict[str, Any]]:
+        return self._ready().changes()
+
+    def restore(self, records: Iterable[Any]) -> None:
+        self._ready().restore(records)
 
 
 class _Pending:
@@ -381,8 +431,7 @@ def reenrich_range(
     ts_from, ts_to = time_window
     producer = transactional_producer(config, transactional_id)
     consumer = consumer_for(config, progress_group or f"{transactional_id}.progress")
-    miner = new_miner()  # the range's templates, from batch to batch, from the shared state
-    miner.restore(read_templates(config, topics.templates, TEMPLATES_READER))
+    miner = _Restoring(config, topics.templates)  # the range's templates, batch to batch
     tp = TopicPartition(rng.topic, rng.partition)
     try:
         done = consumer.committed([tp], timeout=TXN_TIMEOUT_S)[0].offset
