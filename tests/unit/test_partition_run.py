@@ -46,3 +46,25 @@ def test_a_client_call_that_never_returns_is_given_up_on() -> None:
     assert transactions._returns_within(5, lambda: None) is True
     with pytest.raises(KeyError):
         transactions._returns_within(5, {}.__getitem__, "missing")
+
+
+def test_a_runs_summary_of_templates() -> None:
+    """``templates``: what the best-informed partition's task knew at its end (they share one
+    state); ``new_templates``: summed over the tasks."""
+    from enrich.airflow.enrichment import summarize
+
+    runs = [
+        {"partition": p, "offsets": [0, 10], "in": 10, "templates": t, "new_templates": n}
+        for p, t, n in ((0, 40, 3), (1, 42, 5), (2, 39, 0))
+    ]
+    total = summarize(runs)
+    assert total["templates"] == 42
+    assert total["new_templates"] == 8
+    assert "templates" not in summarize([{"partition": 0, "offsets": [0, 0]}])
+
+
+def test_a_tasks_batches_keep_the_last_template_count_and_add_new_ones() -> None:
+    a = run(0, 10, **{"in": 10, "templates": 5, "new_templates": 5})
+    b = run(10, 20, **{"in": 10, "templates": 7, "new_templates": 2})
+    assert a.then(b).counts["templates"] == 7
+    assert a.then(b).counts["new_templates"] == 7

@@ -37,9 +37,9 @@ SUMMED = (
     "produced",
     "lost_to_retention",
 )
-# a live run's, not a backfill's; templates: those each partition's task knew at its end,
-# new_templates: those its batches started (the first drift signal)
-SUMMED_IF_PRESENT = ("batches", "lag", "templates", "new_templates")
+# a live run's, not a backfill's; new_templates: those the tasks' batches started (the first
+# drift signal; a template two partitions' tasks both started in one run counts twice)
+SUMMED_IF_PRESENT = ("batches", "lag", "new_templates")
 
 
 def enrich_settings(rt: Runtime, params: EnrichmentParams) -> EnrichSettings:
@@ -139,6 +139,8 @@ def summarize(runs: Sequence[Mapping[str, Any]], what: str = "run") -> dict[str,
     for k in SUMMED_IF_PRESENT:
         if any(k in r for r in runs):
             total[k] = sum(int(r.get(k) or 0) for r in runs)
+    if any("templates" in r for r in runs):  # the templates the best-informed task knew
+        total["templates"] = max(int(r.get("templates") or 0) for r in runs)
     if any("behind" in r for r in runs):
         total["behind"] = any(r.get("behind") for r in runs)
     weighted = [(r["mean_confidence"], r.get("out", 0)) for r in runs if r.get("mean_confidence")]
