@@ -119,31 +119,35 @@ def _cmd_formats_check(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_label(args: argparse.Namespace) -> int:
-    from itertools import islice
-
+def _pipeline(args: argparse.Namespace, **settings: Any) -> tuple[Any, Any, Any, Any]:
+    """What the offline commands enrich with, from their common options: the rules, the log
+    formats, the settings (``settings`` added; no review queries) and the model (or None)."""
     from enrich.core.labels import Taxonomy
     from enrich.core.parse import load_formats
-    from enrich.core.records import RawRecord, Source
     from enrich.core.rules import load_rules
-    from enrich.core.templates import new_miner
-    from enrich.engine.routing import EnrichSettings, enrich_batch
+    from enrich.engine.routing import EnrichSettings
 
     taxonomy = Taxonomy.load(args.taxonomy)
     rules = load_rules(args.rules, taxonomy)
     formats = load_formats(user=args.formats)
-    settings = EnrichSettings(
-        threshold=args.threshold,
-        policy=args.policy,
-        review_k=0,
-        max_value_bytes=args.max_value_bytes,
-        taxonomy=taxonomy,
-    )
     model = None
     if args.model:
         from enrich.io.models import load_model
 
         model = load_model(args.model)
+    return rules, formats, EnrichSettings(review_k=0, taxonomy=taxonomy, **settings), model
+
+
+def _cmd_label(args: argparse.Namespace) -> int:
+    from itertools import islice
+
+    from enrich.core.records import RawRecord, Source
+    from enrich.core.templates import new_miner
+    from enrich.engine.routing import enrich_batch
+
+    rules, formats, settings, model = _pipeline(
+        args, threshold=args.threshold, policy=args.policy, max_value_bytes=args.max_value_bytes
+    )
     topic = "stdin" if args.input == "-" else f"file:{args.input}"
     values = _read_values(args.input)
     out, err = sys.stdout, sys.stderr
@@ -180,22 +184,11 @@ def _cmd_label(args: argparse.Namespace) -> int:
 def _cmd_templates(args: argparse.Namespace) -> int:
     from itertools import islice
 
-    from enrich.core.labels import Taxonomy
-    from enrich.core.parse import load_formats
     from enrich.core.records import RawRecord
-    from enrich.core.rules import load_rules
     from enrich.core.templates import new_miner, template_table
-    from enrich.engine.routing import EnrichSettings, enrich_batch
+    from enrich.engine.routing import enrich_batch
 
-    taxonomy = Taxonomy.load(args.taxonomy)
-    rules = load_rules(args.rules, taxonomy)
-    formats = load_formats(user=args.formats)
-    settings = EnrichSettings(review_k=0, taxonomy=taxonomy)
-    model = None
-    if args.model:
-        from enrich.io.models import load_model
-
-        model = load_model(args.model)
+    rules, formats, settings, model = _pipeline(args)
     miner = new_miner()
     values = _read_values(args.input)
     records: list[dict[str, Any]] = []
@@ -343,6 +336,21 @@ def _grouping(texts: Sequence[str], truth: Sequence[str]) -> dict[str, Any]:
     }
 
 
+def _offline_arguments(p: argparse.ArgumentParser) -> None:
+    """The options ``label`` and ``templates`` share: the input and what it is enriched with."""
+    p.add_argument("input", help="file of lines, or - for stdin")
+    p.add_argument("--rules", help="rules file (default include/regex_rules.yaml)")
+    p.add_argument("--taxonomy", help="taxonomy file (default include/taxonomy.yaml)")
+    p.add_argument("--formats", help="your log-formats file, tried before the built-in ones")
+    p.add_argument("--model", help="MLflow model URI (models:/log-enricher@champion) or folder")
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=defaults.LABEL_BATCH_SIZE,
+        help=f"lines per batch ({defaults.LABEL_BATCH_SIZE})",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="enrich", description="Active-learning log enrichment on Kafka, Airflow and MLflow."
@@ -425,11 +433,7 @@ def build_parser() -> argparse.ArgumentParser:
         "pipeline's code. Enriched records go to stdout as JSON lines, dead letters to stderr "
         "as JSON lines. Exit 0 when the input was read, whatever it contained.",
     )
-    p.add_argument("input", help="file of lines, or - for stdin")
-    p.add_argument("--rules", help="rules file (default include/regex_rules.yaml)")
-    p.add_argument("--taxonomy", help="taxonomy file (default include/taxonomy.yaml)")
-    p.add_argument("--formats", help="your log-formats file, tried before the built-in ones")
-    p.add_argument("--model", help="MLflow model URI (models:/log-enricher@champion) or folder")
+    _offline_arguments(p)
     p.add_argument(
         "--threshold",
         type=float,
@@ -437,12 +441,6 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"model confidence ({defaults.THRESHOLD})",
     )
     p.add_argument("--policy", choices=defaults.POLICIES, default=defaults.POLICY)
-    p.add_argument(
-        "--batch-size",
-        type=int,
-        default=defaults.LABEL_BATCH_SIZE,
-        help=f"lines per batch ({defaults.LABEL_BATCH_SIZE})",
-    )
     p.add_argument(
         "--max-value-bytes",
         type=int,
@@ -462,17 +460,7 @@ def build_parser() -> argparse.ArgumentParser:
         "the labels the lines got and who gave them (rules, model, line), an example line. A "
         "table on a terminal; JSON lines when piped or with --json.",
     )
-    p.add_argument("input", help="file of lines, or - for stdin")
-    p.add_argument("--rules", help="rules file (default include/regex_rules.yaml)")
-    p.add_argument("--taxonomy", help="taxonomy file (default include/taxonomy.yaml)")
-    p.add_argument("--formats", help="your log-formats file, tried before the built-in ones")
-    p.add_argument("--model", help="MLflow model URI (models:/log-enricher@champion) or folder")
-    p.add_argument(
-        "--batch-size",
-        type=int,
-        default=defaults.LABEL_BATCH_SIZE,
-        help=f"lines per batch ({defaults.LABEL_BATCH_SIZE})",
-    )
+    _offline_arguments(p)
     p.add_argument("--limit", type=int, default=0, help="the first N templates only (0: all)")
     p.add_argument("--json", action="store_true", help="JSON lines even on a terminal")
     p.set_defaults(func=_cmd_templates)
