@@ -1,16 +1,20 @@
-"""labelling: people label the lines the model most needs, in the Airflow UI.
+"""labelling: people label the templates the model most needs, in the Airflow UI.
 
 Each run (default hourly, ``ENRICH_LABELLING_SCHEDULE``; or by hand) reads the review queue
-that ``log_enrichment`` fills, drops lines a person already labelled, re-scores the rest with
-the current champion and asks about the top ``k`` (diversity-aware: one question per
-template). Every question is one ``ask`` task waiting in **Required actions** (Browse →
-Required actions, or the task's *Required action* tab): the line, its host/container fields,
-the model's guess and a form with severity, event type and category from the taxonomy.
+that ``log_enrichment`` fills (one item per template of lines nobody could label), drops
+templates a person already labelled, re-scores the rest with the current champion and asks
+about the top ``k`` (uncertain, unlike each other, and with many lines). Every question is
+one ``ask`` task waiting in **Required actions** (Browse → Required actions, or the task's
+*Required action* tab): one line, its host/container fields, its template with its line
+count and a few other lines of it, the model's guess and a form with severity, event type
+and category from the taxonomy.
 
-``Save label`` writes a human training label (it outranks any rule label of the same line;
-a later answer replaces an earlier one); ``Skip``, or no answer within
-``ENRICH_ANSWER_TIMEOUT_HOURS`` (24), leaves the line in the queue for a later run. ``save``
-writes the labels and updates the labels Asset, which schedules ``model_training``.
+``Save label`` labels the template: from the next enrichment run on, every line of it takes
+that label (``labelled_by: human``) before the model and the rules are asked, and training
+learns it in place of the rules' labels of its lines; a later answer replaces an earlier
+one. ``Skip``, or no answer within ``ENRICH_ANSWER_TIMEOUT_HOURS`` (24), leaves the template
+in the queue for a later run. ``save`` writes the labels and updates the labels Asset, which
+schedules ``model_training``.
 """
 
 # XComArg stands in for task results when wiring; mypy cannot see through the decorator.

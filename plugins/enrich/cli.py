@@ -261,18 +261,18 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         raise ConfigError(f"--seeds must be at least 1, got {args.seeds}")
     seeds = list(range(args.seed, args.seed + args.seeds))
     grouping = None
+    if args.template_column and args.template_column not in frame.columns:
+        raise ConfigError(
+            f"{args.data}: no column {args.template_column}; columns are {', '.join(frame.columns)}"
+        )
+    mined = _mine(texts)  # the strategies choose among templates, as the pipeline's do
     if args.template_column:
-        if args.template_column not in frame.columns:
-            raise ConfigError(
-                f"{args.data}: no column {args.template_column}; "
-                f"columns are {', '.join(frame.columns)}"
-            )
-        grouping = _grouping(texts, frame[args.template_column].tolist())
+        grouping = _grouping(mined, frame[args.template_column].tolist())
         print(json.dumps({"grouping": grouping}), file=sys.stderr)
     sim = simulation.Simulation(args.batch_size, args.max_labels, args.seed)
     curves = {
         name: simulation.simulate_seeds(
-            texts, labels, name, sim, seeds, simulation.terminal_progress(name)
+            texts, labels, name, sim, seeds, simulation.terminal_progress(name), mined
         )
         for name in names
     }
@@ -308,17 +308,17 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _grouping(texts: Sequence[str], truth: Sequence[str]) -> dict[str, Any]:
-    """Mine the texts' templates with the pipeline's code (parser, normaliser, miner; one
-    miner over all, 10,000 lines a batch) and score the grouping against the true templates:
-    each line's template as it stands once all are mined."""
+def _mine(texts: Sequence[str]) -> list[str]:
+    """Each text's template id, mined with the pipeline's code (parser, normaliser, miner;
+    one miner over all, 10,000 lines a batch): its template as it stands once all are mined
+    (a dead letter: a group of its own)."""
     from enrich.core.records import RawRecord, Source
     from enrich.core.rules import load_rules
-    from enrich.core.templates import grouping_accuracy, new_miner
+    from enrich.core.templates import new_miner
     from enrich.engine.routing import EnrichSettings, enrich_batch
 
     miner, rules, settings = new_miner(), load_rules(), EnrichSettings(review_k=0)
-    ids = [f"dead letter {row}" for row in range(len(texts))]  # none: its own (wrong) group
+    ids = [f"dead letter {row}" for row in range(len(texts))]
     step = defaults.LABEL_BATCH_SIZE
     for at in range(0, len(texts), step):
         part = [
@@ -327,12 +327,18 @@ def _grouping(texts: Sequence[str], truth: Sequence[str]) -> dict[str, Any]:
         ]
         for rec in enrich_batch(part, None, rules, settings, miner=miner).records():
             ids[rec["source"]["offset"]] = rec["template_id"]
-    final = [miner.resolve(i) for i in ids]
+    return [miner.resolve(i) for i in ids]
+
+
+def _grouping(mined: Sequence[str], truth: Sequence[str]) -> dict[str, Any]:
+    """The mined templates (``_mine``) scored against the true ones."""
+    from enrich.core.templates import grouping_accuracy
+
     return {
-        "grouping_accuracy": round(grouping_accuracy(final, truth), 4),
-        "templates": len(set(final)),
+        "grouping_accuracy": round(grouping_accuracy(mined, truth), 4),
+        "templates": len(set(mined)),
         "true_templates": len(set(truth)),
-        "lines": len(texts),
+        "lines": len(mined),
     }
 
 

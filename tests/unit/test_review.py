@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -40,7 +41,8 @@ def test_pending_keeps_one_item_per_fingerprint_and_drops_labelled_ones() -> Non
     b = item("cache warmed in 3 ms")
     assert a1.fingerprint == a2.fingerprint
     waiting = review.pending([a1, b, a2], labelled={b.fingerprint})
-    assert waiting == [a2]  # the latest of the template, b is already labelled
+    # the latest of the line, with the lines of both; b is already labelled
+    assert waiting == [replace(a2, count=2)]
 
 
 def test_queue_items_round_trip_from_the_review_topic_format() -> None:

@@ -18,15 +18,22 @@ READER_GROUP = "log-enricher-labelling"  # never joined, nothing committed
 
 
 def review_queue(rt: Runtime, window: int) -> tuple[list[ReviewItem], set[str]]:
-    """The review queue's items waiting for a person (one per fingerprint), and the
-    fingerprints people have labelled. Nothing is committed, so reading never takes an item
-    away."""
+    """The review queue's items waiting for a person (one per template, as templates are
+    now: the templates topic says which generalised and their line counts), and what people
+    have labelled (``LabelRecord.unit``). Nothing is committed, so reading never takes an
+    item away."""
     config = rt.kafka_config()
     items = stores.read_review_items(config, rt.topics.review, window, READER_GROUP)
     labelled = stores.human_labelled(config, rt.topics.labels, READER_GROUP)
-    waiting = review.pending(items, labelled)
+    state = stores.read_templates(config, rt.topics.templates, READER_GROUP)
+    templates = {
+        str(r["id"]): (str(r["template"]), int(r.get("count") or 0))
+        for r in state
+        if isinstance(r.get("template"), str)
+    }
+    waiting = review.pending(items, labelled, stores.template_aliases(state), templates)
     log.info(
-        "review queue: %d items read, %d fingerprints labelled by people, %d waiting",
+        "review queue: %d items read, %d templates or lines labelled by people, %d waiting",
         len(items),
         len(labelled),
         len(waiting),
@@ -37,9 +44,9 @@ def review_queue(rt: Runtime, window: int) -> tuple[list[ReviewItem], set[str]]:
 def pick_questions(params: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The labelling DAG's first task: the top ``k`` questions from the review queue.
 
-    Drops fingerprints a person already labelled, keeps one item per fingerprint, re-scores
-    with the champion and picks with ``strategy``. Returns one ``{"question": ...}`` per
-    question (the mapped task's arguments).
+    Drops templates a person already labelled, keeps one item per template, re-scores with
+    the champion and picks with ``strategy`` (weighted by the templates' lines). Returns one
+    ``{"question": ...}`` per question (the mapped task's arguments).
     """
     rt = Runtime.current()
     p = LabellingParams.parse(params)
@@ -56,8 +63,9 @@ def save_answers(
     """The labelling DAG's last task: each ``Save label`` answer → a human training label.
 
     Skipped and timed-out questions write nothing: the item stays in the queue and a later
-    run asks again. Labels go to the compacted labels topic keyed ``human:<fingerprint>``, so a
-    later answer for the same line replaces an earlier one.
+    run asks again. Labels go to the compacted labels topic keyed ``human:t:<template id>``,
+    so a later answer about the same template replaces an earlier one; enrichment applies it
+    to every line of the template from its next run on.
     """
     rt = Runtime.current()
     tax = rt.taxonomy()

@@ -63,7 +63,11 @@ def train_model(params: Mapping[str, Any]) -> dict[str, Any]:
         "log-enricher-training",
         since=previous_offsets,
     )
-    labels, ends, read = got.labels, got.ends, got.read
+    templates = stores.read_templates(
+        rt.kafka_config(), rt.topics.templates, "log-enricher-training"
+    )
+    labels = training.by_template(got.labels, stores.template_aliases(templates))
+    ends, read = got.ends, got.read
     capped = training.cap_labels(labels, p.max_labels)
     dropped = len(labels) - len(capped)
     if dropped:

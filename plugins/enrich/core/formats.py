@@ -5,9 +5,9 @@ Each codec says the record's key, its value as bytes, and how to read the value 
 * ``EnrichedCodec`` — the output topic: the input record with the enrichment keys added,
   keyed ``topic:partition:offset`` of its source (``enrich.engine.output`` writes the same
   bytes faster, for whole batches);
-* ``LabelCodec`` — the compacted labels topic: one :class:`LabelRecord`, keyed
-  ``<source>:<fingerprint>``;
-* ``ReviewCodec`` — the review queue: one :class:`ReviewItem`, keyed by fingerprint;
+* ``LabelCodec`` — the compacted labels topic: one :class:`LabelRecord`, keyed by its source
+  and what it labels (a template, a template's lines of one rule label, or one line);
+* ``ReviewCodec`` — the review queue: one :class:`ReviewItem`, keyed by template id;
 * ``DeadLetterCodec`` — the dead-letter topic: the original bytes, keyed by the source
   coordinates, with the reason in headers.
 
@@ -16,6 +16,7 @@ Pure: no Kafka client is needed to encode or decode (headers are ``(name, bytes)
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Mapping, Sequence
@@ -132,9 +133,12 @@ RULES, HUMAN = "rules", "human"
 
 @dataclass(frozen=True)
 class LabelRecord:
-    """A label that teaches the model, for the line with this fingerprint (of its normalised
-    text). ``origin``: the source coordinates of the line it was made from; ``by``: who
-    labelled it (people's labels); ``labelled_at``: epoch ms (None: when it is written)."""
+    """A label that teaches the model. ``fingerprint`` and ``text``: the line it was made
+    from (the fingerprint of its normalised body); ``template_id``/``template``: the template
+    it labels (``enrich.core.templates``; None for labels written before templates were
+    mined, which label only their line). ``origin``: the source coordinates of the line;
+    ``by``: who labelled it (people's labels); ``labelled_at``: epoch ms (None: when it is
+    written)."""
 
     fingerprint: str
     text: str
@@ -144,23 +148,66 @@ class LabelRecord:
     origin: str | None = None
     by: str | None = None
     labelled_at: int | None = None
+    template_id: str | None = None
+    template: str | None = None
+
+    @property
+    def unit(self) -> str:
+        """What the label labels, the key training keeps one label per (see ``unit_of``)."""
+        return unit_of(self.source, self.fingerprint, self.template_id, self.label)
+
+
+TEMPLATE_UNIT = "t:"
+
+
+def unit_of(source: str, fingerprint: str, template_id: str | None, label: Label) -> str:
+    """What a label labels: a person's answer labels a whole template (``t:<id>``); the rules
+    label a template's lines one label at a time (``t:<id>:<digest of the label>``: lines of
+    one template that rules label differently never merge); a label without a template, its
+    line (the fingerprint)."""
+    if template_id is None:
+        return fingerprint
+    if source == HUMAN:
+        return TEMPLATE_UNIT + template_id
+    digest = hashlib.blake2b(label.class_name.encode(), digest_size=4).hexdigest()
+    return f"{TEMPLATE_UNIT}{template_id}:{digest}"
+
+
+def unit_template(unit: str) -> str | None:
+    """The template id of a unit (None: a line's fingerprint)."""
+    if not unit.startswith(TEMPLATE_UNIT):
+        return None
+    return unit[len(TEMPLATE_UNIT) :].split(":", 1)[0]
+
+
+def with_template(unit: str, template_id: str) -> str:
+    """``unit`` naming ``template_id`` instead of its own (a template that generalised)."""
+    if not unit.startswith(TEMPLATE_UNIT):
+        return unit
+    _old, sep, rest = unit[len(TEMPLATE_UNIT) :].partition(":")
+    return TEMPLATE_UNIT + template_id + sep + rest
 
 
 class LabelCodec:
-    """Key ``<source>:<fingerprint>``: one latest label per (source, line), so a later rule
-    label never compacts away a person's label of the same line."""
+    """Key ``<source>:<unit>`` (``LabelRecord.unit``): one latest label per source and what
+    it labels, so a later rule label never compacts away a person's label, and a person's
+    later answer about a template replaces their earlier one."""
 
     @staticmethod
-    def key(source: str, fingerprint: str) -> str:
-        return f"{source}:{fingerprint}"
+    def key(source: str, unit: str) -> str:
+        return f"{source}:{unit}"
+
+    @staticmethod
+    def key_of(label: LabelRecord) -> str:
+        return f"{label.source}:{label.unit}"
 
     @staticmethod
     def parse_key(key: bytes) -> tuple[str, str]:
-        """``(source, fingerprint)`` of a key; ValueError for a key of another shape."""
-        source, sep, fingerprint = key.decode().partition(":")
+        """``(source, unit)`` of a key; ValueError for a key of another shape."""
+        source, sep, unit = key.decode().partition(":")
         if not sep or source not in SOURCE_RANK:
             raise ValueError(f"not a label key: {key!r}")
-        return source, fingerprint
+        return source, unit
 
     @staticmethod
     def encode(label: LabelRecord, written_at: int | None = None) -> bytes:
@@ -176,6 +223,9 @@ class LabelCodec:
         }
         if label.by is not None:
             value["by"] = label.by
+        if label.template_id is not None:
+            value["template_id"] = label.template_id
+            value["template"] = label.template
         return encode_json(value)
 
     @staticmethod
@@ -189,6 +239,8 @@ class LabelCodec:
         source = data.get("source", RULES)
         if source not in SOURCE_RANK:
             raise ValueError(f"unknown label source {source!r}")
+        tid = data.get("template_id")
+        template = data.get("template")
         return LabelRecord(
             data["fingerprint"],
             data["text"],
@@ -198,6 +250,8 @@ class LabelCodec:
             data.get("origin"),
             data.get("by"),
             int(data.get("labelled_at") or 0),
+            tid if isinstance(tid, str) and tid else None,
+            template if isinstance(template, str) else None,
         )
 
 
@@ -206,8 +260,11 @@ class LabelCodec:
 
 @dataclass(frozen=True)
 class ReviewItem:
-    """A line neither the model nor a rule could label, queued for a person: its text and
-    source fields, the model's guess then, and the query strategy's score."""
+    """A template neither the model nor a rule could label, queued for a person: one line of
+    it (its fingerprint, text and source fields), the model's guess then, and the query
+    strategy's score; ``template_id``/``template``: the template (None in items queued before
+    templates were mined), ``count``: its lines in the batch that needed review,
+    ``examples``: a few of its distinct lines."""
 
     fingerprint: str
     text: str
@@ -218,36 +275,54 @@ class ReviewItem:
     strategy: str
     origin: str
     queued_at: int | None = None  # epoch ms; None: when it is written
+    template_id: str | None = None
+    template: str | None = None
+    count: int = 1
+    examples: tuple[str, ...] = ()
+
+    @property
+    def unit(self) -> str:
+        """What answering it labels: its template (``t:<id>``), else its line."""
+        return self.fingerprint if self.template_id is None else TEMPLATE_UNIT + self.template_id
 
 
 class ReviewCodec:
-    """Key: the fingerprint (one template's items land on one partition)."""
+    """Key: the template id, else the fingerprint (one template's items land on one
+    partition)."""
 
     @staticmethod
     def key(item: ReviewItem) -> str:
-        return item.fingerprint
+        return item.template_id or item.fingerprint
 
     @staticmethod
     def encode(item: ReviewItem, written_at: int | None = None) -> bytes:
-        return encode_json(
-            {
-                "fingerprint": item.fingerprint,
-                "text": item.text,
-                "fields": item.fields,
-                "guess": item.guess,
-                "confidence": item.confidence,
-                "score": item.score,
-                "strategy": item.strategy,
-                "origin": item.origin,
-                "queued_at": item.queued_at or written_at or now_ms(),
-            }
-        )
+        value: dict[str, Any] = {
+            "fingerprint": item.fingerprint,
+            "text": item.text,
+            "fields": item.fields,
+            "guess": item.guess,
+            "confidence": item.confidence,
+            "score": item.score,
+            "strategy": item.strategy,
+            "origin": item.origin,
+            "queued_at": item.queued_at or written_at or now_ms(),
+        }
+        if item.template_id is not None:
+            value.update(
+                template_id=item.template_id,
+                template=item.template,
+                count=item.count,
+                examples=list(item.examples),
+            )
+        return encode_json(value)
 
     @staticmethod
     def decode(value: bytes) -> ReviewItem:
         """ValueError/KeyError/TypeError for a value that is not a review item."""
         data = json.loads(value)
         fields = data.get("fields")
+        tid, template = data.get("template_id"), data.get("template")
+        examples = data.get("examples")
         return ReviewItem(
             str(data["fingerprint"]),
             str(data["text"]),
@@ -258,6 +333,10 @@ class ReviewCodec:
             str(data.get("strategy") or ""),
             str(data.get("origin") or ""),
             int(data.get("queued_at") or 0),
+            tid if isinstance(tid, str) and tid else None,
+            template if isinstance(template, str) else None,
+            max(1, int(data.get("count") or 1)),
+            tuple(str(x) for x in examples) if isinstance(examples, list) else (),
         )
 
 

@@ -1,29 +1,30 @@
 """The review queue and people's answers: pure functions the ``labelling`` DAG runs.
 
-The queue is the review topic: ``enrich_batch`` puts there, per batch, the lines neither the
-model nor a rule could label, picked by the query strategy. A labelling run reads it, drops
-every fingerprint a person has already labelled, re-scores what is left with the current
-champion (the model may have learned since the line was queued), and asks about the top ``k``
-picked by the diversity-aware strategy: one question per fingerprint, and near-duplicates of
-one template are not asked side by side.
+The queue is the review topic: ``enrich_batch`` puts there, per batch, the templates whose
+lines neither the model nor a rule could label, picked by the query strategy. A labelling
+run reads it, follows templates that generalised since (``resolve``), drops every template a
+person has already labelled, re-scores what is left with the current champion (the model may
+have learned since the item was queued), and asks about the top ``k`` picked by the
+strategy: one question per template, showing its line count, a few of its distinct lines
+and the model's guess, weighted towards the templates with the most lines.
 
 Nothing is taken off the queue by asking: an item leaves it only when a person's label for
-its fingerprint is on the labels topic. A skipped, timed-out or refused question is simply
+its template is on the labels topic. A skipped, timed-out or refused question is simply
 asked again by a later run.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 
 from enrich import defaults
-from enrich.core.formats import HUMAN, LabelRecord, ReviewItem
+from enrich.core.formats import HUMAN, TEMPLATE_UNIT, LabelRecord, ReviewItem, with_template
 from enrich.core.labels import FIELDS, Label, Taxonomy
 from enrich.core.normalize import normalize_many
 from enrich.core.rules import split_off
@@ -58,23 +59,60 @@ CONTEXT_FIELDS = (
     "process.pid",
 )
 MAX_SHOWN_CHARS = 4_000  # a question shows at most this much of a (very long) line
+EXAMPLES = 3  # distinct lines a question shows of its template
+MAX_EXAMPLE_CHARS = 500
 
 
-def pending(items: Iterable[ReviewItem], labelled: set[str]) -> list[ReviewItem]:
-    """One item per fingerprint (the latest queued), without those a person already labelled."""
-    latest: dict[str, ReviewItem] = {}
+def _current(unit: str, resolve: Callable[[str], str] | None) -> str:
+    if resolve is None or not unit.startswith(TEMPLATE_UNIT):
+        return unit
+    tid = unit[len(TEMPLATE_UNIT) :].split(":", 1)[0]
+    return with_template(unit, resolve(tid))
+
+
+def pending(
+    items: Iterable[ReviewItem],
+    labelled: set[str],
+    resolve: Callable[[str], str] | None = None,
+    templates: Mapping[str, tuple[str, int]] | None = None,
+) -> list[ReviewItem]:
+    """One item per template (per fingerprint for items queued before templates were
+    mined), without those a person already labelled: the latest queued, with the lines and
+    distinct examples of every item of its template. ``resolve``: a template id's current id
+    (a template that generalised since); ``templates``: the current templates' text and
+    line count (the templates topic), which a question shows when known."""
+    done = {_current(u, resolve) for u in labelled}
+    merged: dict[str, ReviewItem] = {}
     for item in items:
-        if item.fingerprint in labelled:
+        if item.template_id is not None and resolve is not None:
+            tid = resolve(item.template_id)
+            if tid != item.template_id:
+                item = replace(item, template_id=tid)
+        unit = item.unit
+        if unit in done or item.fingerprint in done:
             continue
-        seen = latest.get(item.fingerprint)
-        if seen is None or (item.queued_at or 0) >= (seen.queued_at or 0):
-            latest[item.fingerprint] = item
-    return sorted(latest.values(), key=lambda x: x.fingerprint)
+        seen = merged.get(unit)
+        if seen is None:
+            merged[unit] = item
+            continue
+        newer, older = (
+            (item, seen) if (item.queued_at or 0) >= (seen.queued_at or 0) else (seen, item)
+        )
+        examples = list(dict.fromkeys([*newer.examples, *older.examples]))[:EXAMPLES]
+        merged[unit] = replace(newer, count=newer.count + older.count, examples=tuple(examples))
+    out = []
+    for _unit, item in sorted(merged.items()):
+        known = (templates or {}).get(item.template_id or "")
+        if known is not None:
+            item = replace(item, template=known[0], count=max(item.count, known[1]))
+        out.append(item)
+    return out
 
 
 @dataclass(frozen=True)
 class Question:
-    """What one form asks: the line, its context, the model's current guess."""
+    """What one form asks: a template (one line of it, its context, its line count and a
+    few distinct lines), and the model's current guess."""
 
     fingerprint: str
     text: str
@@ -83,6 +121,10 @@ class Question:
     confidence: float | None
     score: float
     origin: str
+    template_id: str | None = None
+    template: str | None = None
+    count: int = 1
+    examples: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -96,10 +138,12 @@ def pick_questions(
     strategy: str = defaults.STRATEGY,
     random_state: int = defaults.RANDOM_STATE,
 ) -> list[Question]:
-    """The ``k`` items the model most needs, re-scored with ``model`` (None: no model yet)."""
+    """The ``k`` items the model most needs, re-scored with ``model`` (None: no model yet),
+    each weighted by its template's lines."""
     if k <= 0 or not items:
         return []
     query = get_strategy(strategy)
+    weights = np.asarray([max(1, x.count) for x in items], dtype=np.float64)
     pool = np.asarray(normalize_many([x.text for x in items]), dtype=object)
     if model is not None:
         best, conf = model.predict_normalized(list(pool))
@@ -110,7 +154,7 @@ def pick_questions(
         guesses = [taxonomy.fallback] * len(items)
         confidences = [None] * len(items)
         scorer = unfitted_learner()
-    picked, scores = query(scorer, pool, min(k, len(items)), random_state)
+    picked, scores = query(scorer, pool, min(k, len(items)), random_state, weights=weights)
     questions = []
     for j, score in zip(picked, scores, strict=True):
         i = int(j)
@@ -124,6 +168,10 @@ def pick_questions(
                 confidences[i],
                 round(float(score), 6) if math.isfinite(float(score)) else 0.0,
                 item.origin,
+                item.template_id,
+                item.template,
+                item.count,
+                tuple(x for x in item.examples if x != item.text)[: EXAMPLES - 1],
             )
         )
     return questions
@@ -144,7 +192,12 @@ def subject(question: Mapping[str, Any]) -> str:
     conf = question.get("confidence")
     guess = question["guess"]
     how = f"{conf:.0%} sure" if isinstance(conf, (int, float)) else "no model yet"
-    return f"Label this log line: the model guesses {guess['severity']} ({how})"
+    if question.get("template_id"):
+        count = int(question.get("count") or 1)
+        what = f"this template ({count:,} line{'s' if count != 1 else ''})"
+    else:
+        what = "this log line"
+    return f"Label {what}: the model guesses {guess['severity']} ({how})"
 
 
 def body(question: Mapping[str, Any]) -> str:
@@ -153,6 +206,27 @@ def body(question: Mapping[str, Any]) -> str:
     shown = text if len(text) <= MAX_SHOWN_CHARS else text[:MAX_SHOWN_CHARS] + " …"
     fence = "`" * max(3, _longest_backtick_run(shown) + 1)
     lines = [f"{fence}text", shown, fence, ""]
+    template = question.get("template")
+    if question.get("template_id") and isinstance(template, str):
+        count = int(question.get("count") or 1)
+        others = [split_off(str(e))[0] for e in question.get("examples") or ()]
+        others = [
+            e if len(e) <= MAX_EXAMPLE_CHARS else e[:MAX_EXAMPLE_CHARS] + " …" for e in others
+        ]
+        quoted = [template, *others]
+        fence = "`" * max(3, max(_longest_backtick_run(q) for q in quoted) + 1)
+        lines += [
+            f"This line is one of **{count:,}** line{'s' if count != 1 else ''} of the template "
+            f"below (`<*>` stands for what varies): **your answer labels every line of it**, "
+            "now and from the next enrichment run on.",
+            "",
+            f"{fence}text",
+            template,
+            fence,
+            "",
+        ]
+        if others:
+            lines += ["Other lines of it:", "", f"{fence}text", *others, fence, ""]
     if marker is not None:
         lines += [
             f"A rule (`{marker.lower()}`) tells lines like this one apart from others of their "
@@ -211,7 +285,10 @@ def answer_label(params_input: Mapping[str, Any], taxonomy: Taxonomy) -> Label:
 def human_label(
     question: Mapping[str, Any], label: Label, by: str | None, answered_at: datetime | None
 ) -> LabelRecord:
-    """The training label a person's answer becomes (``source: human``)."""
+    """The training label a person's answer becomes (``source: human``): the label of the
+    question's template (of its line, for a question without one)."""
+    tid = question.get("template_id")
+    template = question.get("template")
     return LabelRecord(
         question["fingerprint"],
         question["text"],
@@ -219,6 +296,8 @@ def human_label(
         HUMAN,
         by=by,
         labelled_at=int(answered_at.timestamp() * 1000) if answered_at else None,
+        template_id=tid if isinstance(tid, str) and tid else None,
+        template=template if isinstance(template, str) else None,
     )
 
 

@@ -3,13 +3,16 @@ dead letters and counts out. Pure: no Kafka, MLflow or Airflow; deterministic fo
 
 Routing (``policy="model_first"``, the documented behaviour of the system this replaces):
 
-* a line whose template (fingerprint) a person labelled: that label, all three fields
-  (``labelled_by: human``, ``severity_by: human``), whatever the model or rules say;
+* a line whose template a person labelled (or the line itself, for answers given before
+  templates were mined): that label, all three fields (``labelled_by: human``,
+  ``severity_by: human``), whatever the model or rules say;
 * the model's confidence ≥ ``threshold``: the model's label, ``labelled_by: model``;
-* below: the first matching rule's label, ``labelled_by: rules``; it becomes a training label;
+* below: the first matching rule's label, ``labelled_by: rules``; it becomes a training label
+  (one per template and label a batch);
 * below and no rule: the model's best guess (the taxonomy's fallback when there is no model),
   ``labelled_by: none`` and ``needs_review: true``; the batch's review queries are the top
-  ``review_k`` of these (one per fingerprint) by the query strategy.
+  ``review_k`` of their templates (one item per template, with its line count and a few
+  example lines) by the query strategy, weighted by the templates' lines.
 
 ``policy="rules_first"``: a matching rule always decides (and teaches); the model only labels
 lines no rule matches. Confident model predictions are never taught back.
@@ -32,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from enrich import defaults
-from enrich.core.formats import RULES, LabelRecord, ReviewItem
+from enrich.core.formats import RULES, TEMPLATE_UNIT, LabelRecord, ReviewItem
 from enrich.core.labels import DEFAULT_TAXONOMY, Label, Taxonomy
 from enrich.core.normalize import fingerprint
 from enrich.core.parse import (
@@ -142,9 +145,14 @@ def enrich_batch(
     return result
 
 
-@dataclass(frozen=True)
+EXAMPLES = 3  # distinct lines a review item shows of its template
+
+
+@dataclass
 class _Candidate:
-    """A line that may be asked about (one per fingerprint): what its review item needs."""
+    """A template that may be asked about: its first line needing review in the batch (what
+    its review item shows and the strategy scores), its lines needing review (``count``) and
+    the first lines of a few of its distinct normalised bodies (``examples``, ``shown``)."""
 
     fingerprint: str
     normalized: str
@@ -154,6 +162,16 @@ class _Candidate:
     guess: Label
     confidence: float
     coordinates: str
+    template_id: str = ""
+    template: str = ""
+    count: int = 0
+    examples: list[str] = field(default_factory=list)
+    shown: list[str] = field(default_factory=list)  # the examples' normalised bodies
+
+    def example(self, body: str, normalized: str) -> None:
+        if len(self.examples) < EXAMPLES and normalized not in self.shown:
+            self.examples.append(body)
+            self.shown.append(normalized)
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,12 +196,16 @@ class Enricher:
     ``miner``: the template miner (``enrich.core.templates``); a task passes one to all its
     batches, so templates grow from batch to batch; by default a new one.
 
-    ``people``: the labels people gave, by fingerprint: a line of such a template takes its
-    person's label, all three fields (``labelled_by`` and ``severity_by``: ``human``), before
-    the model and the rules, and is neither taught again nor asked about.
+    ``people``: the labels people gave, by unit (``LabelRecord.unit``): ``t:<template id>``
+    for an answer about a template (an id that generalised since applies to the template it
+    became), a fingerprint for one about a single line (answers given before templates were
+    mined; they win over their template's). A line with such a label takes it, all three
+    fields (``labelled_by`` and ``severity_by``: ``human``), before the model and the rules,
+    and is neither taught again nor asked about.
 
-    ``queued``: fingerprints already waiting in the review queue: their lines are not asked
-    about again (``counts["already_queued"]``), so the batch's questions go to others."""
+    ``queued``: template ids (or fingerprints) already waiting in the review queue: their
+    lines are not asked about again (``counts["already_queued"]``), so the batch's questions
+    go to others."""
 
     def __init__(
         self,
@@ -206,12 +228,18 @@ class Enricher:
         self.formats = formats if formats is not None else builtin_formats()
         table = sorted(set((people or {}).values()))
         index = {label: i for i, label in enumerate(table)}
+        by_unit = {unit: index[x] for unit, x in (people or {}).items()}
+        self._template_people = {
+            u[len(TEMPLATE_UNIT) :]: i for u, i in by_unit.items() if u.startswith(TEMPLATE_UNIT)
+        }
         self._scores = _Scores(
-            model, self.settings, {fp: index[x] for fp, x in (people or {}).items()}
+            model,
+            self.settings,
+            {u: i for u, i in by_unit.items() if not u.startswith(TEMPLATE_UNIT)},
         )
         model_meta = {"name": model.name, "version": model.version} if model is not None else None
         self._writer = OutputWriter(model_meta, self._scores.classes, rules, table)
-        self._seen: set[str] = set()
+        self._seen: set[tuple[str, str]] = set()  # (template id, label) taught this batch
         self._candidates: dict[str, _Candidate] = {}
         self._already_queued: set[str] = set()
         self._labels: list[LabelRecord] = []
@@ -289,54 +317,82 @@ class Enricher:
             every = list(at)
             distinct = [every[k] for k in kept.tolist()]
         scores = self._scores.of(distinct, index, stated > 0)
-        identity = self._mine(distinct, index, scores.distinct_slot)
+        identity, tids = self._mine(distinct, index, scores.distinct_slot)
+        person = scores.person
+        if self._template_people:
+            resolved = {self.miner.resolve(t): i for t, i in self._template_people.items()}
+            found = np.fromiter((resolved.get(t, -1) for t in tids), dtype=np.intp, count=len(tids))
+            person = np.where(person >= 0, person, found[index])
 
         # 4. people's labels first; rules, only where they can decide; route
         route, rule_idx = _route(bodies, decoded, parsed, scores.confident, rules, settings.policy)
-        by_people = scores.person >= 0
+        by_people = person >= 0
         route = np.where(by_people, Route.HUMAN, route)
 
-        # 5. fingerprints (one per distinct body, every record has one); training labels and
-        # review candidates only for lines the rules or nobody labelled, never for an empty
-        # body: the first line of each distinct body the rules labelled, or nobody did
+        # 5. training labels and review candidates only for lines the rules or nobody
+        # labelled, never for an empty body: per template, its lines nobody labelled (a
+        # review candidate: the first of them, their count, a few distinct ones), and the
+        # first line of each rule label the rules gave its lines (a training label)
         fps, slot = self._scores.fps, scores.slot
         nonempty = np.fromiter(map(bool, distinct), dtype=bool, count=len(distinct))[index]
         rule_l, stated_l = rule_idx.tolist(), stated.tolist()
-        for which in (Route.REVIEW, Route.RULES):
-            sel = np.flatnonzero((route == which) & nonempty)
-            if not len(sel):
-                continue
+        templates = self._slot_templates
+        sel = np.flatnonzero((route == Route.REVIEW) & nonempty)
+        if len(sel):
+            _, first, lines = np.unique(slot[sel], return_index=True, return_counts=True)
+            order = np.argsort(first)
+            for i, n in zip(sel[first[order]].tolist(), lines[order].tolist(), strict=True):
+                fp = fps[slot[i]]
+                tid, text = templates[slot[i]]
+                if tid in self._queued or fp in self._queued:
+                    self._already_queued.add(tid)
+                    continue
+                body = bodies[i] + marks[i]
+                cand = self._candidates.get(tid)
+                if cand is None:
+                    cand = self._candidates[tid] = self._candidate(
+                        fp,
+                        i,
+                        body,
+                        distinct[index[i]],
+                        decoded,
+                        parsed,
+                        scores,
+                        src.source(rows[i]),
+                        tid,
+                        text,
+                    )
+                cand.count += n
+                cand.example(body, distinct[index[i]])
+        sel = np.flatnonzero((route == Route.RULES) & nonempty)
+        if len(sel):
             first = np.sort(np.unique(slot[sel], return_index=True)[1])
             for i in sel[first].tolist():
-                fp = fps[slot[i]]
-                if which == Route.REVIEW:
-                    if fp in self._queued:
-                        self._already_queued.add(fp)
-                    elif fp not in self._candidates:
-                        self._candidates[fp] = self._candidate(
-                            fp,
-                            i,
-                            bodies[i] + marks[i],
-                            distinct[index[i]],
-                            decoded,
-                            parsed,
-                            scores,
-                            src.source(rows[i]),
-                        )
-                elif fp not in self._seen:
-                    self._seen.add(fp)
-                    rule = rules.rules[rule_l[i]]
-                    label = _with_severity(rule.label, stated_l[i])
-                    origin = src.source(rows[i]).coordinates
-                    text = bodies[i] + marks[i]
-                    self._labels.append(LabelRecord(fp, text, label, RULES, rule.name, origin))
+                rule = rules.rules[rule_l[i]]
+                label = _with_severity(rule.label, stated_l[i])
+                tid, template = templates[slot[i]]
+                if (tid, label.class_name) in self._seen:
+                    continue
+                self._seen.add((tid, label.class_name))
+                origin = src.source(rows[i]).coordinates
+                text = bodies[i] + marks[i]
+                self._labels.append(
+                    LabelRecord(
+                        fps[slot[i]],
+                        text,
+                        label,
+                        RULES,
+                        rule.name,
+                        origin,
+                        template_id=tid,
+                        template=template,
+                    )
+                )
 
         # 6. the output records
         decisions = Decisions(
             route,
-            np.where(
-                route == Route.RULES, rule_idx, np.where(by_people, scores.person, scores.class_idx)
-            ),
+            np.where(route == Route.RULES, rule_idx, np.where(by_people, person, scores.class_idx)),
             np.where(by_people, 0, stated),  # a person's label is all three fields
             self._scores.confidence_json,
             scores.record_slot,
@@ -360,10 +416,13 @@ class Enricher:
         self._conf_n += len(with_conf)
         return values, keys
 
-    def _mine(self, distinct: list[str], index: np.ndarray, slots: np.ndarray) -> list[bytes]:
+    def _mine(
+        self, distinct: list[str], index: np.ndarray, slots: np.ndarray
+    ) -> tuple[list[bytes], list[str]]:
         """Mine the part's distinct bodies (each with its line count) into templates; by
         slot, what the output writes after ``"fingerprint":``: the fingerprint, then the
-        record's ``template_id`` and ``template`` as they are once the part is mined."""
+        record's ``template_id`` and ``template`` as they are once the part is mined; and
+        each distinct body's template id."""
         counts = np.bincount(index, minlength=len(distinct)).tolist()
         if self._created_before is None:
             self._created_before = self.miner.created
@@ -382,13 +441,14 @@ class Enricher:
                 )
             identity[slot] = fps_json[slot] + tail
             self._slot_templates[slot] = (tid, text)
-        return identity
+        return identity, ids
 
     def finish(self) -> BatchResult:
         """The batch's training labels, review queries (the top ``review_k`` candidates by
         the query strategy), dead letters and counts; ``enriched`` is left empty (``add``
         returned it)."""
-        settings, candidates = self.settings, list(self._candidates.values())
+        settings = self.settings
+        candidates = _by_current_template(self._candidates.values(), self.miner)
         queries = _queries(candidates, self.model, settings) if settings.review_k else []
         counts: dict[str, Any] = {
             "in": self._counts["in"],
@@ -435,6 +495,8 @@ class Enricher:
         parsed: ParsedColumns,
         scores: _PartScores,
         source: Source,
+        template_id: str,
+        template: str,
     ) -> _Candidate:
         conf = float(scores.confidence[i])
         classes = self._scores.classes
@@ -447,7 +509,32 @@ class Enricher:
             _with_severity(classes[scores.class_idx[i]], parsed.severity[i]),
             conf,
             source.coordinates,
+            template_id,
+            template,
         )
+
+
+def _by_current_template(candidates: Iterable[_Candidate], miner: Miner) -> list[_Candidate]:
+    """The candidates by their template as it is at the batch's end: those of templates that
+    generalised into one become one (the first, with the lines and examples of all)."""
+    out: dict[str, _Candidate] = {}
+    for c in candidates:
+        tid = miner.resolve(c.template_id)
+        kept = out.get(tid)
+        if kept is None:
+            text = miner.template(tid) if tid != c.template_id else None
+            out[tid] = replace(
+                c,
+                template_id=tid,
+                template=text or c.template,
+                examples=list(c.examples),
+                shown=list(c.shown),
+            )
+            continue
+        kept.count += c.count
+        for body, normalized in zip(c.examples, c.shown, strict=True):
+            kept.example(body, normalized)
+    return list(out.values())
 
 
 def _with_severity(label: Label, code: int) -> Label:
@@ -648,14 +735,15 @@ class _FieldLookup:
 def _queries(
     candidates: Sequence[_Candidate], model: Model | None, settings: EnrichSettings
 ) -> list[ReviewItem]:
-    """The review queries: ``settings.review_k`` of the candidates (one per fingerprint)
-    picked by the query strategy."""
+    """The review queries: ``settings.review_k`` of the candidates (one per template)
+    picked by the query strategy, each weighted by its template's lines."""
     if not candidates:
         return []
     pool = np.asarray([c.normalized for c in candidates], dtype=object)
+    weights = np.asarray([c.count for c in candidates], dtype=np.float64)
     scorer = model.pipeline if model is not None else unfitted_learner()
     picked, picked_scores = STRATEGIES[settings.strategy](
-        scorer, pool, settings.review_k, settings.random_state
+        scorer, pool, settings.review_k, settings.random_state, weights=weights
     )
     queries = []
     for j, score in zip(picked, picked_scores, strict=True):
@@ -671,6 +759,10 @@ def _queries(
                 float(score),
                 settings.strategy,
                 c.coordinates,
+                template_id=c.template_id,
+                template=c.template,
+                count=c.count,
+                examples=tuple(c.examples),
             )
         )
     return queries

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,7 +44,7 @@ def send_label(
         producer,
         topic,
         LabelCodec.encode(label, now_ms),
-        LabelCodec.key(label.source, label.fingerprint),
+        LabelCodec.key_of(label),
     )
 
 
@@ -52,7 +52,7 @@ def write_labels(config: Mapping[str, Any], topic: str, labels: Iterable[LabelRe
     """Produce ``labels`` with an idempotent producer and flush; return how many.
 
     Raises StackError if a delivery failed. Idempotent in effect: the topic is compacted by
-    (source, fingerprint), so writing a label again replaces it.
+    (source, unit), so writing a label again replaces it.
     """
     producer = idempotent_producer(config)
     count = 0
@@ -65,9 +65,9 @@ def write_labels(config: Mapping[str, Any], topic: str, labels: Iterable[LabelRe
 
 @dataclass(frozen=True)
 class LabelsRead:
-    """The labels topic merged to one label per fingerprint (``labels``), the end offsets
-    read, how many records were read, and how many fingerprints got a new label since the
-    offsets ``since`` (``changed``: all of them without ``since``)."""
+    """The labels topic merged to one label per unit (``labels``, ``LabelRecord.unit``), the
+    end offsets read, how many records were read, and how many units got a new label since
+    the offsets ``since`` (``changed``: all of them without ``since``)."""
 
     labels: dict[str, LabelRecord]
     ends: dict[int, int]
@@ -114,8 +114,9 @@ def read_labels(
 
 
 class PeopleLabels:
-    """The labels people gave, by fingerprint, from the labels topic (their ``human:`` keys;
-    the latest label of a fingerprint wins): the first ``refresh`` reads the topic a chunk at
+    """The labels people gave, by unit (``t:<template id>`` for an answer about a template, a
+    fingerprint for one about a line), from the labels topic (its ``human:`` keys; the latest
+    label of a unit wins): the first ``refresh`` reads the topic a chunk at
     a time, later ones only what was written since. Labels with values the taxonomy does not
     have are skipped with a warning."""
 
@@ -154,14 +155,15 @@ class PeopleLabels:
             return self.refresh(config, topic, taxonomy, group_id)
         if bad:
             log.warning("skipped %d unreadable or out-of-taxonomy people's labels", bad)
-        return {fp: x.label for fp, x in self._labels.items() if x.source == HUMAN}
+        return {unit: x.label for unit, x in self._labels.items() if x.source == HUMAN}
 
 
 def queued_fingerprints(
     config: Mapping[str, Any], topic: str, newest: int, group_id: str
 ) -> set[str]:
-    """The fingerprints of the newest ``newest`` review items of each partition (their keys;
-    assign + seek, nothing committed): what enrichment does not queue again."""
+    """The keys (template ids; fingerprints in items queued before templates) of the newest
+    ``newest`` review items of each partition (assign + seek, nothing committed): what
+    enrichment does not queue again."""
     found: set[str] = set()
     for _p, messages, _end in read_partitions(config, topic, group_id, newest=newest):
         for m in messages:
@@ -172,8 +174,9 @@ def queued_fingerprints(
 
 
 def human_labelled(config: Mapping[str, Any], topic: str, group_id: str) -> set[str]:
-    """Fingerprints a person has labelled: the ``human:`` keys of the labels topic (a chunk
-    of records at a time; only the keys are kept)."""
+    """The units a person has labelled (``t:<template id>``, or a fingerprint): the
+    ``human:`` keys of the labels topic (a chunk of records at a time; only the keys are
+    kept)."""
     found: set[str] = set()
     for _p, reader in partition_readers(config, topic, group_id):
         for m in (m for chunk in reader.chunks() for m in chunk):
@@ -181,11 +184,11 @@ def human_labelled(config: Mapping[str, Any], topic: str, group_id: str) -> set[
             if key is None:
                 continue
             try:
-                source, fingerprint = LabelCodec.parse_key(key)
+                source, unit = LabelCodec.parse_key(key)
             except ValueError:
                 continue
             if source == HUMAN:
-                found.add(fingerprint)
+                found.add(unit)
     return found
 
 
@@ -233,3 +236,20 @@ def read_templates(config: Mapping[str, Any], topic: str, group_id: str) -> list
     if bad:
         log.warning("skipped %d unreadable template records in %s", bad, topic)
     return list(state.values())
+
+
+def template_aliases(records: Iterable[Mapping[str, Any]]) -> Callable[[str], str]:
+    """From the templates topic's records (``read_templates``): a function giving the id a
+    template id is now (itself, or the template it generalised into)."""
+    aliases = {
+        str(r["id"]): r["replaced_by"] for r in records if isinstance(r.get("replaced_by"), str)
+    }
+
+    def resolve(tid: str) -> str:
+        seen: set[str] = set()
+        while tid in aliases and tid not in seen:
+            seen.add(tid)
+            tid = aliases[tid]
+        return tid
+
+    return resolve

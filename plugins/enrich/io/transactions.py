@@ -204,7 +204,7 @@ def enrich_partition(
     ``start_from``: where the group starts on a partition it has no committed offset for
     (``enrich.io.reading.plan_range``). Offsets retention deleted before the group read them
     are counted (``lost_to_retention``) and logged as a warning. ``people`` and ``queued``:
-    the fingerprints people labelled and those waiting in the review queue (``Enricher``).
+    people's labels and the templates waiting in the review queue (``Enricher``).
     The result's counts add ``batches``, ``behind`` (stopped by the budget with a full batch
     still waiting) and ``lag`` (messages after the last committed offset, at the end)."""
     producer = transactional_producer(config, transactional_id)
@@ -233,7 +233,7 @@ def enrich_partition(
             if commit is None:  # nothing new: nothing to commit
                 break
             position = batch.end
-            queued.update(q.fingerprint for q in result.queries)  # not asked twice
+            queued.update(ReviewCodec.key(q) for q in result.queries)  # not asked twice
             full = batch.end - batch.start >= max_batch_size
             out_of_time = time.monotonic() - started >= time_budget_s
             if not full or out_of_time:

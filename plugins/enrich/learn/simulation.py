@@ -7,6 +7,12 @@ random starting set nor any queried row: the honest score, since a model is righ
 rows it was given) and on all rows, each as accuracy and macro-F1. That gives a learning
 curve of :class:`CurvePoint`. Deterministic for a seed; ``simulate_seeds`` runs several seeds
 and ``spread`` gives each budget's mean and standard deviation over them.
+
+With ``groups`` (each row's mined template id) the strategies other than ``random`` choose
+among templates as the pipeline's review queue does: each round's pool is one row per
+template no label reached yet (its first unlabelled row), weighted by the template's
+unlabelled rows; a template asked about leaves the pool (a person's answer labels it).
+``random`` stays the baseline a strategy must beat: rows drawn uniformly.
 """
 
 from __future__ import annotations
@@ -75,10 +81,19 @@ def simulate(
     strategy: str,
     sim: Simulation,
     progress: Callable[[int, int], None] | None = None,
+    groups: Sequence[str] | None = None,
 ) -> list[CurvePoint]:
     """Run one strategy; return its learning curve (first point: the random seed set)."""
     x, y = _rows(texts, labels)
-    return _run(x, y, strategy, sim, progress)
+    return _run(x, y, strategy, sim, progress, _groups(groups, len(x)))
+
+
+def _groups(groups: Sequence[str] | None, n: int) -> np.ndarray | None:
+    if groups is None:
+        return None
+    if len(groups) != n:
+        raise ConfigError(f"{len(groups)} template ids for {n} rows")
+    return np.unique(np.asarray(groups, dtype=object), return_inverse=True)[1]
 
 
 def _rows(texts: Sequence[str], labels: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -96,6 +111,7 @@ def _run(
     strategy: str,
     sim: Simulation,
     progress: Callable[[int, int], None] | None,
+    groups: np.ndarray | None = None,
 ) -> list[CurvePoint]:
     if sim.max_labels >= len(x):
         raise ConfigError(
@@ -106,19 +122,35 @@ def _run(
     start = _seed_set(y, min(sim.batch_size, len(y) - 1), rng)
     learner = make_learner(x[start], y[start], strategy, random_state=sim.seed)
     query = get_strategy(strategy)
-    pool = np.setdiff1d(np.arange(len(x)), start)
+    untaught = np.setdiff1d(np.arange(len(x)), start)
+    by_template = groups is not None and strategy != "random"
+    pool = untaught  # what may be asked
+    if by_template:
+        assert groups is not None
+        pool = untaught[~np.isin(groups[untaught], groups[start])]
     labelled = len(start)
-    curve = [_score(learner, x, y, pool, labelled)]
+    curve = [_score(learner, x, y, untaught, labelled)]
     step = 0
     while labelled < sim.max_labels and len(pool):
         k = min(sim.batch_size, sim.max_labels - labelled, len(pool))
-        picked, _scores = query(learner, x[pool], k, sim.seed + step)
-        chosen = pool[np.asarray(picked, dtype=np.intp)]
+        if by_template:
+            assert groups is not None
+            _, first, lines = np.unique(groups[pool], return_index=True, return_counts=True)
+            items = pool[first]
+            picked, _scores = query(learner, x[items], k, sim.seed + step, weights=lines)
+            chosen = items[np.asarray(picked, dtype=np.intp)]
+            pool = pool[~np.isin(groups[pool], groups[chosen])]
+        else:
+            picked, _scores = query(learner, x[pool], k, sim.seed + step)
+            chosen = pool[np.asarray(picked, dtype=np.intp)]
+            pool = np.setdiff1d(pool, chosen)
+        if not len(chosen):
+            break
         teach(learner, x[chosen], y[chosen])
-        pool = np.setdiff1d(pool, chosen)
+        untaught = np.setdiff1d(untaught, chosen)
         labelled += len(chosen)
         step += 1
-        curve.append(_score(learner, x, y, pool, labelled))
+        curve.append(_score(learner, x, y, untaught, labelled))
         if progress:
             progress(labelled, sim.max_labels)
     return curve
@@ -131,12 +163,14 @@ def simulate_seeds(
     sim: Simulation,
     seeds: Sequence[int],
     progress: Callable[[int, int], None] | None = None,
+    groups: Sequence[str] | None = None,
 ) -> dict[int, list[CurvePoint]]:
     """``simulate`` once per seed (the seed picks the starting set and breaks ties; it takes
     the place of ``sim.seed``), the texts normalised once for all of them."""
     if not seeds:
         raise ConfigError("need at least one seed")
     x, y = _rows(texts, labels)
+    g = _groups(groups, len(x))
     curves: dict[int, list[CurvePoint]] = {}
     for i, seed in enumerate(seeds):
         step = (
@@ -144,7 +178,9 @@ def simulate_seeds(
             if progress is None
             else lambda done, total, i=i: progress(i * total + done, len(seeds) * total)
         )
-        curves[seed] = _run(x, y, strategy, Simulation(sim.batch_size, sim.max_labels, seed), step)
+        curves[seed] = _run(
+            x, y, strategy, Simulation(sim.batch_size, sim.max_labels, seed), step, g
+        )
     return curves
 
 

@@ -1,15 +1,19 @@
 """Training data and evaluation: pure functions the training DAG and the tests share.
 
 Labels come from the compacted labels topic as :class:`LabelRecord`; ``merge_labels`` keeps
-one per fingerprint (a human label outranks a rule label, and a later label of the same
-source replaces an earlier one). The train/evaluation split is a function of the fingerprint
-alone, so every model version is evaluated on comparable data.
+one per unit (``LabelRecord.unit``: a template a person labelled, a template's lines of one
+rule label, or a line); a human label outranks a rule label, and a later label of the same
+source replaces an earlier one. ``by_template`` then follows templates that generalised and
+lets a person's answer about a template replace the rules' labels of its lines. The
+train/evaluation split is a function of the template (else the fingerprint) alone, so every
+model version is evaluated on comparable data and no template is on both sides.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -24,21 +28,43 @@ from enrich.learn.model import make_learner
 def merge_labels(
     labels: Iterable[LabelRecord], into: dict[str, LabelRecord] | None = None
 ) -> dict[str, LabelRecord]:
-    """One label per fingerprint: human over rules, then the latest ``labelled_at`` (a tie:
-    the later one). ``into``: labels merged so far, updated in place and returned."""
+    """One label per unit (``LabelRecord.unit``): human over rules, then the latest
+    ``labelled_at`` (a tie: the later one). ``into``: labels merged so far, updated in place
+    and returned."""
     best: dict[str, LabelRecord] = {} if into is None else into
     for item in labels:
-        current = best.get(item.fingerprint)
+        unit = item.unit
+        current = best.get(unit)
         if current is None or (SOURCE_RANK[item.source], item.labelled_at or 0) >= (
             SOURCE_RANK[current.source],
             current.labelled_at or 0,
         ):
-            best[item.fingerprint] = item
+            best[unit] = item
     return best
 
 
+def by_template(
+    merged: dict[str, LabelRecord], resolve: Callable[[str], str] | None = None
+) -> dict[str, LabelRecord]:
+    """The labels training learns from: each label's template as it is now (``resolve``: an
+    id that generalised gives the template it became, so its labels follow), merged again,
+    and without the rule labels of a template a person labelled (their answer labels every
+    line of it)."""
+    out: dict[str, LabelRecord] = {}
+    for x in merged.values():
+        if resolve is not None and x.template_id is not None:
+            tid = resolve(x.template_id)
+            if tid != x.template_id:
+                x = replace(x, template_id=tid)
+        merge_labels([x], into=out)
+    people = {x.template_id for x in out.values() if x.source == HUMAN and x.template_id}
+    if not people:
+        return out
+    return {u: x for u, x in out.items() if x.source == HUMAN or x.template_id not in people}
+
+
 def changed_labels(before: dict[str, LabelRecord], after: dict[str, LabelRecord]) -> int:
-    """How many fingerprints have a label in ``after`` that ``before`` did not have (a new
+    """How many units have a label in ``after`` that ``before`` did not have (a new
     line, another label, or a person's label over a rule's): the new information a training
     would learn from. Re-sent copies of known labels count for nothing."""
     return sum(
@@ -49,44 +75,45 @@ def changed_labels(before: dict[str, LabelRecord], after: dict[str, LabelRecord]
 
 
 def label_set_digest(labels: Iterable[LabelRecord], **settings: Any) -> str:
-    """A digest of what a training learns from: each fingerprint's label and source, and the
-    training ``settings`` (the text is left out: every text of a fingerprint normalises to
-    the same features). Equal digests train the same model."""
+    """A digest of what a training learns from: each unit's label, source and text, and the
+    training ``settings``. Equal digests train the same model."""
     import hashlib
     import json
 
     h = hashlib.sha256(json.dumps(sorted(settings.items()), default=str).encode())
-    for x in sorted(labels, key=lambda x: x.fingerprint):
-        h.update(json.dumps([x.fingerprint, x.label.class_name, x.source]).encode())
+    for x in sorted(labels, key=lambda x: x.unit):
+        h.update(json.dumps([x.unit, x.label.class_name, x.source, x.fingerprint]).encode())
     return h.hexdigest()
 
 
 def cap_labels(
     labels: dict[str, LabelRecord], limit: int = defaults.MAX_LABELS
 ) -> dict[str, LabelRecord]:
-    """At most ``limit`` labels (one per fingerprint already): every human label first, then
+    """At most ``limit`` labels (one per unit already): every human label first, then
     the most recently labelled rule labels. Eviction rule: the oldest rule labels go first; human
     labels go only if they alone exceed the cap (then the oldest of them). Ties break by
-    fingerprint, so the result does not depend on read order."""
+    unit, so the result does not depend on read order."""
     if len(labels) <= limit:
         return labels
     ranked = sorted(
         labels.values(),
-        key=lambda x: (SOURCE_RANK[x.source], x.labelled_at or 0, x.fingerprint),
+        key=lambda x: (SOURCE_RANK[x.source], x.labelled_at or 0, x.unit),
         reverse=True,
     )
-    return {x.fingerprint: x for x in ranked[:limit]}
+    return {x.unit: x for x in ranked[:limit]}
 
 
-def is_eval(fingerprint: str) -> bool:
-    """Deterministic hold-out: the fingerprint's hash decides, nothing else."""
-    return int(fingerprint[:8], 16) % defaults.EVAL_BUCKETS == 0
+def is_eval(key: str) -> bool:
+    """Deterministic hold-out: the hash (a template id or a fingerprint) decides, nothing
+    else."""
+    return int(key[:8], 16) % defaults.EVAL_BUCKETS == 0
 
 
 def split(labels: Iterable[LabelRecord]) -> tuple[list[LabelRecord], list[LabelRecord]]:
-    ordered = sorted(labels, key=lambda x: x.fingerprint)  # input order never matters
-    train = [x for x in ordered if not is_eval(x.fingerprint)]
-    held_out = [x for x in ordered if is_eval(x.fingerprint)]
+    """Training and held-out labels; every label of one template on the same side."""
+    ordered = sorted(labels, key=lambda x: x.unit)  # input order never matters
+    train = [x for x in ordered if not is_eval(x.template_id or x.fingerprint)]
+    held_out = [x for x in ordered if is_eval(x.template_id or x.fingerprint)]
     return train, held_out
 
 
