@@ -41,6 +41,10 @@ C = "zorblax handshake phase two done with peer"
 D = "the flux capacitor reading is nominal"
 TEXTS = {"A": A1, "B": B, "C": C, "D": D}
 FP = {name: fingerprint(normalize(text)) for name, text in TEXTS.items()}
+# each line's template as the pipeline mines it (ids are content-addressed: the same in
+# every process); A1 and A2 make one
+_MINED = enrich_batch([RawRecord(t.encode()) for t in [A1, A2, B, C, D]], None, load_rules())
+TID = dict(zip("AABCD", (r["template_id"] for r in _MINED.records()), strict=True))
 GOOD = {"severity": "WARNING", "event_type": "State change", "category": "Hardware Infrastructure"}
 
 
@@ -72,12 +76,13 @@ def queue_lines(pipe: Pipeline, texts: list[str]) -> None:
 
 
 def human_labels(pipe: Pipeline) -> dict[str, dict[str, Any]]:
+    """People's labels by template id (each labels its template)."""
     out = {}
     for m in pipe.read(pipe.stack.topics.labels):
         value = json.loads(m.value())
         if value["source"] == "human":
-            assert m.key() == f"human:{value['fingerprint']}".encode()
-            out[value["fingerprint"]] = value
+            assert m.key() == f"human:t:{value['template_id']}".encode()
+            out[value["template_id"]] = value
     return out
 
 
@@ -155,12 +160,12 @@ def test_people_label_the_queue_in_airflow_and_unanswered_lines_come_back(
     ], "the out-of-taxonomy answer is refused"
     assert states[("save", -1)] == "success"
     labels = human_labels(pipe)
-    assert set(labels) == {FP["A"], FP["D"]}
-    assert labels[FP["A"]]["severity"] == "WARNING"
-    assert labels[FP["D"]]["severity"] == "ERROR"
-    assert labels[FP["A"]]["by"] == USER
-    assert labels[FP["A"]]["labelled_at"] > 1_700_000_000_000
-    assert labels[FP["A"]]["text"] in (A1, A2)
+    assert set(labels) == {TID["A"], TID["D"]}
+    assert labels[TID["A"]]["severity"] == "WARNING"
+    assert labels[TID["D"]]["severity"] == "ERROR"
+    assert labels[TID["A"]]["by"] == USER
+    assert labels[TID["A"]]["labelled_at"] > 1_700_000_000_000
+    assert labels[TID["A"]]["text"] in (A1, A2)
 
     # the refusal says what to fix (dag.test writes task logs to stdout)
     log_text = capsys.readouterr().out
@@ -182,7 +187,7 @@ def test_people_label_the_queue_in_airflow_and_unanswered_lines_come_back(
     run, seen = run_answering(pipe, api, time_out, 2)
     assert set(by_text(seen)) == {"B", "C"}
     assert run.state == DagRunState.SUCCESS
-    assert set(human_labels(pipe)) == {FP["A"], FP["D"]}
+    assert set(human_labels(pipe)) == {TID["A"], TID["D"]}
 
     # and the timed-out lines are asked again by the run after; this time B is answered
     def answer_b(waiting: list[dict[str, Any]]) -> None:
@@ -192,7 +197,7 @@ def test_people_label_the_queue_in_airflow_and_unanswered_lines_come_back(
         api.answer(asked["C"], [review.SKIP], {}).raise_for_status()
 
     run, _seen = run_answering(pipe, api, answer_b, 2)
-    assert set(human_labels(pipe)) == {FP["A"], FP["B"], FP["D"]}
+    assert set(human_labels(pipe)) == {TID["A"], TID["B"], TID["D"]}
 
 
 def test_a_human_label_outranks_the_rule_label_in_the_next_training(
@@ -204,12 +209,14 @@ def test_a_human_label_outranks_the_rule_label_in_the_next_training(
     given = human_labels(pipe)
     answers = {"A": Label(**GOOD), "B": Label(**GOOD), "D": Label(**{**GOOD, "severity": "ERROR"})}
     for name, label in answers.items():
-        if FP[name] not in given:
-            person = LabelRecord(FP[name], TEXTS[name], label, "human", by=USER)
+        if TID[name] not in given:
+            person = LabelRecord(
+                FP[name], TEXTS[name], label, "human", by=USER, template_id=TID[name]
+            )
             stores.send_label(producer, pipe.stack.topics.labels, person)
     # a rule label for D's line (an older rule said otherwise), and enough rule labels to train
     rule_says = Label("INFO", "Useless", "Uncategorized")
-    old = LabelRecord(FP["D"], D, rule_says, "rules", "old-rule")
+    old = LabelRecord(FP["D"], D, rule_says, "rules", "old-rule", template_id=TID["D"])
     stores.send_label(producer, pipe.stack.topics.labels, old)
     kafka.flush_or_fail(producer, pipe.stack.topics.labels)
     kafka.produce(pipe.config, pipe.stack.topics.raw, [v for _s, v in generate(3000, seed=3)])
@@ -224,9 +231,9 @@ def test_a_human_label_outranks_the_rule_label_in_the_next_training(
     stored = [
         LabelCodec.decode(m.value(), Taxonomy.load()) for m in pipe.read(pipe.stack.topics.labels)
     ]
-    merged = training.merge_labels(stored)
-    assert merged[FP["D"]].source == "human"
-    assert merged[FP["D"]].label.severity == "ERROR"
+    merged = training.by_template(training.merge_labels(stored))
+    d_labels = [x for x in merged.values() if x.template_id == TID["D"]]
+    assert [(x.source, x.label.severity) for x in d_labels] == [("human", "ERROR")]
 
 
 def test_the_api_refuses_requests_without_a_token(api: AirflowAPI) -> None:

@@ -1,6 +1,7 @@
-"""A person's label takes effect (issue 13, item 9), against the real broker, MLflow and
-Airflow: the next log_enrichment run labels every line of that template with it, also when
-its fingerprint is in the evaluation slice the model is never trained on."""
+"""A person's label takes effect (issue 13, item 9; issue 15, item 3), against the real
+broker, MLflow and Airflow: an answer about a template labels every line of it in the next
+log_enrichment run, lines it never saw included, also after the template generalised; and
+held-out answers decide the champion."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from airflow.utils.state import DagRunState
 
 from enrich.core.formats import HUMAN, LabelRecord
 from enrich.core.labels import Label
+from enrich.core.normalize import fingerprint, normalize
 from enrich.core.records import RawRecord
 from enrich.core.rules import load_rules
 from enrich.engine.routing import enrich_batch
@@ -22,37 +24,50 @@ PERSON = Label("ERROR", "Security and Anomalies", "Application & Middleware")
 
 
 def held_out_templates(n: int) -> list[tuple[str, str]]:
-    """``n`` lines (and their fingerprints) of distinct templates in the evaluation slice."""
+    """``n`` lines of distinct templates (and their template ids) in the evaluation slice."""
+    # a template apiece: a first word of letters (at most 80 of them: the miner's tree routes
+    # a node's first 100 words apart) times a number of words
+    words = ["".join(chr(97 + int(d)) for d in str(i)) + "flux" for i in range(80)]
     lines = [
-        f"quantum flux capacitor {''.join(chr(97 + int(d)) for d in str(i))} misaligned in bay 7"
-        for i in range(20 * n)
+        f"{w} capacitor {' '.join(['misaligned'] * k)} in bay 7"
+        for k in range(1, 1 + -(-5 * n // len(words)) * 2)
+        for w in words
     ]
     records = enrich_batch([RawRecord(x.encode()) for x in lines], None, load_rules()).records()
+    assert len({r["template_id"] for r in records}) == len(lines)
     found = [
-        (line, out["fingerprint"])
+        (line, out["template_id"])
         for line, out in zip(lines, records, strict=True)
-        if is_eval(out["fingerprint"])
+        if is_eval(out["template_id"])
     ]
     assert len(found) >= n, "too few templates in the evaluation slice"
     return found[:n]
 
 
-def held_out_template() -> tuple[str, str]:
-    return held_out_templates(1)[0]
+def answer(line: str, template_id: str) -> LabelRecord:
+    """A person's answer about a template, as the labelling DAG's save step writes it."""
+    fp = fingerprint(normalize(line))
+    return LabelRecord(fp, line, PERSON, HUMAN, by="ana", template_id=template_id)
 
 
-def test_a_persons_label_takes_effect_in_the_next_run(pipe: Pipeline) -> None:
-    line, fp = held_out_template()
+def test_a_persons_answer_labels_every_line_of_its_template_in_the_next_run(
+    pipe: Pipeline,
+) -> None:
+    line = "gravitic flux capacitor misaligned in bay seven"
     raw, labels = pipe.stack.topics.raw, pipe.stack.topics.labels
     kafka.produce(pipe.config, raw, [line.encode()])
     first = pipe.run_dag("log_enrichment")
     assert first.state == DagRunState.SUCCESS
     (before,) = [json.loads(m.value()) for m in pipe.read(pipe.stack.topics.enriched)]
     assert before["labelled_by"] == "none"  # no rule, no model: a question for a person
+    (item,) = [json.loads(m.value()) for m in pipe.read(pipe.stack.topics.review)]
+    assert item["template_id"] == before["template_id"]
 
-    # the labelling DAG's save step writes the answer this way
-    stores.write_labels(pipe.config, labels, [LabelRecord(fp, line, PERSON, HUMAN, by="ana")])
-    kafka.produce(pipe.config, raw, [line.encode(), line.replace("bay 7", "bay 9").encode()])
+    stores.write_labels(pipe.config, labels, [answer(line, item["template_id"])])
+    # the same line, and other lines of its template it never saw: the template generalises
+    # (its id changes), the answer follows it
+    others = [line.replace("seven", w) for w in ("nine", "twelve")]
+    kafka.produce(pipe.config, raw, [x.encode() for x in [line, *others]])
     second = pipe.run_dag("log_enrichment")
 
     assert second.state == DagRunState.SUCCESS
@@ -61,15 +76,17 @@ def test_a_persons_label_takes_effect_in_the_next_run(pipe: Pipeline) -> None:
         for m in pipe.read(pipe.stack.topics.enriched)
         if json.loads(m.value())["source"] != before["source"]
     ]
-    assert len(records) == 2
+    assert len(records) == 3
+    assert len({r["fingerprint"] for r in records}) == 3
+    assert {r["template"] for r in records} == {"gravitic flux capacitor misaligned in bay <*>"}
+    assert records[0]["template_id"] != before["template_id"]  # it generalised
     for r in records:
-        assert r["fingerprint"] == fp
         assert Label(r["severity"], r["event_type"], r["category"]) == PERSON
         assert (r["labelled_by"], r["severity_by"], r["needs_review"]) == ("human", "human", False)
-    new_rule_labels = [
-        m for m in pipe.read(labels) if m.key().decode() != f"human:{fp}" and fp in m.key().decode()
-    ]
-    assert new_rule_labels == []  # a person's line is not taught again by the rules
+    keys = [m.key().decode() for m in pipe.read(labels)]
+    assert keys == [f"human:t:{before['template_id']}"]  # the rules teach nothing of it
+    queued = [json.loads(m.value()) for m in pipe.read(pipe.stack.topics.review)]
+    assert len(queued) == 1  # and nobody is asked about it again
 
 
 def test_with_enough_peoples_labels_held_out_the_champion_is_chosen_on_them(
@@ -82,7 +99,7 @@ def test_with_enough_peoples_labels_held_out_the_champion_is_chosen_on_them(
     kafka.produce(pipe.config, pipe.stack.topics.raw, [v for _s, v in generate(3000, seed=51)])
     assert pipe.run_dag("log_enrichment").state == DagRunState.SUCCESS  # rule labels
     n = defaults.MIN_PEOPLE_EVAL + 5
-    answers = [LabelRecord(fp, line, PERSON, HUMAN, by="ana") for line, fp in held_out_templates(n)]
+    answers = [answer(line, tid) for line, tid in held_out_templates(n)]
     stores.write_labels(pipe.config, pipe.stack.topics.labels, answers)
 
     run = pipe.run_dag("model_training", run_conf={"min_new_labels": 0})

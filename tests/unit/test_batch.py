@@ -423,9 +423,7 @@ def test_a_batch_in_parts_gives_what_the_whole_batch_gives(
         # training labels and review items are per template: the same once each template is
         # taken as it is at the end
         assert enricher.miner.templates() == whole_miner.templates()
-        assert _by_template(parts.labels, enricher.miner) == _by_template(
-            whole.labels, whole_miner
-        )
+        assert _by_template(parts.labels, enricher.miner) == _by_template(whole.labels, whole_miner)
         assert [_resolved(q, enricher.miner) for q in parts.queries] == [
             _resolved(q, whole_miner) for q in whole.queries
         ]
