@@ -68,10 +68,12 @@ def log_enrichment() -> None:
 
     @task
     def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
-        """Totals of the run (also the task's XCom)."""
+        """Totals of the run (also the task's XCom), logged to MLflow as time series."""
         from enrich.airflow import enrichment
 
-        return enrichment.summarize(list(runs), "run")
+        total = enrichment.summarize(list(runs), "run")
+        enrichment.record_run(total, get_current_context()["run_id"])
+        return total
 
     @task(outlets=[labels_asset()])
     def announce_labels(total: dict[str, Any]) -> None:

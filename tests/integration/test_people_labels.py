@@ -88,6 +88,27 @@ def test_a_persons_answer_labels_every_line_of_its_template_in_the_next_run(
     queued = [json.loads(m.value()) for m in pipe.read(pipe.stack.topics.review)]
     assert len(queued) == 1  # and nobody is asked about it again
 
+    # each run's figures are an MLflow time series: templates seen, new templates, the share
+    # of lines in templates people labelled
+    from mlflow.tracking import MlflowClient
+
+    from enrich.io import tracking
+
+    client = MlflowClient()
+    experiment = client.get_experiment_by_name(tracking.enrichment_experiment(pipe.stack))
+    assert experiment is not None
+    (day,) = client.search_runs([experiment.experiment_id])
+    history = {
+        k: [m.value for m in client.get_metric_history(day.info.run_id, k)]
+        for k in ("labelled_template_share", "new_templates", "templates", "needs_review_share")
+    }
+    assert history == {
+        "labelled_template_share": [0.0, 1.0],
+        "new_templates": [1.0, 0.0],  # generalising a template starts none
+        "templates": [1.0, 1.0],
+        "needs_review_share": [1.0, 0.0],
+    }
+
 
 def test_with_enough_peoples_labels_held_out_the_champion_is_chosen_on_them(
     pipe: Pipeline,

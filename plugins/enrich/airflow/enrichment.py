@@ -9,6 +9,7 @@ consumed.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -146,7 +147,26 @@ def summarize(runs: Sequence[Mapping[str, Any]], what: str = "run") -> dict[str,
     weighted = [(r["mean_confidence"], r.get("out", 0)) for r in runs if r.get("mean_confidence")]
     n = sum(w for _c, w in weighted)
     total["mean_confidence"] = round(sum(c * w for c, w in weighted) / n, 4) if n else None
+    out = total["out"]
+    # the share of the run's lines in templates people labelled (their answers' reach) and
+    # of those that need a person
+    total["labelled_template_share"] = round(total["by_people"] / out, 4) if out else None
+    total["needs_review_share"] = round(total["needs_review"] / out, 4) if out else None
     total["offsets"] = {str(r["partition"]): r["offsets"] for r in runs}
     total["model_version"] = next((r.get("model_version") for r in runs if r.get("in")), None)
     log.info("%s summary: %s", what, total)
     return total
+
+
+def record_run(total: Mapping[str, Any], dag_run: str) -> str | None:
+    """Log a run's summary figures to MLflow (``tracking.record_enrichment``). Monitoring
+    never fails the run: with MLflow unreachable, a warning says so and the summary stays
+    the task's output. Returns the MLflow run id, or None."""
+    from enrich.io import tracking
+
+    rt = Runtime.current()
+    try:
+        return tracking.record_enrichment(rt.stack, dict(total), int(time.time() * 1000), dag_run)
+    except Exception as err:  # any tracking failure: warn, keep enriching
+        log.warning("run figures not logged to MLflow: %s", err)
+        return None

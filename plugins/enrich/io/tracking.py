@@ -24,8 +24,9 @@ LABELS_OFFSETS_TAG = "labels_offsets"
 LABEL_SET_TAG = "label_set_digest"
 
 
-def ensure_experiment(settings: StackSettings) -> str:
-    """Return the id of the project's MLflow experiment, creating it if it does not exist.
+def ensure_experiment(settings: StackSettings, name: str | None = None) -> str:
+    """Return the id of the project's MLflow experiment (or of the experiment ``name``),
+    creating it if it does not exist.
 
     Idempotent. With a local (file or SQLite) tracking store the experiment's artifacts go to
     ``settings.mlflow_artifact_root``; with a tracking server, the server's default applies.
@@ -33,20 +34,77 @@ def ensure_experiment(settings: StackSettings) -> str:
     import mlflow
     from mlflow.tracking import MlflowClient
 
+    name = name or settings.experiment
     client = MlflowClient()
-    existing = client.get_experiment_by_name(settings.experiment)
+    existing = client.get_experiment_by_name(name)
     if existing is not None:
         return str(existing.experiment_id)
     artifact_location = None
     if not mlflow.get_tracking_uri().startswith(("http://", "https://", "databricks")):
         root = Path(settings.mlflow_artifact_root)
         root.mkdir(parents=True, exist_ok=True)
-        artifact_location = (root / settings.experiment).as_uri()
-    experiment_id = client.create_experiment(
-        settings.experiment, artifact_location=artifact_location
-    )
-    log.info("created MLflow experiment %s (%s)", settings.experiment, experiment_id)
+        artifact_location = (root / name).as_uri()
+    experiment_id = client.create_experiment(name, artifact_location=artifact_location)
+    log.info("created MLflow experiment %s (%s)", name, experiment_id)
     return str(experiment_id)
+
+
+# what each enrichment run logs to MLflow, from its summary (``enrichment.summarize``)
+RUN_METRICS = (
+    "in",
+    "out",
+    "dead_letters",
+    "templates",
+    "new_templates",
+    "labelled_template_share",
+    "needs_review_share",
+    "mean_confidence",
+    "by_people",
+    "by_model",
+    "by_rules",
+    "needs_review",
+)
+DAY_TAG = "enrichment_day"
+
+
+def enrichment_experiment(settings: StackSettings) -> str:
+    """The experiment enrichment runs' figures go to, apart from the training runs users
+    compare model versions in."""
+    return f"{settings.experiment}-enrichment"
+
+
+def record_enrichment(
+    settings: StackSettings, summary: dict[str, Any], when_ms: int, dag_run: str
+) -> str:
+    """Log a run's figures (``RUN_METRICS`` present in ``summary``) as MLflow metrics at
+    ``when_ms``, in one MLflow run per UTC day of the ``<experiment>-enrichment``
+    experiment, so each metric is a time series (step: epoch seconds) an operator charts:
+    templates seen, new templates (the first drift signal), the share of lines in templates
+    people labelled, the share needing review. Returns the MLflow run id."""
+    from datetime import UTC, datetime
+
+    from mlflow.entities import Metric
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient()
+    experiment_id = ensure_experiment(settings, enrichment_experiment(settings))
+    day = datetime.fromtimestamp(when_ms / 1000, UTC).date().isoformat()
+    found = client.search_runs([experiment_id], f"tags.{DAY_TAG} = '{day}'", max_results=1)
+    if found:
+        run_id = found[0].info.run_id
+    else:
+        run = client.create_run(experiment_id, run_name=f"enrichment {day}", tags={DAY_TAG: day})
+        run_id = run.info.run_id
+    step = when_ms // 1000
+    metrics = [
+        Metric(k, float(summary[k]), when_ms, step)
+        for k in RUN_METRICS
+        if isinstance(summary.get(k), (int, float)) and not isinstance(summary.get(k), bool)
+    ]
+    client.log_batch(run_id, metrics=metrics)
+    client.set_tag(run_id, "last_dag_run", dag_run)
+    client.set_terminated(run_id, "FINISHED")
+    return str(run_id)
 
 
 def registry_status(settings: StackSettings) -> dict[str, object]:
