@@ -324,16 +324,79 @@ fn push_int(n: i64, out: &mut Vec<u8>) {
     write!(out, "{n}").expect("writing to a Vec cannot fail");
 }
 
+/// Python's `str.split()` whitespace: Unicode White_Space and the separators \x1c-\x1f.
+fn py_space(c: char) -> bool {
+    c.is_whitespace() || ('\x1c'..='\x1f').contains(&c)
+}
+
+/// `enrich.core.templates.template_params` written as `,"template_params":[...]`: the
+/// body's whitespace-separated tokens where the template's (split on single spaces) are
+/// `<*>` or a mask, less tokens equal to the template's; a BSD syslog header (4 tokens more
+/// than the template, starting `Nov 3 10:00:00`) skipped, a splitting rule's marker
+/// (`<RULE_...>`, one token more in the template) ignored; `[]` when they do not line up.
+fn push_params(body: &str, template: &str, spans: &mut Vec<(usize, usize)>, out: &mut Vec<u8>) {
+    out.extend_from_slice(b",\"template_params\":[");
+    spans.clear();
+    let mut start = None;
+    for (i, c) in body.char_indices() {
+        match (py_space(c), start) {
+            (true, Some(s)) => {
+                spans.push((s, i));
+                start = None;
+            }
+            (false, None) => start = Some(i),
+            _ => {}
+        }
+    }
+    if let Some(s) = start {
+        spans.push((s, body.len()));
+    }
+    let mut want: Vec<&str> = if template.is_empty() {
+        Vec::new()
+    } else {
+        template.split(' ').collect()
+    };
+    let mut tokens: &[(usize, usize)] = spans;
+    let token = |k: &(usize, usize)| &body[k.0..k.1];
+    if tokens.len() == want.len() + 4
+        && MONTHS.contains(&token(&tokens[0]))
+        && all_digits(token(&tokens[1]).as_bytes())
+        && token(&tokens[2]).len() == 8
+        && token(&tokens[2]).as_bytes()[2] == b':'
+    {
+        tokens = &tokens[4..];
+    }
+    if want.len() == tokens.len() + 1 && want.last().is_some_and(|w| w.starts_with("<RULE_")) {
+        want.pop();
+    }
+    if !want.is_empty() && tokens.len() == want.len() {
+        let mut first = true;
+        for (w, k) in want.iter().zip(tokens) {
+            let t = token(k);
+            if w.contains('<') && *w != t {
+                if !first {
+                    out.push(b',');
+                }
+                first = false;
+                push_json_str(t, out);
+            }
+        }
+    }
+    out.push(b']');
+}
+
 /// What both encoders write after a record's head: the enrichment's fixed part
-/// `statics[sids[i]]`, `confs[inverse[i]]`, `fps[inverse[i] >> 1]` (JSON), `sources[i]` (the
-/// JSON of its source's topic and partition), `offsets[i]`, `stamps[i]`, then the parsed
-/// fields' JSON.
+/// `statics[sids[i]]`, `confs[inverse[i]]`, `fps[inverse[i] >> 1]` (JSON: the fingerprint,
+/// template id and template), the record's `template_params` (its body against
+/// `templates[inverse[i] >> 1]`), `sources[i]` (the JSON of its source's topic and
+/// partition), `offsets[i]`, `stamps[i]`, then the parsed fields' JSON.
 struct Tail<'a, 'py> {
     statics: Vec<Bound<'py, PyBytes>>,
     sids: &'a Bound<'py, PyList>,
     confs: &'a Bound<'py, PyList>,
     inverse: &'a Bound<'py, PyList>,
     fps: &'a Bound<'py, PyList>,
+    templates: &'a Bound<'py, PyList>,
     sources: &'a Bound<'py, PyList>,
     offsets: &'a Bound<'py, PyList>,
     stamps: &'a Bound<'py, PyList>,
@@ -345,8 +408,10 @@ impl<'py> Tail<'_, 'py> {
         &self,
         i: usize,
         head: &[u8],
+        body: &str,
         parsed: &[u8],
         buf: &mut Vec<u8>,
+        spans: &mut Vec<(usize, usize)>,
     ) -> PyResult<Bound<'py, PyBytes>> {
         let sid: usize = self.sids.get_item(i)?.extract()?;
         let slot: usize = self.inverse.get_item(i)?.extract()?;
@@ -357,6 +422,8 @@ impl<'py> Tail<'_, 'py> {
         buf.extend_from_slice(self.confs.get_item(slot)?.cast::<PyBytes>()?.as_bytes());
         buf.extend_from_slice(b",\"fingerprint\":");
         buf.extend_from_slice(self.fps.get_item(slot >> 1)?.cast::<PyBytes>()?.as_bytes());
+        let template = self.templates.get_item(slot >> 1)?;
+        push_params(body, template.cast::<PyString>()?.to_str()?, spans, buf);
         buf.push(b',');
         buf.extend_from_slice(self.sources.get_item(i)?.cast::<PyBytes>()?.as_bytes());
         buf.extend_from_slice(b",\"offset\":");
@@ -391,6 +458,8 @@ fn encode_records<'py>(
     confs: &Bound<'py, PyList>,
     inverse: &Bound<'py, PyList>,
     fps: &Bound<'py, PyList>,
+    templates: &Bound<'py, PyList>,
+    bodies: &Bound<'py, PyList>,
     sources: &Bound<'py, PyList>,
     offsets: &Bound<'py, PyList>,
     stamps: &Bound<'py, PyList>,
@@ -401,12 +470,14 @@ fn encode_records<'py>(
         confs,
         inverse,
         fps,
+        templates,
         sources,
         offsets,
         stamps,
     };
     let out = PyList::empty(py);
     let mut buf: Vec<u8> = Vec::with_capacity(1024);
+    let mut spans = Vec::with_capacity(64);
     for (i, head) in heads.iter().enumerate() {
         if head.is_none() {
             out.append(py.None())?;
@@ -414,14 +485,21 @@ fn encode_records<'py>(
         }
         let head = head.cast::<PyBytes>()?.as_bytes();
         let fields = parsed.get_item(i)?;
-        out.append(tail.value(i, head, fields.cast::<PyBytes>()?.as_bytes(), &mut buf)?)?;
+        let body = bodies.get_item(i)?;
+        let Ok(body) = body.cast::<PyString>()?.to_str() else {
+            out.append(py.None())?; // not valid UTF-8 (a lone surrogate): the reference path
+            continue;
+        };
+        let fields = fields.cast::<PyBytes>()?.as_bytes();
+        out.append(tail.value(i, head, body, fields, &mut buf, &mut spans)?)?;
     }
     Ok(out)
 }
 
-/// `encode_records` for the values `Parser.front` read, whose heads and parsed fields are in
-/// `batch`: record `i` is the batch's value `rows[i]` (`rows` None: value `i`); a row in
-/// `heads` or `fields` (what Python made for a value the front left to it) takes those.
+/// `encode_records` for the values `Parser.front` read, whose heads, bodies and parsed fields
+/// are in `batch`: record `i` is the batch's value `rows[i]` (`rows` None: value `i`); a row
+/// in `heads` (what Python made for a value the front left to it) takes its head, `fields`
+/// and `bodies`.
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
 fn encode_front<'py>(
@@ -435,6 +513,8 @@ fn encode_front<'py>(
     confs: &Bound<'py, PyList>,
     inverse: &Bound<'py, PyList>,
     fps: &Bound<'py, PyList>,
+    templates: &Bound<'py, PyList>,
+    bodies: &Bound<'py, PyDict>,
     sources: &Bound<'py, PyList>,
     offsets: &Bound<'py, PyList>,
     stamps: &Bound<'py, PyList>,
@@ -445,16 +525,25 @@ fn encode_front<'py>(
         confs,
         inverse,
         fps,
+        templates,
         sources,
         offsets,
         stamps,
     };
     let out = PyList::empty(py);
     let mut buf: Vec<u8> = Vec::with_capacity(1024);
+    let mut spans = Vec::with_capacity(64);
     let overridden = !heads.is_empty() || !fields.is_empty();
     for i in 0..sids.len() {
         let row = rows.as_ref().map_or(i, |r| r[i]);
         if overridden && heads.contains(row)? {
+            let body = bodies
+                .get_item(row)?
+                .ok_or_else(|| PyValueError::new_err("a row with a head and no body"))?;
+            let Ok(body) = body.cast::<PyString>()?.to_str() else {
+                out.append(py.None())?; // not valid UTF-8 (a lone surrogate): the reference path
+                continue;
+            };
             // a value the front left to Python: its head (None: the object path) and fields
             let head = heads.get_item(row)?.filter(|h| !h.is_none());
             let parsed = fields
@@ -465,8 +554,10 @@ fn encode_front<'py>(
                 Some(h) => out.append(tail.value(
                     i,
                     h.cast::<PyBytes>()?.as_bytes(),
+                    body,
                     parsed.cast::<PyBytes>()?.as_bytes(),
                     &mut buf,
+                    &mut spans,
                 )?)?,
             }
             continue;
@@ -474,9 +565,12 @@ fn encode_front<'py>(
         let parsed = batch
             .fields_of(row)
             .ok_or_else(|| PyValueError::new_err(format!("value {row} has no parsed fields")))?;
+        let body = batch
+            .body_of(row)
+            .ok_or_else(|| PyValueError::new_err(format!("value {row} has no body")))?;
         match batch.head_of(row) {
             None => out.append(py.None())?,
-            Some(head) => out.append(tail.value(i, head, parsed, &mut buf)?)?,
+            Some(head) => out.append(tail.value(i, head, body, parsed, &mut buf, &mut spans)?)?,
         }
     }
     Ok(out)

@@ -1415,6 +1415,11 @@ impl FrontBatch {
         (o.kind != 3).then(|| &arena.bytes[o.head.0..o.head.1])
     }
 
+    pub(crate) fn body_of(&self, row: usize) -> Option<&str> {
+        let (arena, o) = self.out(row)?;
+        Some(arena.str(o.body))
+    }
+
     pub(crate) fn fields_of(&self, row: usize) -> Option<&[u8]> {
         let (arena, o) = self.out(row)?;
         Some(&arena.bytes[o.fields.0..o.fields.1])

@@ -449,6 +449,7 @@ def _without_template(value: bytes) -> dict[str, Any]:
     out: dict[str, Any] = json.loads(value)
     assert len(out.pop("template_id")) == 16
     assert isinstance(out.pop("template"), str)
+    assert isinstance(out.pop("template_params"), list)
     return out
 
 

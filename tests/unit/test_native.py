@@ -164,6 +164,12 @@ def test_native_outputs_are_byte_identical_to_the_python_encoder(
         b'  {"message": "leading blank"}',
         None,  # a dead letter shifts the rows
         b'{"log": "x", "n": 1.0e3, "big": 123456789012345678901234567890}  \r\n',
+        # template parameters: a syslog header, Unicode and \x1c separators, a split marker
+        b"Nov  3 10:00:00 web-01 sshd[812]: Accepted password for bob from 10.0.0.7 port 5 ssh2",
+        "caf\u00e9\u00a0au lait 42 times\u2003over".encode(),
+        b"sep\x1cfield 7 of 9",
+        b"Task exited with return code 137",
+        b"Task exited with return code 0",
     ]
     batch_in = RawBatch(
         "logs.raw",

@@ -120,6 +120,10 @@ def test_params_are_the_lines_values_where_the_template_varies() -> None:
         "sshd[812]:"
     ]
     assert template_params("short", "two tokens") == []
+    # a splitting rule's marker ends the template, not the body
+    marked = "Task exited with return code <NUM> <RULE_OOM_KILLED>"
+    assert template_params("Task exited with return code 137", marked) == ["137"]
+    assert template_params("caf\u00e9\u00a0au 42", "caf\u00e9 au <NUM>") == ["42"]
     assert template_params("", "") == []
 
 

@@ -49,6 +49,7 @@ ENRICHMENT_KEYS = (
     "fingerprint",
     "template_id",
     "template",
+    "template_params",
     "source",
     "severity_by",
     "parsed",
@@ -64,6 +65,7 @@ class EnrichedCodec:
     person's label, ``line`` when the line states its level, else as ``labelled_by``),
     ``needs_review``, ``model``, ``rule``, ``confidence``, ``fingerprint``, ``template_id``
     and ``template`` (the template mined from the message body, ``enrich.core.templates``),
+    ``template_params`` (the body's values where the template varies, in order),
     ``source`` (topic, partition, offset, timestamp of the input) and ``parsed`` (what the
     parser found: format, timestamp, level, host, ...)."""
 

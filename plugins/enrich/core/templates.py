@@ -380,9 +380,10 @@ class TemplateMiner:
 
 def template_params(body: str, template: str) -> list[str]:
     """The values of ``body`` at its template's varying tokens: each body token whose
-    template token is ``<*>`` or a mask (``<NUM>``, ``port=<NUM>``...), in order. The body's
-    tokens are its whitespace-separated words (less a BSD syslog header the normaliser drops);
-    [] when they do not line up with the template's."""
+    template token is ``<*>`` or a mask (``<NUM>``, ``port=<NUM>``...) and differs from it,
+    in order. The body's tokens are its whitespace-separated words (less a BSD syslog header
+    the normaliser drops); a splitting rule's marker ending the template (``<RULE_...>``) is
+    ignored; [] when they do not line up with the template's."""
     if not template:
         return []
     tokens = body.split()
@@ -390,14 +391,18 @@ def template_params(body: str, template: str) -> list[str]:
     if (
         len(tokens) == len(want) + 4
         and tokens[0] in _MONTHS
+        and tokens[1].isascii()
         and tokens[1].isdigit()
+        and tokens[2].isascii()
         and len(tokens[2]) == 8
         and tokens[2][2] == ":"
     ):
         tokens = tokens[4:]
-    if len(tokens) < len(want):  # a splitting rule's marker ends the template
+    if len(want) == len(tokens) + 1 and want[-1].startswith("<RULE_"):
+        want = want[:-1]
+    if len(tokens) != len(want):
         return []
-    return [b for a, b in zip(want, tokens, strict=False) if "<" in a and a != b]
+    return [b for a, b in zip(want, tokens, strict=True) if "<" in a and a != b]
 
 
 def template_table(records: Iterable[dict[str, Any]], miner: Miner) -> list[dict[str, Any]]:

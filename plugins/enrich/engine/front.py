@@ -102,14 +102,15 @@ def _records(
 
 @dataclass(frozen=True)
 class NativeColumns:
-    """Where the output writer finds the heads and parsed fields natively (``encode_front``):
-    the front's batch, each record's value in it (None: record i is value i), and the heads
-    and fields of the values the reference read, by value."""
+    """Where the output writer finds the heads, bodies and parsed fields natively
+    (``encode_front``): the front's batch, each record's value in it (None: record i is value
+    i), and the heads, fields and bodies of the values the reference read, by value."""
 
     batch: Any
     rows: list[int] | None
     heads: dict[int, bytes | None]
     fields: dict[int, bytes]
+    bodies: dict[int, str]
 
 
 @dataclass
@@ -227,7 +228,7 @@ def read_part(
         Column(batch.head, rows, n, heads_over),
         _records(values, rows, n, max_bytes, text_fields, known),
         cast(Sequence[int], splits) if split is not None else None,
-        NativeColumns(batch, rows, heads_over, fields_over),
+        NativeColumns(batch, rows, heads_over, fields_over, bodies_over),
     )
 
 

@@ -31,6 +31,7 @@ from enrich.core.formats import (
 from enrich.core.labels import Label
 from enrich.core.records import LogRecord, RawBatch, RawRecord, Source, encode_json
 from enrich.core.rules import RuleSet
+from enrich.core.templates import template_params
 
 try:  # the native encoder of the same outputs (native/); the Python loop below otherwise
     from enrich_native import encode_front as _native_encode_front
@@ -55,7 +56,10 @@ _ENRICHMENT_KEYS = frozenset(ENRICHMENT_KEYS)
 # An output record after its head (``enrich.engine.front.head_of``): ``{"message":"<text>",``
 # for a plain line, a JSON object's bytes up to its closing brace (and a comma unless it is
 # empty) for an object.
-_RECORD = b'%b%b,"confidence":%b,"fingerprint":%b,%b,"offset":%d,"timestamp":%b},"parsed":%b}'
+_RECORD = (
+    b'%b%b,"confidence":%b,"fingerprint":%b,"template_params":%b,%b,"offset":%d,'
+    b'"timestamp":%b},"parsed":%b}'
+)
 
 
 @dataclass
@@ -112,8 +116,10 @@ class Decisions:
     ``text_slot[i]`` record i's entry in it (``2 * slot + stated``, where ``slot`` is the
     record's distinct normalised body); by slot: ``identity_json``, what follows
     ``"fingerprint":`` in the record (the fingerprint's JSON, then the ``template_id`` and
-    ``template`` members), ``fingerprints`` and ``templates`` ((id, text)); ``parsed``: per
-    record, what the parser found, as JSON.
+    ``template`` members), ``fingerprints``, ``templates`` ((id, text)) and
+    ``template_texts``; per record: ``parsed``, what the parser found, as JSON, and
+    ``bodies``, its message body (its ``template_params`` are the body's values where its
+    template varies).
     """
 
     route: np.ndarray
@@ -125,6 +131,8 @@ class Decisions:
     fingerprints: Sequence[str]
     templates: Sequence[tuple[str, str]]
     parsed: Sequence[bytes]
+    template_texts: Sequence[str] = ()
+    bodies: Sequence[str] = ()
 
 
 class OutputWriter:
@@ -188,13 +196,25 @@ class OutputWriter:
         severity: int = 0,
         parsed: dict[str, Any] | None = None,
         template: tuple[str, str] | None = None,
+        body: str = "",
     ) -> dict[str, Any]:
-        """The output record of input ``row`` as an object (its JSON is the value)."""
+        """The output record of input ``row`` as an object (its JSON is the value);
+        ``body``: its message body, whose values where the template varies are its
+        ``template_params``."""
+        identity = (
+            {
+                "template_id": template[0],
+                "template": template[1],
+                "template_params": template_params(body, template[1]),
+            }
+            if template
+            else {}
+        )
         enrichment = {
             **self.fixed_part(route, index, severity),
             "confidence": json.loads(confidence_json),
             "fingerprint": fingerprint,
-            **({"template_id": template[0], "template": template[1]} if template else {}),
+            **identity,
             "source": {
                 "topic": src.topics[row],
                 "partition": src.partitions[row],
@@ -236,13 +256,15 @@ class OutputWriter:
         conf_json, slot = decisions.confidence_json, decisions.text_slot
         values: list[bytes | None]
         table = [parts.get(pid, b"") for pid in range(max(part_ids, default=0) + 1)]
-        tail = (table, part_ids, conf_json, slot, fps_json, sources, offsets, stamps)
+        texts, bodies = decisions.template_texts, decisions.bodies
+        head = (table, part_ids, conf_json, slot, fps_json, texts)
+        tail = (sources, offsets, stamps)
         if native is not None and _native_encode_front is not None:
             values = _native_encode_front(
-                native.batch, native.rows, native.heads, native.fields, *tail
+                native.batch, native.rows, native.heads, native.fields, *head, native.bodies, *tail
             )
         elif _native_encode_records is not None:
-            values = _native_encode_records(heads, parsed_json, *tail)
+            values = _native_encode_records(heads, parsed_json, *head, list(bodies), *tail)
         else:
             values = []
             append = values.append
@@ -254,7 +276,11 @@ class OutputWriter:
                     continue
                 ts_json = b"null" if ts is None else b"%d" % ts
                 fixed, conf, fp = parts[part_ids[i]], conf_json[slot[i]], fps_json[slot[i] >> 1]
-                append(_RECORD % (head, fixed, conf, fp, source, offset, ts_json, parsed_json[i]))
+                params = encode_json(template_params(bodies[i], texts[slot[i] >> 1]))
+                append(
+                    _RECORD
+                    % (head, fixed, conf, fp, params, source, offset, ts_json, parsed_json[i])
+                )
         if None in values:  # what the fast path left to the reference path
             for i in [i for i, v in enumerate(values) if v is None]:
                 route, index, severity = self._unpack(part_ids[i])
@@ -269,6 +295,7 @@ class OutputWriter:
                     severity,
                     json.loads(parsed_json[i]),
                     decisions.templates[slot[i] >> 1],
+                    decisions.bodies[i],
                 )
                 values[i] = EnrichedCodec.encode(record)
         return values, keys  # type: ignore[return-value]  # no None left

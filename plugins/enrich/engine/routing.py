@@ -221,6 +221,7 @@ class Enricher:
         self.miner = miner if miner is not None else new_miner()
         self._identity: list[bytes] = []  # by slot: its fingerprint's and template's JSON
         self._slot_templates: list[tuple[str, str]] = []  # by slot: (template id, text)
+        self._slot_template_texts: list[str] = []  # by slot: the template's text
         self._template_json: dict[str, bytes] = {}
         self._created_before: int | None = None  # the miner's count when this batch began
         self._queued = queued
@@ -400,6 +401,8 @@ class Enricher:
             fps,
             self._slot_templates,
             parsed.fields_json,
+            self._slot_template_texts,
+            bodies,
         )
         values, keys = self._writer.encode(src, decoded, rows, front.heads, decisions, front.native)
 
@@ -429,7 +432,9 @@ class Enricher:
         ids, texts = self.miner.add_many(distinct, counts)
         identity, fps_json = self._identity, self._scores.fingerprint_json
         if len(identity) < len(fps_json):
-            self._slot_templates.extend([("", "")] * (len(fps_json) - len(identity)))
+            more = len(fps_json) - len(identity)
+            self._slot_templates.extend([("", "")] * more)
+            self._slot_template_texts.extend([""] * more)
             identity.extend(fps_json[len(identity) :])
         known = self._template_json
         for slot, tid, text in zip(slots.tolist(), ids, texts, strict=True):
@@ -441,6 +446,7 @@ class Enricher:
                 )
             identity[slot] = fps_json[slot] + tail
             self._slot_templates[slot] = (tid, text)
+            self._slot_template_texts[slot] = text
         return identity, ids
 
     def finish(self) -> BatchResult:
