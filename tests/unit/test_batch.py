@@ -480,7 +480,7 @@ def test_templates_waiting_in_the_review_queue_are_not_asked_again() -> None:
     lines = [w.encode() for w in words] * 2
     settings = EnrichSettings(review_k=10)
     first = enrich_batch(raw(lines), None, RULES, settings)
-    asked = [q.template_id for q in first.queries]
+    asked = [q.template_id or "" for q in first.queries]
     assert len(asked) == 4
     again = enrich_batch(raw(lines), None, RULES, settings, queued=set(asked[:3]))
     assert [q.template_id for q in again.queries] == asked[3:]

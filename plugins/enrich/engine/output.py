@@ -257,14 +257,20 @@ class OutputWriter:
         values: list[bytes | None]
         table = [parts.get(pid, b"") for pid in range(max(part_ids, default=0) + 1)]
         texts, bodies = decisions.template_texts, decisions.bodies
-        head = (table, part_ids, conf_json, slot, fps_json, texts)
+        columns = (table, part_ids, conf_json, slot, fps_json, texts)
         tail = (sources, offsets, stamps)
         if native is not None and _native_encode_front is not None:
             values = _native_encode_front(
-                native.batch, native.rows, native.heads, native.fields, *head, native.bodies, *tail
+                native.batch,
+                native.rows,
+                native.heads,
+                native.fields,
+                *columns,
+                native.bodies,
+                *tail,
             )
         elif _native_encode_records is not None:
-            values = _native_encode_records(heads, parsed_json, *head, list(bodies), *tail)
+            values = _native_encode_records(heads, parsed_json, *columns, list(bodies), *tail)
         else:
             values = []
             append = values.append
