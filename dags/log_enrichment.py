@@ -15,6 +15,12 @@ timeout (the budget plus 5 minutes, and 5 more for the run), so the next run can
 ``preflight`` checks the rules, the taxonomy, the Params, the broker and the champion model
 before anything is consumed. When a run produced new training labels, ``announce_labels``
 updates the labels Asset, which schedules ``model_training``.
+
+``summarize`` logs the run's figures to MLflow and as Airflow metrics (``log_enricher.*``
+gauges). ``check_drift`` compares them with the drift Params (all off unless set: new
+templates, share needing review, mean confidence, rule coverage, share in templates people
+labelled); a threshold crossed queues a ``labelling`` run (``queue_labelling``) and then fails
+``drift_alarm`` with what crossed which threshold (or calls ``ENRICH_DRIFT_CALLBACK``).
 """
 
 # XComArg stands in for task results when wiring; mypy cannot see through the decorator.
@@ -72,7 +78,9 @@ def log_enrichment() -> None:
         from enrich.airflow import enrichment
 
         total = enrichment.summarize(list(runs), "run")
-        enrichment.record_run(total, get_current_context()["run_id"])
+        context = get_current_context()
+        enrichment.record_run(total, context["run_id"])
+        enrichment.publish_metrics(total, context["dag"].dag_id)
         return total
 
     @task(outlets=[labels_asset()])
@@ -101,9 +109,39 @@ def log_enrichment() -> None:
         retries=0,
     )
 
+    @task
+    def check_drift(total: dict[str, Any]) -> list[str]:
+        """The drift thresholds (Params) this run's figures cross, if any."""
+        from enrich.airflow import enrichment
+        from enrich.airflow.params import EnrichmentParams
+
+        params = EnrichmentParams.parse(get_current_context()["params"])
+        return enrichment.drift_alarms(total, params)
+
+    @task.short_circuit
+    def drifted(alarms: list[str]) -> bool:
+        """True when a drift threshold was crossed."""
+        return bool(alarms)
+
+    # the labelling DAG asks about the templates the drift brought (they wait in the queue)
+    queue_labelling = TriggerDagRunOperator(
+        task_id="queue_labelling",
+        trigger_dag_id="labelling",
+        retries=0,
+    )
+
+    @task(retries=0)
+    def drift_alarm(alarms: list[str], total: dict[str, Any]) -> str:
+        """Fail visibly with what crossed which threshold (or tell ENRICH_DRIFT_CALLBACK)."""
+        from enrich.airflow import enrichment
+
+        return enrichment.raise_drift(alarms, total)
+
     total = summarize(enrich_partition.expand(partition=preflight()))
     announce_labels(total)
     behind(total) >> catch_up
+    alarms = check_drift(total)
+    drifted(alarms) >> queue_labelling >> drift_alarm(alarms, total)
 
 
 log_enrichment()

@@ -96,6 +96,89 @@ def _cmd_rules_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_rules_report(args: argparse.Namespace) -> int:
+    from enrich.core.labels import FIELDS, Taxonomy
+    from enrich.core.parse import load_formats
+    from enrich.core.rules import load_rules
+    from enrich.engine import rule_report
+    from enrich.errors import ConfigError
+
+    taxonomy = Taxonomy.load(args.taxonomy)
+    rules = load_rules(args.rules or defaults.RULES_FILE, taxonomy)
+    formats = load_formats(user=args.formats)
+    if args.labels_from_topic:
+        if args.input:
+            raise ConfigError("give an INPUT file or --labels-from-topic, not both")
+        lines = _labels_topic_lines(taxonomy)
+    elif not args.input:
+        raise ConfigError("give an INPUT file (or - for stdin), or --labels-from-topic")
+    elif args.text_column:
+        lines = _csv_lines(args.input, args.text_column, args.label_column, taxonomy)
+    else:
+        lines = [
+            rule_report.ReportLine(v.decode("utf-8", "surrogateescape"))
+            for v in _read_values(args.input)
+        ]
+    report = rule_report.rule_report(
+        lines,
+        rules,
+        formats,
+        args.max_disagreement,
+        args.min_compared,
+        rule_report.WITHOUT_SEVERITY if args.labels_from_topic else FIELDS,
+    )
+    if args.json or not sys.stdout.isatty():
+        print(json.dumps(report))
+    else:
+        print(rule_report.render(report))
+    return 1 if report["flagged"] else 0
+
+
+def _csv_lines(path: str, text_column: str, label_column: str | None, taxonomy: Any) -> list[Any]:
+    """A CSV's lines, each with its label (``label_column``: severity,event_type,category)
+    as a person's where the row has one."""
+    import pandas as pd
+
+    from enrich.core.labels import FIELDS
+    from enrich.engine.rule_report import ReportLine
+    from enrich.errors import ConfigError
+
+    frame = pd.read_csv(sys.stdin if path == "-" else path, dtype=str, keep_default_na=False)
+    columns = [c.strip() for c in label_column.split(",")] if label_column else []
+    if columns and len(columns) != len(FIELDS):
+        raise ConfigError("--label-column takes severity,event_type,category (three columns)")
+    missing = [c for c in [text_column, *columns] if c not in frame.columns]
+    if missing:
+        raise ConfigError(
+            f"{path}: no column(s) {', '.join(missing)}; columns are {', '.join(frame.columns)}"
+        )
+    out = []
+    for row in frame.itertuples(index=False):
+        values = row._asdict()
+        label = None
+        if columns and all(values[c] for c in columns):
+            label = taxonomy.label(dict(zip(FIELDS, (values[c] for c in columns), strict=True)))
+        out.append(ReportLine(values[text_column], label))
+    return out
+
+
+def _labels_topic_lines(taxonomy: Any) -> list[Any]:
+    """The labels topic's lines (one per template and label: what training learns from),
+    each with the person's label where it is one."""
+    from enrich.config import StackSettings
+    from enrich.core.formats import HUMAN
+    from enrich.engine.rule_report import ReportLine
+    from enrich.io import connection, stores
+
+    settings = StackSettings.from_env()
+    config = connection.client_config(settings.kafka_conn_id)
+    got = stores.read_labels(config, settings.topics.labels, taxonomy, "log-enricher-rule-report")
+    return [
+        ReportLine(x.text, x.label if x.source == HUMAN else None)
+        for x in sorted(got.labels.values(), key=lambda x: x.unit)
+    ]
+
+
 def _read_values(path: str) -> Iterator[bytes]:
     stream = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
     try:
@@ -417,6 +500,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", nargs="?", help="rules file (default include/regex_rules.yaml)")
     p.add_argument("--taxonomy", help="taxonomy file (default include/taxonomy.yaml)")
     p.set_defaults(func=_cmd_rules_check)
+    p = rules_sub.add_parser(
+        "report",
+        help="how each rule does on a file of lines or on the labels topic",
+        description="For every rule: the lines it matches and decides, the rules that match "
+        "the same lines (overlaps) with another label (conflicts), its agreement with "
+        "people's labels where both exist, and the rules that never fire. A table on a "
+        "terminal, JSON when piped or with --json. Exits 1 when a rule contradicts people on "
+        "more than --max-disagreement of at least --min-compared lines.",
+    )
+    p.add_argument("input", nargs="?", help="file of lines or a CSV (- for stdin)")
+    p.add_argument(
+        "--labels-from-topic",
+        action="store_true",
+        help="report on the labels topic's lines (people's labels among them) instead",
+    )
+    p.add_argument("--text-column", help="INPUT is a CSV: the column of the lines")
+    p.add_argument(
+        "--label-column",
+        help="with --text-column: severity,event_type,category, people's labels (rows with "
+        "them empty have none)",
+    )
+    p.add_argument("--rules", help="rules file (default include/regex_rules.yaml)")
+    p.add_argument("--taxonomy", help="taxonomy file (default include/taxonomy.yaml)")
+    p.add_argument("--formats", help="your log-formats file, tried before the built-in ones")
+    p.add_argument("--max-disagreement", type=float, default=0.2)
+    p.add_argument("--min-compared", type=int, default=3)
+    p.add_argument("--json", action="store_true", help="JSON even on a terminal")
+    p.set_defaults(func=_cmd_rules_report)
 
     formats = sub.add_parser(
         "formats", help="work with log-format files", description="Log-format files."

@@ -8,12 +8,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import mlflow
 import pytest
 from airflow.utils.state import DagRunState
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from enrich import defaults
+from enrich.core.rules import load_rules
 from enrich.io import kafka
 from enrich.samples import generate
 from tests.integration.pipeline_env import Pipeline
@@ -73,8 +75,16 @@ def test_bootstrap_from_an_empty_registry_to_a_first_champion(pipe: Pipeline) ->
         "classification_report.json",
         "label_counts.json",
         "labels_offsets.json",
+        "rule_report.json",
     } <= artifacts
     assert json.loads(mlflow_run.data.tags["labels_offsets"])
+    # the rule report over the labels it trained on: every rule label's line is matched
+    report = mlflow.artifacts.load_dict(f"runs:/{champion.run_id}/rule_report.json")
+    assert report["lines"] >= int(mlflow_run.data.params["n_labels"])
+    assert report["coverage"] == mlflow_run.data.metrics["rules_coverage"]
+    assert report["coverage"] > 0.9  # (a line a rule split off carries its marker)
+    assert report["flagged"] == []
+    assert len(report["rules"]) == len(load_rules().rules)
 
 
 def test_a_retrain_on_the_same_labels_and_settings_is_skipped(

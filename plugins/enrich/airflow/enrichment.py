@@ -8,7 +8,9 @@ consumed.
 
 from __future__ import annotations
 
+import importlib
 import logging
+import os
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -152,6 +154,7 @@ def summarize(runs: Sequence[Mapping[str, Any]], what: str = "run") -> dict[str,
     # of those that need a person
     total["labelled_template_share"] = round(total["by_people"] / out, 4) if out else None
     total["needs_review_share"] = round(total["needs_review"] / out, 4) if out else None
+    total["rule_coverage"] = round(total["by_rules"] / out, 4) if out else None
     total["offsets"] = {str(r["partition"]): r["offsets"] for r in runs}
     total["model_version"] = next((r.get("model_version") for r in runs if r.get("in")), None)
     log.info("%s summary: %s", what, total)
@@ -170,3 +173,70 @@ def record_run(total: Mapping[str, Any], dag_run: str) -> str | None:
     except Exception as err:  # any tracking failure: warn, keep enriching
         log.warning("run figures not logged to MLflow: %s", err)
         return None
+
+
+# drift alarms: (the run summary's figure, the Param that bounds it, "max" or "min")
+DRIFT = (
+    ("new_templates", "max_new_templates", "max"),
+    ("needs_review_share", "max_needs_review_share", "max"),
+    ("mean_confidence", "min_mean_confidence", "min"),
+    ("rule_coverage", "min_rule_coverage", "min"),
+    ("labelled_template_share", "min_people_share", "min"),
+)
+DRIFT_CALLBACK_ENV = "ENRICH_DRIFT_CALLBACK"
+
+
+def drift_alarms(total: Mapping[str, Any], params: EnrichmentParams) -> list[str]:
+    """The drift thresholds (Params) a run's summary crosses, each said as what to look at;
+    [] when none is set or crossed, or the run saw no lines."""
+    if not total.get("out"):
+        return []
+    alarms = []
+    for figure, param, bound in DRIFT:
+        limit, value = getattr(params, param), total.get(figure)
+        if limit is None or value is None:
+            continue
+        if (bound == "max" and value > limit) or (bound == "min" and value < limit):
+            word = "above" if bound == "max" else "below"
+            alarms.append(f"{figure} {value} is {word} {param}={limit}")
+    return alarms
+
+
+def publish_metrics(total: Mapping[str, Any], dag_id: str) -> int:
+    """The run's figures as Airflow metrics (StatsD or OpenTelemetry, as the deployment's
+    ``[metrics]`` configures; nothing without one): gauges ``log_enricher.<figure>``, tagged
+    with the DAG id, so existing dashboards chart them next to Airflow's own. Returns how
+    many were set."""
+    from airflow.sdk.observability.stats import Stats
+
+    from enrich.io.tracking import RUN_METRICS
+
+    sent = 0
+    for name in (*RUN_METRICS, "rule_coverage"):
+        value = total.get(name)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            Stats.gauge(f"log_enricher.{name}", float(value), tags={"dag_id": dag_id})
+            sent += 1
+    return sent
+
+
+def raise_drift(alarms: Sequence[str], total: Mapping[str, Any]) -> str:
+    """Act on a run's drift alarms: call the deployment's callback
+    (``ENRICH_DRIFT_CALLBACK=package.module:function``, called with the alarms and the run's
+    summary) and return what it was told, or, without one, fail the task with the alarms."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    message = "drift: " + "; ".join(alarms)
+    target = os.environ.get(DRIFT_CALLBACK_ENV, "").strip()
+    if not target:
+        raise AirflowFailException(
+            message + " (a labelling run is queued for the new templates; raise the Params "
+            "or set ENRICH_DRIFT_CALLBACK to be told instead of failing)"
+        )
+    module, sep, name = target.partition(":")
+    if not sep:
+        raise ConfigError(f"{DRIFT_CALLBACK_ENV}={target!r}: expected package.module:function")
+    callback = getattr(importlib.import_module(module), name)
+    callback(list(alarms), dict(total))
+    log.warning("%s (told %s)", message, target)
+    return message

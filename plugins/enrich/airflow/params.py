@@ -54,6 +54,11 @@ def _threshold() -> Any:
     )
 
 
+def _drift(description: str, kind: str = "number", **schema: Any) -> Any:
+    """A drift threshold: off (null) unless set."""
+    return _param(None, description + " (empty: no alarm)", type=["null", kind], **schema)
+
+
 def _policy() -> Any:
     """The routing policy, as the enrichment and the backfill DAGs offer it."""
     return _param(
@@ -84,7 +89,8 @@ class DagParams:
             raw = params.get(f.name)
             if raw is None:
                 continue
-            cast = _CAST[f.metadata["type"]]
+            kind = f.metadata["type"]
+            cast = _CAST[next(t for t in kind if t != "null") if isinstance(kind, list) else kind]
             try:
                 values[f.name] = cast(raw)
             except (TypeError, ValueError):
@@ -136,6 +142,27 @@ class EnrichmentParams(DagParams):
     )
     consumer_group: str = _param(
         defaults.CONSUMER_GROUP, "consumer group whose offsets are the live cursor"
+    )
+    # drift alarms: a run whose figures cross one fails visibly (or calls the deployment's
+    # ENRICH_DRIFT_CALLBACK) and queues a labelling run
+    max_new_templates: int | None = _drift(
+        "drift alarm: more new templates than this in one run", "integer", minimum=0
+    )
+    max_needs_review_share: float | None = _drift(
+        "drift alarm: a larger share of the run's lines needing review", minimum=0, maximum=1
+    )
+    min_mean_confidence: float | None = _drift(
+        "drift alarm: the model's mean confidence below this", minimum=0, maximum=1
+    )
+    min_rule_coverage: float | None = _drift(
+        "drift alarm: a smaller share of the run's lines labelled by the rules",
+        minimum=0,
+        maximum=1,
+    )
+    min_people_share: float | None = _drift(
+        "drift alarm: a smaller share of the run's lines in templates people labelled",
+        minimum=0,
+        maximum=1,
     )
 
 

@@ -10,6 +10,7 @@ from enrich import defaults
 from enrich.airflow.params import TrainingParams
 from enrich.airflow.runtime import Runtime
 from enrich.core.formats import HUMAN, RULES
+from enrich.engine import rule_report
 from enrich.engine.routing import EnrichSettings, enrich_batch
 from enrich.io import reading, stores, tracking
 from enrich.learn import training
@@ -117,6 +118,20 @@ def train_model(params: Mapping[str, Any]) -> dict[str, Any]:
         for metric in ("accuracy", "macro_f1")
     }
     humans = sum(1 for x in labels.values() if x.source == HUMAN)
+    rules_report = rule_report.rule_report(
+        [
+            rule_report.ReportLine(x.text, x.label if x.source == HUMAN else None)
+            for x in sorted(got.labels.values(), key=lambda x: x.unit)
+        ],
+        rt.rules(),
+        rt.formats(),
+        compare=rule_report.WITHOUT_SEVERITY,  # a stored label's severity may be its line's
+    )
+    if rules_report["flagged"]:
+        log.warning(
+            "rules contradicting people's labels (fix them in the rules file): %s",
+            ", ".join(rules_report["flagged"]),
+        )
     decision = tracking.record_training(
         rt.stack,
         model,
@@ -135,7 +150,7 @@ def train_model(params: Mapping[str, Any]) -> dict[str, Any]:
             "n_rule_labels": len(labels) - humans,
             "n_classes": len(classes),
             "new_labels": new,
-            "eval_split": f"fingerprint hash mod {defaults.EVAL_BUCKETS} == 0",
+            "eval_split": f"template id (else fingerprint) hash mod {defaults.EVAL_BUCKETS} == 0",
             "model": MODEL_DESCRIPTION,
             "C": p.C,
         },
@@ -143,11 +158,19 @@ def train_model(params: Mapping[str, Any]) -> dict[str, Any]:
             "label_counts.json": training.class_counts(train_set),
             "eval_label_counts.json": training.class_counts(eval_set),
             "labels_offsets.json": {str(part): o for part, o in ends.items()},
+            "rule_report.json": rules_report,
         },
         example_texts=[x.text for x in train_set[:5]],
         labels_offsets=ends,
         label_set_digest=digest,
-        extra_metrics=extra_metrics,
+        extra_metrics={
+            **extra_metrics,
+            "rules_coverage": rules_report["coverage"],
+            "rules_flagged": len(rules_report["flagged"]),
+            "rules_never_fire": len(rules_report["never_fire"]),
+        },
     )
+    decision["rules_contradicting_people"] = rules_report["flagged"]
+    decision["rules_never_fire"] = len(rules_report["never_fire"])
     log.info("training: %s", decision)
     return decision

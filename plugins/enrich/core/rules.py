@@ -115,21 +115,22 @@ class RuleSet:
 
     def first_match(self, text: str, fields: Mapping[str, Any] | None = None) -> int:
         """Index of the first rule matching this line (or its fields), or -1."""
-        best = -1
+        matches = self.all_matches(text, fields)
+        return matches[0] if matches else -1
+
+    def all_matches(self, text: str, fields: Mapping[str, Any] | None = None) -> list[int]:
+        """The index of every rule matching this line (or its fields), in the file's order:
+        the first is the one that labels it, the rest what it hides (the rule report)."""
+        found: list[int] = []
         for fname, (rule_set, indices) in self._sets.items():
             if fname is None:
                 subject: str | None = text
             else:
                 value = fields.get(fname) if fields else None
                 subject = None if value is None else str(value)
-            if subject is None:
-                continue
-            hits = set_match(rule_set, subject)
-            if hits:
-                i = indices[min(hits)]
-                if best < 0 or i < best:
-                    best = i
-        return best
+            if subject is not None:
+                found += [indices[h] for h in set_match(rule_set, subject) or ()]
+        return sorted(found)
 
     @property
     def fields_used(self) -> tuple[str, ...]:
