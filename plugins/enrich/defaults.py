@@ -120,3 +120,4 @@ EVALUATE_OUT = "out/evaluate"  # `enrich evaluate`: output folder
 SIMULATION_BATCH_SIZE = 10  # `enrich evaluate`: labels per round
 SIMULATION_MAX_LABELS = 200  # `enrich evaluate`: label budget
 EVALUATE_SEEDS = 5  # `enrich evaluate`: runs per strategy, seeds --seed, --seed + 1, ...
+WATCH_INTERVAL_S = 2.0  # seconds between the event-driven watcher's looks at the group's lag

@@ -13,9 +13,10 @@ from tests.integration.pipeline_env import Pipeline
 
 
 def lines(first: int, n: int) -> list[bytes]:
-    """``n`` lines of distinct templates no rule knows (letters, not numbers, tell them apart)."""
+    """``n`` lines of distinct templates no rule knows (a first word of letters apiece: the
+    template miner routes lines by their first words)."""
     return [
-        f"flux capacitor {''.join(chr(97 + int(d)) for d in str(i))} misaligned".encode()
+        f"{''.join(chr(97 + int(d)) for d in str(i))}flux capacitor misaligned".encode()
         for i in range(first, first + n)
     ]
 

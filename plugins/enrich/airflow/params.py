@@ -248,8 +248,24 @@ class LabellingParams(DagParams):
 # ---- schedules and timeouts: environment over defaults ---------------------------------
 
 
-def enrichment_schedule() -> str:
-    return os.environ.get("ENRICH_SCHEDULE") or defaults.ENRICH_SCHEDULE
+def enrichment_schedule() -> Any:
+    """``log_enrichment``'s schedule: its cron (``ENRICH_SCHEDULE``), or, event-driven (the
+    default; ``ENRICH_EVENT_DRIVEN=0`` turns it off), the input Asset watched by the
+    enrichment group's lag (``ENRICH_WATCH_INTERVAL_S`` between polls) or the cron,
+    whichever comes first."""
+    cron = os.environ.get("ENRICH_SCHEDULE") or defaults.ENRICH_SCHEDULE
+    if os.environ.get("ENRICH_EVENT_DRIVEN", "1").strip().lower() in ("0", "false", "no", ""):
+        return cron
+    from airflow.sdk import CronTriggerTimetable
+    from airflow.sdk.definitions.timetables.assets import AssetOrTimeSchedule
+
+    from enrich.airflow.triggers import input_asset
+
+    interval = float(os.environ.get("ENRICH_WATCH_INTERVAL_S") or defaults.WATCH_INTERVAL_S)
+    return AssetOrTimeSchedule(
+        timetable=CronTriggerTimetable(cron, timezone="UTC"),
+        assets=input_asset(event_driven=True, poll_interval=interval),
+    )
 
 
 def labelling_schedule() -> str:
