@@ -12,7 +12,7 @@ ENV := . scripts/env.sh &&
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help install native up kafka-up kafka-down setup airflow-init demo screenshot soak test test-fast lint \
+.PHONY: help install native up kafka-up kafka-down setup airflow-init demo screenshot soak test test-fast lint bench-latency \
         typecheck bench bench-dag bench-engine bench-pipeline airflow mlflow-ui down clean lock \
         cluster-up cluster-down test-cluster bench-cluster
 
@@ -97,6 +97,9 @@ bench-pipeline: up ## 1M lines through the broker: passthrough vs enrichment tas
 
 bench-dag: up ## log_enrichment under the real scheduler (airflow standalone) at rising input rates (~20 min)
 	$(ENV) $(BIN)/python bench/bench_dag.py
+
+bench-latency: up ## seconds from produce to enriched, scheduled vs event-driven, under airflow standalone (~10 min)
+	$(ENV) $(BIN)/python bench/bench_latency.py
 
 bench-engine: $(STAMP) ## enrich_batch throughput and peak memory, 200k lines, one core
 	$(ENV) $(BIN)/python bench/bench_engine.py

@@ -58,7 +58,10 @@ def test_the_watcher_fires_after_input_arrives_and_commits_nothing(pipe: Pipelin
     assert watch(trigger(), 2.0) == []  # nothing waiting: no event, no run
 
     def produce(n: int) -> Callable[[], None]:
-        return lambda: kafka.produce(pipe.config, raw, [b"disk sda1 is full"] * n)
+        def send() -> None:
+            kafka.produce(pipe.config, raw, [b"disk sda1 is full"] * n)
+
+        return send
 
     # input arrives while it watches: one event, at the next poll
     (event,) = watch(trigger(), 2.5, then=produce(7), after=1.0)
