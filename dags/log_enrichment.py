@@ -1,8 +1,10 @@
 """log_enrichment: enrich new log lines from Kafka, exactly once, one mapped task per partition.
 
-Every run (default every 5 minutes, ``ENRICH_SCHEDULE``) enriches each partition of the
-input topic in micro-batches from the consumer group's committed offset: each micro-batch (at
-most ``max_batch_size`` messages, up to the high watermark it saw) is labelled (model at or
+A run starts when input arrives (the input topic is an Asset watched by the enrichment
+group's lag, ``enrich.airflow.triggers``: seconds) or on the cron (default every 5 minutes,
+``ENRICH_SCHEDULE``), whichever comes first; it enriches each partition of the input topic
+in micro-batches from the consumer group's committed offset: each micro-batch (at most
+``max_batch_size`` messages, up to the high watermark it saw) is labelled (model at or
 above ``threshold``, else the rules, else queued for review) and its enriched records,
 training labels, review queries and dead letters **and** its offsets are committed in one
 Kafka transaction. A partition's task goes on until the partition is caught up or
