@@ -246,9 +246,10 @@ def body(question: Mapping[str, Any]) -> str:
         + (f" (confidence {conf:.2f})" if isinstance(conf, (int, float)) else " (no model yet)")
     )
     lines.append("")
+    what = "template" if question.get("template_id") else "line"
     lines.append(
-        f"Correct the three fields below and press **{SAVE}**, or **{SKIP}** to leave the line "
-        "in the queue for later. Source: `" + _cell(question.get("origin") or "?") + "`"
+        f"Correct the three fields below and press **{SAVE}**, or **{SKIP}** to leave the "
+        f"{what} in the queue for later. Source: `" + _cell(question.get("origin") or "?") + "`"
     )
     return "\n".join(lines)
 
