@@ -166,17 +166,13 @@ def _labels_topic_lines(taxonomy: Any) -> list[Any]:
     """The labels topic's lines (one per template and label: what training learns from),
     each with the person's label where it is one."""
     from enrich.config import StackSettings
-    from enrich.core.formats import HUMAN
-    from enrich.engine.rule_report import ReportLine
+    from enrich.engine.rule_report import label_lines
     from enrich.io import connection, stores
 
     settings = StackSettings.from_env()
     config = connection.client_config(settings.kafka_conn_id)
     got = stores.read_labels(config, settings.topics.labels, taxonomy, "log-enricher-rule-report")
-    return [
-        ReportLine(x.text, x.label if x.source == HUMAN else None)
-        for x in sorted(got.labels.values(), key=lambda x: x.unit)
-    ]
+    return label_lines(got.labels.values())
 
 
 def _read_values(path: str) -> Iterator[bytes]:

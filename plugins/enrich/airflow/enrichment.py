@@ -212,7 +212,7 @@ def publish_metrics(total: Mapping[str, Any], dag_id: str) -> int:
     from enrich.io.tracking import RUN_METRICS
 
     sent = 0
-    for name in (*RUN_METRICS, "rule_coverage"):
+    for name in RUN_METRICS:
         value = total.get(name)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             Stats.gauge(f"log_enricher.{name}", float(value), tags={"dag_id": dag_id})

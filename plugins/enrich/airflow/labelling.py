@@ -25,13 +25,9 @@ def review_queue(rt: Runtime, window: int) -> tuple[list[ReviewItem], set[str]]:
     config = rt.kafka_config()
     items = stores.read_review_items(config, rt.topics.review, window, READER_GROUP)
     labelled = stores.human_labelled(config, rt.topics.labels, READER_GROUP)
-    state = stores.read_templates(config, rt.topics.templates, READER_GROUP)
-    templates = {
-        str(r["id"]): (str(r["template"]), int(r.get("count") or 0))
-        for r in state
-        if isinstance(r.get("template"), str)
-    }
-    waiting = review.pending(items, labelled, stores.template_aliases(state), templates)
+    miner = stores.restore_miner(config, rt.topics.templates, READER_GROUP)
+    templates = {tid: (text, count) for tid, text, count in miner.templates()}
+    waiting = review.pending(items, labelled, miner.resolve, templates)
     log.info(
         "review queue: %d items read, %d templates or lines labelled by people, %d waiting",
         len(items),

@@ -64,10 +64,8 @@ def train_model(params: Mapping[str, Any]) -> dict[str, Any]:
         "log-enricher-training",
         since=previous_offsets,
     )
-    templates = stores.read_templates(
-        rt.kafka_config(), rt.topics.templates, "log-enricher-training"
-    )
-    labels = training.by_template(got.labels, stores.template_aliases(templates))
+    miner = stores.restore_miner(rt.kafka_config(), rt.topics.templates, "log-enricher-training")
+    labels = training.by_template(got.labels, miner.resolve)
     ends, read = got.ends, got.read
     capped = training.cap_labels(labels, p.max_labels)
     dropped = len(labels) - len(capped)
@@ -119,10 +117,7 @@ def train_model(params: Mapping[str, Any]) -> dict[str, Any]:
     }
     humans = sum(1 for x in labels.values() if x.source == HUMAN)
     rules_report = rule_report.rule_report(
-        [
-            rule_report.ReportLine(x.text, x.label if x.source == HUMAN else None)
-            for x in sorted(got.labels.values(), key=lambda x: x.unit)
-        ],
+        rule_report.label_lines(got.labels.values()),
         rt.rules(),
         rt.formats(),
         compare=rule_report.WITHOUT_SEVERITY,  # a stored label's severity may be its line's

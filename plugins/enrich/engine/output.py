@@ -116,8 +116,8 @@ class Decisions:
     ``text_slot[i]`` record i's entry in it (``2 * slot + stated``, where ``slot`` is the
     record's distinct normalised body); by slot: ``identity_json``, what follows
     ``"fingerprint":`` in the record (the fingerprint's JSON, then the ``template_id`` and
-    ``template`` members), ``fingerprints``, ``templates`` ((id, text)) and
-    ``template_texts``; per record: ``parsed``, what the parser found, as JSON, and
+    ``template`` members), ``fingerprints``, ``template_ids`` and ``template_texts``; per
+    record: ``parsed``, what the parser found, as JSON, and
     ``bodies``, its message body (its ``template_params`` are the body's values where its
     template varies).
     """
@@ -129,10 +129,10 @@ class Decisions:
     text_slot: Sequence[int]
     identity_json: Sequence[bytes]
     fingerprints: Sequence[str]
-    templates: Sequence[tuple[str, str]]
+    template_ids: Sequence[str]
+    template_texts: Sequence[str]
     parsed: Sequence[bytes]
-    template_texts: Sequence[str] = ()
-    bodies: Sequence[str] = ()
+    bodies: Sequence[str]
 
 
 class OutputWriter:
@@ -300,8 +300,8 @@ class OutputWriter:
                     decisions.fingerprints[slot[i] >> 1],
                     severity,
                     json.loads(parsed_json[i]),
-                    decisions.templates[slot[i] >> 1],
-                    decisions.bodies[i],
+                    (decisions.template_ids[slot[i] >> 1], texts[slot[i] >> 1]),
+                    bodies[i],
                 )
                 values[i] = EnrichedCodec.encode(record)
         return values, keys  # type: ignore[return-value]  # no None left

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from enrich import defaults
-from enrich.core.formats import HUMAN, TEMPLATE_UNIT, LabelRecord, ReviewItem, with_template
+from enrich.core.formats import HUMAN, LabelRecord, ReviewItem, unit_template, with_template
 from enrich.core.labels import FIELDS, Label, Taxonomy
 from enrich.core.normalize import normalize_many
 from enrich.core.rules import split_off
@@ -64,10 +64,8 @@ MAX_EXAMPLE_CHARS = 500
 
 
 def _current(unit: str, resolve: Callable[[str], str] | None) -> str:
-    if resolve is None or not unit.startswith(TEMPLATE_UNIT):
-        return unit
-    tid = unit[len(TEMPLATE_UNIT) :].split(":", 1)[0]
-    return with_template(unit, resolve(tid))
+    tid = unit_template(unit)
+    return unit if resolve is None or tid is None else with_template(unit, resolve(tid))
 
 
 def pending(

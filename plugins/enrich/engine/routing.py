@@ -220,8 +220,9 @@ class Enricher:
         self.model, self.rules = model, rules
         self.miner = miner if miner is not None else new_miner()
         self._identity: list[bytes] = []  # by slot: its fingerprint's and template's JSON
-        self._slot_templates: list[tuple[str, str]] = []  # by slot: (template id, text)
-        self._slot_template_texts: list[str] = []  # by slot: the template's text
+        # by slot (distinct normalised body): its template's id and text
+        self._slot_template_ids: list[str] = []
+        self._slot_template_texts: list[str] = []
         self._template_json: dict[str, bytes] = {}
         self._created_before: int | None = None  # the miner's count when this batch began
         self._queued = queued
@@ -337,14 +338,14 @@ class Enricher:
         fps, slot = self._scores.fps, scores.slot
         nonempty = np.fromiter(map(bool, distinct), dtype=bool, count=len(distinct))[index]
         rule_l, stated_l = rule_idx.tolist(), stated.tolist()
-        templates = self._slot_templates
+        tids_by_slot, texts_by_slot = self._slot_template_ids, self._slot_template_texts
         sel = np.flatnonzero((route == Route.REVIEW) & nonempty)
         if len(sel):
             _, first, lines = np.unique(slot[sel], return_index=True, return_counts=True)
             order = np.argsort(first)
             for i, n in zip(sel[first[order]].tolist(), lines[order].tolist(), strict=True):
                 fp = fps[slot[i]]
-                tid, text = templates[slot[i]]
+                tid, text = tids_by_slot[slot[i]], texts_by_slot[slot[i]]
                 if tid in self._queued or fp in self._queued:
                     self._already_queued.add(tid)
                     continue
@@ -371,7 +372,7 @@ class Enricher:
             for i in sel[first].tolist():
                 rule = rules.rules[rule_l[i]]
                 label = _with_severity(rule.label, stated_l[i])
-                tid, template = templates[slot[i]]
+                tid, template = tids_by_slot[slot[i]], texts_by_slot[slot[i]]
                 if (tid, label.class_name) in self._seen:
                     continue
                 self._seen.add((tid, label.class_name))
@@ -399,9 +400,9 @@ class Enricher:
             scores.record_slot,
             identity,
             fps,
-            self._slot_templates,
-            parsed.fields_json,
+            self._slot_template_ids,
             self._slot_template_texts,
+            parsed.fields_json,
             bodies,
         )
         values, keys = self._writer.encode(src, decoded, rows, front.heads, decisions, front.native)
@@ -433,7 +434,7 @@ class Enricher:
         identity, fps_json = self._identity, self._scores.fingerprint_json
         if len(identity) < len(fps_json):
             more = len(fps_json) - len(identity)
-            self._slot_templates.extend([("", "")] * more)
+            self._slot_template_ids.extend([""] * more)
             self._slot_template_texts.extend([""] * more)
             identity.extend(fps_json[len(identity) :])
         known = self._template_json
@@ -445,7 +446,7 @@ class Enricher:
                     encode_json(text),
                 )
             identity[slot] = fps_json[slot] + tail
-            self._slot_templates[slot] = (tid, text)
+            self._slot_template_ids[slot] = tid
             self._slot_template_texts[slot] = text
         return identity, ids
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from enrich import defaults
+from enrich.core.formats import HUMAN, LabelRecord
 from enrich.core.labels import FIELDS, Label
 from enrich.core.parse import SEVERITIES, LogFormats, builtin_formats, severity_code
 from enrich.core.records import LogRecord, decode
@@ -133,6 +134,15 @@ def rule_report(
         "conflicting_pairs": _pairs(out_rules),
         "rules": out_rules,
     }
+
+
+def label_lines(labels: Iterable[LabelRecord]) -> list[ReportLine]:
+    """The lines of stored training labels (the labels topic, merged), each with the
+    person's label where it is one, in a fixed order."""
+    return [
+        ReportLine(x.text, x.label if x.source == HUMAN else None)
+        for x in sorted(labels, key=lambda x: x.unit)
+    ]
 
 
 def _pairs(rules: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:

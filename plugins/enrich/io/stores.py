@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +25,7 @@ from enrich.core.formats import (
     TemplateCodec,
 )
 from enrich.core.labels import Label, Taxonomy
+from enrich.core.templates import Miner, new_miner
 from enrich.io.kafka import flush_or_fail, idempotent_producer, produce_one
 from enrich.io.reading import partition_readers, read_partitions
 from enrich.io.topics import list_topics
@@ -238,18 +239,9 @@ def read_templates(config: Mapping[str, Any], topic: str, group_id: str) -> list
     return list(state.values())
 
 
-def template_aliases(records: Iterable[Mapping[str, Any]]) -> Callable[[str], str]:
-    """From the templates topic's records (``read_templates``): a function giving the id a
-    template id is now (itself, or the template it generalised into)."""
-    aliases = {
-        str(r["id"]): r["replaced_by"] for r in records if isinstance(r.get("replaced_by"), str)
-    }
-
-    def resolve(tid: str) -> str:
-        seen: set[str] = set()
-        while tid in aliases and tid not in seen:
-            seen.add(tid)
-            tid = aliases[tid]
-        return tid
-
-    return resolve
+def restore_miner(config: Mapping[str, Any], topic: str, group_id: str) -> Miner:
+    """A template miner in the state the templates topic holds (``read_templates``): what
+    each id is now (``resolve``), the live templates' texts and line counts."""
+    miner = new_miner()
+    miner.restore(read_templates(config, topic, group_id))
+    return miner

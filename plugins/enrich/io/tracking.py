@@ -58,6 +58,7 @@ RUN_METRICS = (
     "new_templates",
     "labelled_template_share",
     "needs_review_share",
+    "rule_coverage",
     "mean_confidence",
     "by_people",
     "by_model",
