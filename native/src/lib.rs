@@ -25,7 +25,9 @@
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
-use regex::Regex;
+use regex_automata::meta::{Cache, Regex};
+use regex_automata::Input;
+use std::cell::RefCell;
 use std::sync::OnceLock;
 
 mod json;
@@ -62,7 +64,10 @@ const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
 
-/// The shapes as anchored regexes (HEX aside), compiled once.
+/// The shapes as anchored regexes (HEX aside), compiled once; each thread matches with its
+/// own caches (`SHAPE_CACHES`), not through the engines' shared pools, whose locks (and cold
+/// caches for every new thread: the front starts threads for each part) cost more than the
+/// matching of these short tokens.
 struct Shapes {
     ts: Regex,
     uuid: Regex,
@@ -70,6 +75,19 @@ struct Shapes {
     hash: Regex,
     num: Regex,
     path: Regex,
+}
+
+struct ShapeCaches {
+    ts: Cache,
+    uuid: Cache,
+    ip: Cache,
+    hash: Cache,
+    num: Cache,
+    path: Cache,
+}
+
+thread_local! {
+    static SHAPE_CACHES: RefCell<Option<ShapeCaches>> = const { RefCell::new(None) };
 }
 
 fn shapes() -> &'static Shapes {
@@ -119,23 +137,37 @@ fn shape(core: &str) -> Option<&'static str> {
     let slashes = bytes.iter().filter(|&&c| c == b'/').count();
     let signed = matches!(bytes.first(), Some(b'+' | b'-'));
     let s = shapes();
-    if digit_at(0) && digit_at(1) && s.ts.is_match(core) {
-        Some("<TS>")
-    } else if bytes.len() == 36 && s.uuid.is_match(core) {
-        Some("<UUID>")
-    } else if (digit_at(0) || colons >= 2) && s.ip.is_match(core) {
-        Some("<IP>")
-    } else if is_hex(bytes) {
-        Some("<HEX>")
-    } else if bytes.starts_with(b"SHA256:") && s.hash.is_match(core) {
-        Some("<HASH>")
-    } else if (digit_at(0) || (signed && digit_at(1))) && s.num.is_match(core) {
-        Some("<NUM>")
-    } else if slashes >= 2 && s.path.is_match(core) {
-        Some("<PATH>")
-    } else {
-        None
-    }
+    SHAPE_CACHES.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let c = slot.get_or_insert_with(|| ShapeCaches {
+            ts: s.ts.create_cache(),
+            uuid: s.uuid.create_cache(),
+            ip: s.ip.create_cache(),
+            hash: s.hash.create_cache(),
+            num: s.num.create_cache(),
+            path: s.path.create_cache(),
+        });
+        let input = Input::new(core);
+        if digit_at(0) && digit_at(1) && s.ts.is_match_with(&mut c.ts, &input) {
+            Some("<TS>")
+        } else if bytes.len() == 36 && s.uuid.is_match_with(&mut c.uuid, &input) {
+            Some("<UUID>")
+        } else if (digit_at(0) || colons >= 2) && s.ip.is_match_with(&mut c.ip, &input) {
+            Some("<IP>")
+        } else if is_hex(bytes) {
+            Some("<HEX>")
+        } else if bytes.starts_with(b"SHA256:") && s.hash.is_match_with(&mut c.hash, &input) {
+            Some("<HASH>")
+        } else if (digit_at(0) || (signed && digit_at(1)))
+            && s.num.is_match_with(&mut c.num, &input)
+        {
+            Some("<NUM>")
+        } else if slashes >= 2 && s.path.is_match_with(&mut c.path, &input) {
+            Some("<PATH>")
+        } else {
+            None
+        }
+    })
 }
 
 /// `enrich.core.normalize._mask_token`, appended to `out`.

@@ -23,6 +23,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Mutex;
 
 use pyo3::exceptions::PyValueError;
 use pyo3::intern;
@@ -229,6 +230,10 @@ enum FastScratch {
 /// What a batch's matches reuse: the engines' caches and capture slots, per format.
 #[derive(Default)]
 struct Scratch {
+    /// the cache of `Parser.first` (its lazy DFA's states): a scratch is kept by the parser
+    /// between calls (`Parser.idle`), so the threads `front` starts for each part find it
+    /// filled rather than determinising the formats again
+    first: Option<regex_automata::meta::Cache>,
     fast: Vec<Option<FastScratch>>,
     locs: Vec<Option<CaptureLocations>>,
     spans: Vec<Option<(usize, usize)>>,
@@ -589,6 +594,8 @@ pub struct Parser {
     /// line with no "\n" its match is the first format that matches (the set's first hit),
     /// found without scanning the whole line for every format
     first: Option<regex_automata::meta::Regex>,
+    /// scratches of earlier calls, with their engines' caches, for the next ones
+    idle: Mutex<Vec<Scratch>>,
     levels: Map<Level>,
     /// the levels of syslog's severities 0-7 and of pino's 10-60, in `levels`
     syslog: [Option<Level>; 8],
@@ -797,9 +804,12 @@ impl Parser {
             match &self.first {
                 // a line with no "\n": a pattern's prefix before its `(?P<body>.*)$` matches
                 // where the pattern does (see `body_prefix`)
-                Some(first) if !text.contains('\n') => first
-                    .search_half(&Input::new(text).anchored(Anchored::Yes))
-                    .map(|m| m.pattern().as_usize()),
+                Some(first) if !text.contains('\n') => {
+                    let cache = scratch.first.get_or_insert_with(|| first.create_cache());
+                    first
+                        .search_half_with(cache, &Input::new(text).anchored(Anchored::Yes))
+                        .map(|m| m.pattern().as_usize())
+                }
                 _ => self.set.matches(text).iter().next(),
             }
         };
@@ -1444,6 +1454,29 @@ impl FrontBatch {
     fn head<'py>(&self, py: Python<'py>, row: usize) -> Option<Bound<'py, PyBytes>> {
         self.head_of(row).map(|b| PyBytes::new(py, b))
     }
+
+    /// `matcher.first([body of row])` for each of `rows`, without the GIL and without a
+    /// Python string a body: -2 for a value left to Python (the caller matches its body).
+    fn first_rule(
+        &self,
+        py: Python<'_>,
+        matcher: PyRef<'_, crate::rules::RuleMatcher>,
+        rows: Vec<usize>,
+    ) -> Vec<i64> {
+        let matcher = &*matcher;
+        py.detach(|| {
+            let mut caches = matcher.take();
+            let out = rows
+                .iter()
+                .map(|&row| {
+                    self.body_of(row)
+                        .map_or(-2, |body| matcher.first_with(&mut caches, body))
+                })
+                .collect();
+            matcher.give(caches);
+            out
+        })
+    }
 }
 
 /// Parts smaller than this are not split between threads.
@@ -1490,19 +1523,34 @@ impl Arena {
 }
 
 impl Parser {
+    /// A scratch left by an earlier call (its engines' caches filled), or a new one.
+    fn take_scratch(&self) -> Scratch {
+        let idle = self.idle.lock().map(|mut idle| idle.pop());
+        idle.ok().flatten().unwrap_or_default()
+    }
+
+    /// Give back what `take_scratch` gave, for the next call.
+    fn give_scratch(&self, mut scratch: Scratch) {
+        scratch.nesting = 0;
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.push(scratch);
+        }
+    }
+
     /// `front`'s work for consecutive values, without the GIL.
     fn front_range(
         &self,
         ctx: &FrontCtx<'_>,
         inputs: &[Option<(usize, usize, Option<i64>)>],
     ) -> Arena {
-        let mut scratch = Scratch::default();
+        let mut scratch = self.take_scratch();
         let mut spans = Vec::with_capacity(64);
         let mut norm = String::with_capacity(256);
         let mut bytes: Vec<u8> = Vec::with_capacity(inputs.len() * 256);
         let mut outs = Vec::with_capacity(inputs.len());
         let mut distinct: Vec<(usize, usize)> = Vec::new();
         let mut seen: HashMap<String, i32, BuildHasherDefault<Words>> = HashMap::default();
+        let mut split_caches = ctx.split.map(crate::rules::RuleMatcher::take);
         for input in inputs {
             let Some((start, len, year)) = *input else {
                 outs.push(None);
@@ -1539,7 +1587,11 @@ impl Parser {
             } else {
                 -1
             };
-            let split = ctx.split.map_or(-2, |m| m.first_of(&p.body));
+            let split = match (ctx.split, split_caches.as_mut()) {
+                (Some(m), Some(c)) => m.first_with(c, &p.body),
+                _ => -2,
+            };
+
             outs.push(Some(FrontOut {
                 kind,
                 code: p.severity,
@@ -1550,6 +1602,10 @@ impl Parser {
                 split,
             }));
         }
+        if let (Some(m), Some(c)) = (ctx.split, split_caches) {
+            m.give(c);
+        }
+        self.give_scratch(scratch);
         Arena {
             bytes,
             outs,
@@ -1699,6 +1755,7 @@ impl Parser {
             formats,
             set,
             first,
+            idle: Mutex::new(Vec::new()),
             levels,
             syslog,
             pino,
@@ -1865,7 +1922,7 @@ impl Parser {
         let codes = PyList::empty(py);
         let fields = PyList::empty(py);
         let mut buf = Vec::with_capacity(512);
-        let mut scratch = Scratch::default();
+        let mut scratch = self.take_scratch();
         let mut years = years.try_iter()?;
         for rec in records.try_iter()? {
             let rec = rec?;
@@ -1890,6 +1947,7 @@ impl Parser {
                 }
             }
         }
+        self.give_scratch(scratch);
         if years.next().is_some() {
             return Err(PyValueError::new_err("more years than records"));
         }

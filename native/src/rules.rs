@@ -6,79 +6,129 @@
 //! are matched as ASCII bytes with Unicode classes off (`\w`, `\d`, `\s`, `\b` and `(?i)`
 //! are ASCII, as in RE2 on ASCII text); a non-ASCII text gives -2 and is left to RE2.
 //! `tests/unit/test_native_rules.py` compares the two on the rule pack and its examples.
+//!
+//! The engines' caches (their lazy DFAs' states) are kept here, one set per thread that
+//! matches at once, and taken for a whole call (`Caches`): the engine's front runs the
+//! matcher on threads it starts for each part, and the regex engines' own per-thread pools
+//! would give each new thread cold caches, to be filled again by determinising a union of
+//! ~150 patterns (measured: the front took twice as long).
+
+use std::sync::Mutex;
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString};
-use regex::bytes::{RegexSet, RegexSetBuilder};
-use regex_automata::meta::Regex;
+use regex_automata::meta::{self, Regex};
+use regex_automata::nfa::thompson::WhichCaptures;
+use regex_automata::{Input, MatchKind, PatternSet};
 
 #[pyclass(frozen)]
 pub struct RuleMatcher {
-    set: RegexSet,
+    /// every pattern, all matches reported (which patterns match a text)
+    set: Regex,
     /// the patterns as one alternation: whether any matches, found with the regex crate's
     /// literal prefilters, so that the set (which tracks every pattern over the whole text)
     /// runs only on the texts some pattern matches
     any: Option<Regex>,
+    idle: Mutex<Vec<Caches>>,
+}
+
+/// One thread's caches of the matcher's engines, taken for a run of texts.
+pub(crate) struct Caches {
+    set: meta::Cache,
+    any: Option<meta::Cache>,
+    found: PatternSet,
+}
+
+fn syntax() -> regex_automata::util::syntax::Config {
+    regex_automata::util::syntax::Config::new()
+        .unicode(false)
+        .utf8(false)
 }
 
 #[pymethods]
 impl RuleMatcher {
     #[new]
     fn new(patterns: Vec<String>) -> PyResult<Self> {
-        let set = RegexSetBuilder::new(&patterns)
-            .unicode(false)
-            .size_limit(256 << 20)
-            .dfa_size_limit(64 << 20)
-            .build()
+        let set = Regex::builder()
+            .syntax(syntax())
+            .configure(
+                meta::Config::new()
+                    .match_kind(MatchKind::All)
+                    .which_captures(WhichCaptures::None)
+                    .utf8_empty(false)
+                    .nfa_size_limit(Some(256 << 20))
+                    .hybrid_cache_capacity(64 << 20),
+            )
+            .build_many(&patterns)
             .map_err(|e| PyValueError::new_err(e.to_string()))?;
         let union: Vec<String> = patterns.iter().map(|p| format!("(?:{p})")).collect();
-        let any = regex_automata::meta::Regex::builder()
-            .syntax(
-                regex_automata::util::syntax::Config::new()
-                    .unicode(false)
-                    .utf8(false),
-            )
+        let any = Regex::builder()
+            .syntax(syntax())
             .configure(
-                regex_automata::meta::Config::new()
+                meta::Config::new()
+                    .which_captures(WhichCaptures::None)
                     .utf8_empty(false)
                     .nfa_size_limit(Some(256 << 20))
                     .hybrid_cache_capacity(64 << 20),
             )
             .build(&union.join("|"))
             .ok();
-        Ok(RuleMatcher { set, any })
+        Ok(RuleMatcher {
+            set,
+            any,
+            idle: Mutex::new(Vec::new()),
+        })
     }
 
     /// Per text, the index of the first pattern that matches it, -1 for none, -2 for a text
     /// that is not ASCII (match it with RE2).
-    fn first<'py>(&self, py: Python<'py>, texts: &Bound<'py, PyList>) -> PyResult<Vec<i64>> {
+    fn first<'py>(&self, texts: &Bound<'py, PyList>) -> PyResult<Vec<i64>> {
         let mut out = Vec::with_capacity(texts.len());
+        let mut caches = self.take();
         for item in texts.iter() {
             out.push(match item.cast::<PyString>()?.to_str() {
-                Ok(text) => self.first_of(text),
+                Ok(text) => self.first_with(&mut caches, text),
                 Err(_) => -2,
             });
         }
-        let _ = py;
+        self.give(caches);
         Ok(out)
     }
 }
 
 impl RuleMatcher {
+    /// Caches for this thread's run of texts: one left by an earlier run, or new ones.
+    pub(crate) fn take(&self) -> Caches {
+        let idle = self.idle.lock().map(|mut idle| idle.pop());
+        idle.ok().flatten().unwrap_or_else(|| Caches {
+            set: self.set.create_cache(),
+            any: self.any.as_ref().map(Regex::create_cache),
+            found: PatternSet::new(self.set.pattern_len()),
+        })
+    }
+
+    /// Give back what `take` gave, for the next run.
+    pub(crate) fn give(&self, caches: Caches) {
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.push(caches);
+        }
+    }
+
     /// `first` for one text.
-    pub(crate) fn first_of(&self, text: &str) -> i64 {
+    pub(crate) fn first_with(&self, caches: &mut Caches, text: &str) -> i64 {
         if !text.is_ascii() {
             return -2;
         }
-        let bytes = text.as_bytes();
-        if self.any.as_ref().is_some_and(|any| !any.is_match(bytes)) {
-            return -1;
+        let input = Input::new(text.as_bytes());
+        if let (Some(any), Some(cache)) = (&self.any, caches.any.as_mut()) {
+            if !any.is_match_with(cache, &input) {
+                return -1;
+            }
         }
+        caches.found.clear();
         self.set
-            .matches(bytes)
-            .iter()
-            .next()
-            .map_or(-1, |i| i as i64)
+            .which_overlapping_matches_with(&mut caches.set, &input, &mut caches.found);
+        caches.found.iter().next().map_or(-1, |i| i.as_usize() as i64)
     }
 }

@@ -80,6 +80,29 @@ def test_unreachable_broker_says_what_to_fix() -> None:
         topics.list_topics({"bootstrap.servers": "127.0.0.1:1"}, timeout=2)
 
 
+def test_watermarks_of_a_topic_that_does_not_exist(kafka_config: dict[str, Any]) -> None:
+    import pytest
+
+    from enrich.errors import StackError
+    from enrich.io.stores import read_templates
+
+    name = f"never{uuid.uuid4().hex[:8]}.templates"
+    with pytest.raises(StackError, match=r"does not exist: run `enrich setup`"):
+        topics.watermarks(kafka_config, name)
+    assert topics.watermarks(kafka_config, name, missing_ok=True) == {}
+    assert read_templates(kafka_config, name, "test-reader") == []  # no state yet
+    assert name not in topics.list_topics(kafka_config)  # asking did not create it
+
+
+def test_watermarks_of_an_unreachable_broker_say_what_to_fix() -> None:
+    import pytest
+
+    from enrich.errors import StackError
+
+    with pytest.raises(StackError, match=r"cannot reach Kafka at 127\.0\.0\.1:1"):
+        topics.watermarks({"bootstrap.servers": "127.0.0.1:1"}, "logs.raw")
+
+
 def test_delete_topics_by_prefix_waits_until_they_are_gone(kafka_config: dict[str, Any]) -> None:
     prefix = f"gone{uuid.uuid4().hex[:8]}."
     kept = f"{prefix[:-1]}x.kept"  # shares the prefix's first letters, not the prefix

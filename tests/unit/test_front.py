@@ -171,8 +171,10 @@ def test_threads_do_not_change_the_result() -> None:
     values = [v for _s, v in generate(7_000, seed=23)] + [None, b"\xff", b'{"msg": 1}']
     years = [2026] * len(values)
 
+    rules = load_rules()
+
     def columns(threads: int) -> tuple[object, ...]:
-        f = read_part(values, years, F, threads=threads, split=load_rules().split_matcher)
+        f = read_part(values, years, F, threads=threads, split=rules.split_matcher)
         p = f.parsed
         return (
             list(f.rows),
@@ -186,7 +188,14 @@ def test_threads_do_not_change_the_result() -> None:
         )
 
     one = columns(1)
-    assert one[7] == load_rules().split_matcher.first(one[2])  # the splitting rules' answers
+    assert one[7] == rules.split_matcher.first(one[2])  # the splitting rules' answers
+    # the text rules' answers, matched where the front keeps the bodies
+    f = read_part(values, years, F, threads=2)
+    got = f.first_rule(rules.text_matcher, list(range(len(f.rows))))
+    assert got is not None
+    assert got == rules.text_matcher.first(one[2])
+    assert max(got) >= 0  # some lines match a rule
+    assert min(got) == -1  # some none
     assert columns(2) == one
     assert columns(3) == one
 

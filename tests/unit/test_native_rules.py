@@ -58,9 +58,9 @@ def test_match_agrees_with_and_without_the_native_matcher() -> None:
     rules = load_rules()
     texts = _texts()
     with_native = rules.match(texts)
-    assert rules._text_native is not None
+    assert rules.text_matcher is not None
     assert sum(1 for x in with_native if x >= 0) > 500
-    rules.__dict__["_text_native"] = None  # the RE2 path
+    rules.__dict__["text_matcher"] = None  # the RE2 path
     assert rules.match(texts) == with_native
 
 
@@ -83,6 +83,6 @@ def test_a_pattern_the_regex_crate_reads_otherwise_keeps_re2() -> None:
         }
     )
     assert rules.split_matcher is None
-    assert rules._text_native is None
+    assert rules.text_matcher is None
     assert rules.split_marks(["exit code 12", "exit code 0"]) == [" <RULE_ODD>", ""]
     assert rules.match(["exit code 12", "exit code 0"]) == [0, -1]

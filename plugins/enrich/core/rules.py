@@ -141,17 +141,22 @@ class RuleSet:
         self,
         texts: Sequence[str],
         field_value: Callable[[int, str], Any] | None = None,
+        native_first: Sequence[int] | None = None,
     ) -> list[int]:
         """First matching rule index per text (-1 for none). ``field_value(i, name)``: the
         value of field ``name`` for text i (None: it has none), asked only for the fields the
-        rules use and only when such a rule could still come first."""
+        rules use and only when such a rule could still come first. ``native_first``: what
+        ``text_matcher.first(texts)`` gives, where the caller has it already (the engine's
+        front finds it); ``texts[i]`` is then read only where it says -2."""
         text_set, text_indices = self._sets.get(None, (None, []))
         out = []
-        native = self._text_native
-        if native is not None:  # ASCII texts natively, the others (-2) with RE2
-            for text, j in zip(texts, native.first(texts), strict=True):
+        native = self.text_matcher
+        if native is not None and native_first is None:
+            native_first = native.first(texts if isinstance(texts, list) else list(texts))
+        if native_first is not None:  # ASCII texts natively, the others (-2) with RE2
+            for i, j in enumerate(native_first):
                 if j == -2:
-                    hits = set_match(text_set, text)
+                    hits = set_match(text_set, texts[i]) if text_set is not None else []
                     j = min(hits) if hits else -1
                 out.append(text_indices[j] if j >= 0 else -1)
         else:
@@ -221,8 +226,9 @@ class RuleSet:
         }
 
     @cached_property
-    def _text_native(self) -> Any:
-        """The native matcher of the rules of the text (``match``), or None."""
+    def text_matcher(self) -> Any:
+        """The native matcher of the rules of the text (``match``), or None: the engine's
+        front runs it on each body as it reads it."""
         return _native_matcher(self, self._sets.get(None))
 
     @cached_property

@@ -138,6 +138,20 @@ class Front:
         """Each record's normalised body."""
         return [self.distinct[k] for k in self.norm_index]
 
+    def first_rule(self, matcher: Any, records: list[int]) -> list[int] | None:
+        """``matcher.first`` (a native ``RuleMatcher``) of the bodies of ``records``, matched
+        where the native front keeps them (no Python string a body, without the GIL); -2 for
+        a body the reference read (match it with RE2). None without the native front."""
+        native = self.native
+        if native is None or matcher is None:
+            return None
+        rows = records if native.rows is None else [native.rows[i] for i in records]
+        firsts: list[int] = native.batch.first_rule(matcher, rows)
+        if native.bodies:
+            over = native.bodies
+            firsts = [-2 if r in over else j for r, j in zip(rows, firsts, strict=True)]
+        return firsts
+
 
 def _index(normalized: Sequence[str]) -> tuple[list[str], list[int]]:
     """The distinct texts, in order of first appearance, and each text's index among them."""

@@ -30,7 +30,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -327,7 +327,7 @@ class Enricher:
             person = np.where(person >= 0, person, found[index])
 
         # 4. people's labels first; rules, only where they can decide; route
-        route, rule_idx = _route(bodies, decoded, parsed, scores.confident, rules, settings.policy)
+        route, rule_idx = _route(bodies, decoded, parsed, scores.confident, rules, front, settings)
         by_people = person >= 0
         route = np.where(by_people, Route.HUMAN, route)
 
@@ -699,17 +699,23 @@ def _route(
     parsed: ParsedColumns,
     confident: np.ndarray,
     rules: RuleSet,
-    policy: str,
+    front: Front,
+    settings: EnrichSettings,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per record its :class:`Route`, and the first matching rule's index (-1: none, or not
-    asked because the model decides). Rules see the body, and the parsed and JSON fields."""
-    n = len(decoded)
+    asked because the model decides). Rules see the body, and the parsed and JSON fields;
+    the rules of the text are matched where the native front keeps the bodies."""
+    n, policy = len(decoded), settings.policy
     need_rules = ~confident if policy == defaults.MODEL_FIRST else np.ones(n, dtype=bool)
     rule_idx = np.full(n, -1, dtype=np.intp)
     where = np.flatnonzero(need_rules).tolist()
     if where:
         lookup = _FieldLookup(decoded, parsed, where) if rules.fields_used else None
-        rule_idx[where] = rules.match([bodies[i] for i in where], lookup)
+        firsts = front.first_rule(rules.text_matcher, where)
+        if firsts is None:
+            rule_idx[where] = rules.match([bodies[i] for i in where], lookup)
+        else:  # a body is read as a Python string only where the front's answer is -2
+            rule_idx[where] = rules.match(_Picked(bodies, where), lookup, firsts)
     if policy == defaults.MODEL_FIRST:
         by_model = confident
         by_rules = ~confident & (rule_idx >= 0)
@@ -718,6 +724,25 @@ def _route(
         by_model = ~by_rules & confident
     route = np.where(by_rules, Route.RULES, np.where(by_model, Route.MODEL, Route.REVIEW))
     return route, rule_idx
+
+
+class _Picked(Sequence[str]):
+    """``bodies[rows[i]]`` for each i, read when asked for."""
+
+    def __init__(self, bodies: Sequence[str], rows: list[int]) -> None:
+        self.bodies, self.rows = bodies, rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @overload
+    def __getitem__(self, i: int) -> str: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[str]: ...
+    def __getitem__(self, i: int | slice) -> str | list[str]:
+        if isinstance(i, slice):
+            return [self.bodies[r] for r in self.rows[i]]
+        return self.bodies[self.rows[i]]
 
 
 class _FieldLookup:

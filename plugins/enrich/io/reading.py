@@ -271,14 +271,16 @@ def partition_readers(
     starts: Mapping[int, int] | None = None,
     newest: int | None = None,
     limit: int | None = None,
+    missing_ok: bool = False,
 ) -> Generator[tuple[int, RangeReader], None, None]:
     """Each partition of ``topic`` with a reader of its retained range up to the high
     watermark (read_committed, by assign, nothing committed), one at a time: iterate
     ``reader.chunks()``, then ``reader.next_offset`` is the end read. Memory holds one chunk,
     not a partition. The range starts at the low watermark, or at ``starts[partition]`` (a
     start past the high watermark gives an empty range whose ``start > end``), or ``newest``
-    offsets before the end; ``limit`` caps the count read."""
-    marks = watermarks(config, topic)
+    offsets before the end; ``limit`` caps the count read. A topic that does not exist is a
+    StackError, or has no partitions with ``missing_ok``."""
+    marks = watermarks(config, topic, missing_ok)
     consumer = consumer_for(config, group_id)
     try:
         for partition, (low, high) in sorted(marks.items()):

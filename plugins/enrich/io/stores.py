@@ -28,7 +28,6 @@ from enrich.core.labels import Label, Taxonomy
 from enrich.core.templates import Miner, new_miner
 from enrich.io.kafka import flush_or_fail, idempotent_producer, produce_one
 from enrich.io.reading import partition_readers, read_partitions
-from enrich.io.topics import list_topics
 from enrich.learn.training import changed_labels, merge_labels
 
 log = logging.getLogger(__name__)
@@ -214,11 +213,9 @@ def read_templates(config: Mapping[str, Any], topic: str, group_id: str) -> list
     """The template miner's state from the compacted templates topic: the latest record of
     each template id (a tombstone removes it), a chunk at a time; unreadable records are
     skipped with a warning. A topic that does not exist yet is an empty state."""
-    if topic not in list_topics(config):
-        return []
     state: dict[str, dict[str, Any]] = {}
     bad = 0
-    for _p, reader in partition_readers(config, topic, group_id):
+    for _p, reader in partition_readers(config, topic, group_id, missing_ok=True):
         for chunk in reader.chunks():
             for m in chunk:
                 key = m.key()

@@ -150,18 +150,36 @@ def topic_config(config: Mapping[str, Any], topic: str) -> dict[str, str]:
     return {name: entry.value for name, entry in result.items()}
 
 
-def watermarks(config: Mapping[str, Any], topic: str) -> dict[int, tuple[int, int]]:
-    """Partition → (low, high) watermark offsets of ``topic``."""
+def watermarks(
+    config: Mapping[str, Any], topic: str, missing_ok: bool = False
+) -> dict[int, tuple[int, int]]:
+    """Partition → (low, high) watermark offsets of ``topic``; a topic that does not exist
+    is a StackError, or no partitions with ``missing_ok``.
+
+    One client asks it all: the topic's partitions come from the consumer's own metadata,
+    not from an admin client's list of every topic (~50 ms more, a task start); where that
+    fails, ``list_topics`` says why (unreachable, credentials refused)."""
     consumer = Consumer(
         task_client_config(config, {"group.id": "enrich-watermarks", "enable.auto.commit": False})
     )
     try:
-        partitions = list_topics(config).get(topic)
-        if partitions is None:
+        try:
+            meta = consumer.list_topics(topic, timeout=ADMIN_TIMEOUT_S).topics.get(topic)
+        except KafkaException:
+            list_topics(config, timeout=5.0)  # raises the StackError that says why
+            raise
+        missing = meta is None or (
+            meta.error is not None and meta.error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART
+        )
+        if missing and missing_ok:
+            return {}
+        if missing:
             raise StackError(f"topic {topic!r} does not exist: run `enrich setup`")
+        if meta.error is not None:
+            raise StackError(f"topic {topic!r}: {meta.error.str()}")
         return {
             p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=ADMIN_TIMEOUT_S)
-            for p in range(partitions)
+            for p in sorted(meta.partitions)
         }
     finally:
         consumer.close()

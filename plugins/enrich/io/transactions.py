@@ -207,12 +207,20 @@ def enrich_partition(
     people's labels and the templates waiting in the review queue (``Enricher``).
     The result's counts add ``batches``, ``behind`` (stopped by the budget with a full batch
     still waiting) and ``lag`` (messages after the last committed offset, at the end)."""
-    producer = transactional_producer(config, transactional_id)
+    # the consumer first: a client's first request can race its switch from the bootstrap
+    # connection to the broker's own (the request fails and is retried ~0.7 s later, seen
+    # on one task start in two); by the time the producer has its transactional id, the
+    # consumer has switched
     consumer = consumer_for(config, group_id)
+    miner = _Restoring(config, topics.templates)  # the task's templates, batch to batch
+    try:
+        producer = transactional_producer(config, transactional_id)
+    except BaseException:
+        consumer.close()
+        raise
     started = time.monotonic()
     queued = set(queued)
     pending: _Pending | None = None  # the previous batch's commit, still running
-    miner = _Restoring(config, topics.templates)  # the task's templates, batch to batch
     try:
         run: PartitionRun | None = None
         position: int | None = None
