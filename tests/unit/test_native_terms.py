@@ -7,6 +7,7 @@ import pickle
 import random
 
 import numpy as np
+import pytest
 import scipy.sparse as sp
 
 from enrich.core.normalize import normalize_many
@@ -90,3 +91,37 @@ def test_the_model_predicts_what_its_pipeline_predicts() -> None:
     assert np.array_equal(got, want)
     copy = pickle.loads(pickle.dumps(model))  # as multiprocessing sends it to a worker
     assert np.array_equal(copy.predict_proba_normalized(texts), want)
+
+
+def test_kept_predictions_are_what_the_classifier_gives(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A text asked about again is not predicted again, and gets the very same row; texts are
+    kept up to PREDICTIONS_KEPT (the oldest go first); a pickled model keeps none."""
+    from enrich.learn import model as model_module
+
+    boot = enrich_batch([RawRecord(v) for _s, v in generate(3_000, seed=5)], None, load_rules())
+    learner = make_learner([x.text for x in boot.labels], [x.label for x in boot.labels])
+    model = Model(learner.estimator, "m", "1")
+    texts = list(dict.fromkeys(corpus(4)))  # each once
+    want = model.pipeline[1:].predict_proba(np.asarray(texts, dtype=object))
+    asked: list[int] = []
+    predict = model._predict_proba
+
+    def counted(texts: list[str]) -> np.ndarray:
+        asked.append(len(texts))
+        return predict(texts)
+
+    monkeypatch.setattr(model, "_predict_proba", counted)
+    half = len(texts) // 2
+    first = model.predict_proba_normalized(texts[:half])
+    first[:] = -1.0  # a caller changing what it got changes nothing kept
+    again = model.predict_proba_normalized([texts[1], *texts, texts[0]])
+    assert asked == [half, len(texts) - half]  # the first half was not asked about again
+    assert np.array_equal(again, np.vstack([want[1], want, want[0]]))
+    assert np.array_equal(model.predict_proba_normalized(texts), want)
+    assert len(asked) == 2
+    monkeypatch.delattr(model, "_predict_proba")  # the class's again
+    assert pickle.loads(pickle.dumps(model))._kept == {}
+    monkeypatch.setattr(model_module, "PREDICTIONS_KEPT", 3)
+    model.predict_proba_normalized(["a b c", "d e f"])
+    assert list(model._kept)[-2:] == ["a b c", "d e f"]
+    assert len(model._kept) == 3

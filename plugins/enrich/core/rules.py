@@ -168,17 +168,20 @@ class RuleSet:
         for fname in self.fields_used:
             rule_set, indices = self._sets[fname]
             first = indices[0]  # no rule of this field can win over an earlier match
+            found: dict[str, int] = {}  # a field's values repeat (a level, a unit): each once
             for i, best in enumerate(out):
                 if 0 <= best < first:
                     continue
                 value = field_value(i, fname)
                 if value is None:
                     continue
-                hits = set_match(rule_set, str(value))
-                if hits:
-                    j = indices[min(hits)]
-                    if best < 0 or j < best:
-                        out[i] = j
+                text = str(value)
+                if text not in found:
+                    hits = set_match(rule_set, text)
+                    found[text] = indices[min(hits)] if hits else -1
+                j = found[text]
+                if j >= 0 and (best < 0 or j < best):
+                    out[i] = j
         return out
 
     @cached_property

@@ -116,6 +116,15 @@ def plan_range(
     )
 
 
+def known_topic(consumer: Consumer, topic: str, timeout: float = 15.0) -> None:
+    """Load ``consumer``'s metadata of ``topic`` (a StackError if it does not exist), so that
+    its first watermark query finds the partitions' leader at once."""
+    meta = consumer.list_topics(topic, timeout=timeout).topics.get(topic)
+    if meta is None or meta.error is not None:
+        why = "" if meta is None or meta.error is None else f" ({meta.error.str()})"
+        raise StackError(f"topic {topic!r} cannot be read{why}: does it exist? (enrich setup)")
+
+
 def no_offsets_message(topic: str, partitions: Sequence[int]) -> str:
     return (
         f"the consumer group has no committed offset on {topic} partition(s) "

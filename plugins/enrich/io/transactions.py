@@ -51,7 +51,7 @@ from enrich.io.kafka import (
     produce_one,
     transactional_producer,
 )
-from enrich.io.reading import PartitionRange, RangeReader, plan_range, raw_batch
+from enrich.io.reading import PartitionRange, RangeReader, known_topic, plan_range, raw_batch
 from enrich.io.stores import read_templates, send_label
 from enrich.learn.model import Model
 
@@ -207,14 +207,15 @@ def enrich_partition(
     people's labels and the templates waiting in the review queue (``Enricher``).
     The result's counts add ``batches``, ``behind`` (stopped by the budget with a full batch
     still waiting) and ``lag`` (messages after the last committed offset, at the end)."""
-    # the consumer first: a client's first request can race its switch from the bootstrap
-    # connection to the broker's own (the request fails and is retried ~0.7 s later, seen
-    # on one task start in two); by the time the producer has its transactional id, the
-    # consumer has switched
+    # the consumer first, and its metadata of the input topic before its first watermark
+    # query: a new client's first query can race its switch from the bootstrap connection to
+    # the broker's own, and fail (unknown partition) or be retried ~0.7 s later (seen on one
+    # task start in two)
     consumer = consumer_for(config, group_id)
     miner = _Restoring(config, topics.templates)  # the task's templates, batch to batch
     try:
         producer = transactional_producer(config, transactional_id)
+        known_topic(consumer, topics.raw)
     except BaseException:
         consumer.close()
         raise
