@@ -28,6 +28,7 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 use regex_automata::meta::{Cache, Regex};
 use regex_automata::Input;
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::OnceLock;
 
 mod json;
@@ -528,10 +529,67 @@ fn encode_records<'py>(
     Ok(out)
 }
 
+/// One output value's parts, as `Tail::value` writes them, borrowed from the Python objects
+/// (kept alive by the caller) and from the front's batch: written without the GIL.
+struct Parts<'a> {
+    head: &'a [u8],
+    body: &'a str,
+    parsed: &'a [u8],
+    fixed: &'a [u8],
+    conf: &'a [u8],
+    fp: &'a [u8],
+    template: &'a str,
+    source: &'a [u8],
+    offset: i64,
+    stamp: Option<i64>,
+}
+
+impl Parts<'_> {
+    /// What `Tail::value` writes.
+    fn write(&self, buf: &mut Vec<u8>, spans: &mut Vec<(usize, usize)>) {
+        buf.extend_from_slice(self.head);
+        buf.extend_from_slice(self.fixed);
+        buf.extend_from_slice(b",\"confidence\":");
+        buf.extend_from_slice(self.conf);
+        buf.extend_from_slice(b",\"fingerprint\":");
+        buf.extend_from_slice(self.fp);
+        push_params(self.body, self.template, spans, buf);
+        buf.push(b',');
+        buf.extend_from_slice(self.source);
+        buf.extend_from_slice(b",\"offset\":");
+        push_int(self.offset, buf);
+        buf.extend_from_slice(b",\"timestamp\":");
+        match self.stamp {
+            None => buf.extend_from_slice(b"null"),
+            Some(ts) => push_int(ts, buf),
+        }
+        buf.extend_from_slice(b"},\"parsed\":");
+        buf.extend_from_slice(self.parsed);
+        buf.push(b'}');
+    }
+}
+
+/// A value the front left to Python: its index, head, body and parsed fields.
+type Held<'py> = (
+    usize,
+    Bound<'py, PyBytes>,
+    Bound<'py, PyAny>,
+    Bound<'py, PyBytes>,
+);
+/// The same, borrowed (a body that is not valid UTF-8 as None).
+type Own<'a> = (&'a [u8], Option<&'a str>, &'a [u8]);
+
+fn bytes_of<'py>(list: &Bound<'py, PyList>) -> PyResult<Vec<Bound<'py, PyBytes>>> {
+    list.iter()
+        .map(|b| b.cast_into::<PyBytes>().map_err(PyErr::from))
+        .collect()
+}
+
 /// `encode_records` for the values `Parser.front` read, whose heads, bodies and parsed fields
 /// are in `batch`: record `i` is the batch's value `rows[i]` (`rows` None: value `i`); a row
 /// in `heads` (what Python made for a value the front left to it) takes its head, `fields`
-/// and `bodies`.
+/// and `bodies`. The values are written without the GIL (what they are made of is gathered
+/// first, and each becomes a `bytes` after), so that another thread runs Python meanwhile.
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
 fn encode_front<'py>(
@@ -541,68 +599,139 @@ fn encode_front<'py>(
     heads: &Bound<'py, PyDict>,
     fields: &Bound<'py, PyDict>,
     statics: &Bound<'py, PyList>,
-    sids: &Bound<'py, PyList>,
+    sids: Vec<usize>,
     confs: &Bound<'py, PyList>,
-    inverse: &Bound<'py, PyList>,
+    inverse: Vec<usize>,
     fps: &Bound<'py, PyList>,
     templates: &Bound<'py, PyList>,
     bodies: &Bound<'py, PyDict>,
     sources: &Bound<'py, PyList>,
-    offsets: &Bound<'py, PyList>,
-    stamps: &Bound<'py, PyList>,
+    offsets: Vec<i64>,
+    stamps: Vec<Option<i64>>,
 ) -> PyResult<Bound<'py, PyList>> {
-    let tail = Tail {
-        statics: statics_of(statics)?,
-        sids,
-        confs,
-        inverse,
-        fps,
-        templates,
-        sources,
-        offsets,
-        stamps,
-    };
-    let out = PyList::empty(py);
-    let mut buf: Vec<u8> = Vec::with_capacity(1024);
-    let mut spans = Vec::with_capacity(64);
+    let n = sids.len();
+    if [inverse.len(), sources.len(), offsets.len(), stamps.len()]
+        .iter()
+        .any(|&len| len != n)
+    {
+        return Err(PyValueError::new_err(
+            "one id, slot, source, offset and stamp a record",
+        ));
+    }
+    // the Python objects the values are made of, held while their bytes are borrowed
+    let statics = bytes_of(statics)?;
+    let confs = bytes_of(confs)?;
+    let fps = bytes_of(fps)?;
+    let sources = bytes_of(sources)?;
+    let templates: Vec<Bound<'py, PyString>> = templates
+        .iter()
+        .map(|t| t.cast_into::<PyString>().map_err(PyErr::from))
+        .collect::<PyResult<_>>()?;
+    let template_texts: Vec<&str> = templates
+        .iter()
+        .map(|t| t.to_str())
+        .collect::<PyResult<_>>()?;
+    // a value the front left to Python: its head (None: the object path), fields and body
     let overridden = !heads.is_empty() || !fields.is_empty();
-    for i in 0..sids.len() {
-        let row = rows.as_ref().map_or(i, |r| r[i]);
-        if overridden && heads.contains(row)? {
+    let mut held: Vec<Held<'py>> = Vec::new();
+    let mut none = vec![false; n];
+    if overridden {
+        for (i, flag) in none.iter_mut().enumerate() {
+            let row = rows.as_ref().map_or(i, |r| r[i]);
+            if !heads.contains(row)? {
+                continue;
+            }
             let body = bodies
                 .get_item(row)?
                 .ok_or_else(|| PyValueError::new_err("a row with a head and no body"))?;
-            let Ok(body) = body.cast::<PyString>()?.to_str() else {
-                out.append(py.None())?; // not valid UTF-8 (a lone surrogate): the reference path
-                continue;
-            };
-            // a value the front left to Python: its head (None: the object path) and fields
             let head = heads.get_item(row)?.filter(|h| !h.is_none());
             let parsed = fields
                 .get_item(row)?
                 .ok_or_else(|| PyValueError::new_err("a row with a head and no fields"))?;
             match head {
-                None => out.append(py.None())?,
-                Some(h) => out.append(tail.value(
-                    i,
-                    h.cast::<PyBytes>()?.as_bytes(),
-                    body,
-                    parsed.cast::<PyBytes>()?.as_bytes(),
-                    &mut buf,
-                    &mut spans,
-                )?)?,
+                None => *flag = true,
+                Some(h) => held.push((i, h.cast_into()?, body, parsed.cast_into()?)),
             }
+        }
+    }
+    let mut own: HashMap<usize, Own<'_>> = HashMap::new();
+    for (i, head, body, parsed) in &held {
+        // not valid UTF-8 (a lone surrogate): the reference path
+        let body = body.cast::<PyString>()?.to_str().ok();
+        own.insert(*i, (head.as_bytes(), body, parsed.as_bytes()));
+    }
+    let mut parts: Vec<Option<Parts<'_>>> = Vec::with_capacity(n);
+    for i in 0..n {
+        if none[i] {
+            parts.push(None);
             continue;
         }
-        let parsed = batch
-            .fields_of(row)
-            .ok_or_else(|| PyValueError::new_err(format!("value {row} has no parsed fields")))?;
-        let body = batch
-            .body_of(row)
-            .ok_or_else(|| PyValueError::new_err(format!("value {row} has no body")))?;
-        match batch.head_of(row) {
+        let (head, body, parsed) = match own.get(&i) {
+            Some(&(head, body, parsed)) => (Some(head), body, parsed),
+            None => {
+                let row = rows.as_ref().map_or(i, |r| r[i]);
+                let parsed = batch.fields_of(row).ok_or_else(|| {
+                    PyValueError::new_err(format!("value {row} has no parsed fields"))
+                })?;
+                let body = batch
+                    .body_of(row)
+                    .ok_or_else(|| PyValueError::new_err(format!("value {row} has no body")))?;
+                (batch.head_of(row), Some(body), parsed)
+            }
+        };
+        let (Some(head), Some(body)) = (head, body) else {
+            parts.push(None);
+            continue;
+        };
+        let slot = inverse[i];
+        parts.push(Some(Parts {
+            head,
+            body,
+            parsed,
+            fixed: statics
+                .get(sids[i])
+                .map(|b| b.as_bytes())
+                .ok_or_else(|| PyValueError::new_err("an id past its table"))?,
+            conf: confs
+                .get(slot)
+                .map(|b| b.as_bytes())
+                .ok_or_else(|| PyValueError::new_err("a slot past its table"))?,
+            fp: fps
+                .get(slot >> 1)
+                .map(|b| b.as_bytes())
+                .ok_or_else(|| PyValueError::new_err("a slot past its table"))?,
+            template: template_texts
+                .get(slot >> 1)
+                .copied()
+                .ok_or_else(|| PyValueError::new_err("a slot past its table"))?,
+            source: sources[i].as_bytes(),
+            offset: offsets[i],
+            stamp: stamps[i],
+        }));
+    }
+    let (buf, ends) = py.detach(|| {
+        let mut buf: Vec<u8> = Vec::with_capacity(n * 640);
+        let mut spans = Vec::with_capacity(64);
+        let ends: Vec<Option<usize>> = parts
+            .iter()
+            .map(|p| {
+                p.as_ref().map(|p| {
+                    p.write(&mut buf, &mut spans);
+                    buf.len()
+                })
+            })
+            .collect();
+        (buf, ends)
+    });
+    let out = PyList::empty(py);
+    let mut start = 0;
+    for end in ends {
+        match end {
             None => out.append(py.None())?,
-            Some(head) => out.append(tail.value(i, head, body, parsed, &mut buf, &mut spans)?)?,
+            Some(end) => {
+                out.append(PyBytes::new(py, &buf[start..end]))?;
+                start = end;
+            }
         }
     }
     Ok(out)

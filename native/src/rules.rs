@@ -129,6 +129,10 @@ impl RuleMatcher {
         caches.found.clear();
         self.set
             .which_overlapping_matches_with(&mut caches.set, &input, &mut caches.found);
-        caches.found.iter().next().map_or(-1, |i| i.as_usize() as i64)
+        caches
+            .found
+            .iter()
+            .next()
+            .map_or(-1, |i| i.as_usize() as i64)
     }
 }
