@@ -33,6 +33,7 @@ use std::sync::OnceLock;
 
 mod json;
 mod parser;
+mod pool;
 mod rules;
 mod templates;
 mod terms;
@@ -418,11 +419,11 @@ fn push_params(body: &str, template: &str, spans: &mut Vec<(usize, usize)>, out:
     out.push(b']');
 }
 
-/// What both encoders write after a record's head: the enrichment's fixed part
-/// `statics[sids[i]]`, `confs[inverse[i]]`, `fps[inverse[i] >> 1]` (JSON: the fingerprint,
-/// template id and template), the record's `template_params` (its body against
-/// `templates[inverse[i] >> 1]`), `sources[i]` (the JSON of its source's topic and
-/// partition), `offsets[i]`, `stamps[i]`, then the parsed fields' JSON.
+/// What `encode_records` reads a record's `Parts` from (besides its head, body and parsed
+/// fields): the enrichment's fixed part `statics[sids[i]]`, `confs[inverse[i]]`,
+/// `fps[inverse[i] >> 1]` (JSON: the fingerprint, template id and template),
+/// `templates[inverse[i] >> 1]` (for its `template_params`), `sources[i]` (the JSON of its
+/// source's topic and partition), `offsets[i]`, `stamps[i]`.
 struct Tail<'a, 'py> {
     statics: Vec<Bound<'py, PyBytes>>,
     sids: &'a Bound<'py, PyList>,
@@ -448,29 +449,32 @@ impl<'py> Tail<'_, 'py> {
     ) -> PyResult<Bound<'py, PyBytes>> {
         let sid: usize = self.sids.get_item(i)?.extract()?;
         let slot: usize = self.inverse.get_item(i)?.extract()?;
-        buf.clear();
-        buf.extend_from_slice(head);
-        buf.extend_from_slice(self.statics[sid].as_bytes());
-        buf.extend_from_slice(b",\"confidence\":");
-        buf.extend_from_slice(self.confs.get_item(slot)?.cast::<PyBytes>()?.as_bytes());
-        buf.extend_from_slice(b",\"fingerprint\":");
-        buf.extend_from_slice(self.fps.get_item(slot >> 1)?.cast::<PyBytes>()?.as_bytes());
-        let template = self.templates.get_item(slot >> 1)?;
-        push_params(body, template.cast::<PyString>()?.to_str()?, spans, buf);
-        buf.push(b',');
-        buf.extend_from_slice(self.sources.get_item(i)?.cast::<PyBytes>()?.as_bytes());
-        buf.extend_from_slice(b",\"offset\":");
-        push_int(self.offsets.get_item(i)?.extract()?, buf);
-        buf.extend_from_slice(b",\"timestamp\":");
+        let conf = self.confs.get_item(slot)?.cast_into::<PyBytes>()?;
+        let fp = self.fps.get_item(slot >> 1)?.cast_into::<PyBytes>()?;
+        let template = self
+            .templates
+            .get_item(slot >> 1)?
+            .cast_into::<PyString>()?;
+        let source = self.sources.get_item(i)?.cast_into::<PyBytes>()?;
         let ts = self.stamps.get_item(i)?;
-        if ts.is_none() {
-            buf.extend_from_slice(b"null");
-        } else {
-            push_int(ts.extract()?, buf);
-        }
-        buf.extend_from_slice(b"},\"parsed\":");
-        buf.extend_from_slice(parsed);
-        buf.push(b'}');
+        let parts = Parts {
+            head,
+            body,
+            parsed,
+            fixed: self.statics[sid].as_bytes(),
+            conf: conf.as_bytes(),
+            fp: fp.as_bytes(),
+            template: template.to_str()?,
+            source: source.as_bytes(),
+            offset: self.offsets.get_item(i)?.extract()?,
+            stamp: if ts.is_none() {
+                None
+            } else {
+                Some(ts.extract()?)
+            },
+        };
+        buf.clear();
+        parts.write(buf, spans);
         Ok(PyBytes::new(self.sids.py(), buf))
     }
 }
@@ -529,8 +533,8 @@ fn encode_records<'py>(
     Ok(out)
 }
 
-/// One output value's parts, as `Tail::value` writes them, borrowed from the Python objects
-/// (kept alive by the caller) and from the front's batch: written without the GIL.
+/// One output value's parts, borrowed from the Python objects (kept alive by the caller) and
+/// from the front's batch: what both encoders write, `encode_front` without the GIL.
 struct Parts<'a> {
     head: &'a [u8],
     body: &'a str,
@@ -545,7 +549,8 @@ struct Parts<'a> {
 }
 
 impl Parts<'_> {
-    /// What `Tail::value` writes.
+    /// The value: the head, the enrichment (its fixed part, confidence, fingerprint and
+    /// template members, `template_params`, source, offset, timestamp), the parsed fields.
     fn write(&self, buf: &mut Vec<u8>, spans: &mut Vec<(usize, usize)>) {
         buf.extend_from_slice(self.head);
         buf.extend_from_slice(self.fixed);
@@ -569,15 +574,12 @@ impl Parts<'_> {
     }
 }
 
-/// A value the front left to Python: its index, head, body and parsed fields.
+/// A value the front left to Python: its head, body and parsed fields.
 type Held<'py> = (
-    usize,
     Bound<'py, PyBytes>,
-    Bound<'py, PyAny>,
+    Bound<'py, PyString>,
     Bound<'py, PyBytes>,
 );
-/// The same, borrowed (a body that is not valid UTF-8 as None).
-type Own<'a> = (&'a [u8], Option<&'a str>, &'a [u8]);
 
 fn bytes_of<'py>(list: &Bound<'py, PyList>) -> PyResult<Vec<Bound<'py, PyBytes>>> {
     list.iter()
@@ -631,12 +633,11 @@ fn encode_front<'py>(
         .iter()
         .map(|t| t.to_str())
         .collect::<PyResult<_>>()?;
-    // a value the front left to Python: its head (None: the object path), fields and body
-    let overridden = !heads.is_empty() || !fields.is_empty();
-    let mut held: Vec<Held<'py>> = Vec::new();
-    let mut none = vec![false; n];
-    if overridden {
-        for (i, flag) in none.iter_mut().enumerate() {
+    // a value the front left to Python, by record: its head, body and parsed fields (None:
+    // no head, the object path)
+    let mut held: HashMap<usize, Option<Held<'py>>> = HashMap::new();
+    if !heads.is_empty() || !fields.is_empty() {
+        for i in 0..n {
             let row = rows.as_ref().map_or(i, |r| r[i]);
             if !heads.contains(row)? {
                 continue;
@@ -644,30 +645,24 @@ fn encode_front<'py>(
             let body = bodies
                 .get_item(row)?
                 .ok_or_else(|| PyValueError::new_err("a row with a head and no body"))?;
-            let head = heads.get_item(row)?.filter(|h| !h.is_none());
             let parsed = fields
                 .get_item(row)?
                 .ok_or_else(|| PyValueError::new_err("a row with a head and no fields"))?;
-            match head {
-                None => *flag = true,
-                Some(h) => held.push((i, h.cast_into()?, body, parsed.cast_into()?)),
-            }
+            let own = match heads.get_item(row)?.filter(|h| !h.is_none()) {
+                None => None,
+                Some(h) => Some((h.cast_into()?, body.cast_into()?, parsed.cast_into()?)),
+            };
+            held.insert(i, own);
         }
-    }
-    let mut own: HashMap<usize, Own<'_>> = HashMap::new();
-    for (i, head, body, parsed) in &held {
-        // not valid UTF-8 (a lone surrogate): the reference path
-        let body = body.cast::<PyString>()?.to_str().ok();
-        own.insert(*i, (head.as_bytes(), body, parsed.as_bytes()));
     }
     let mut parts: Vec<Option<Parts<'_>>> = Vec::with_capacity(n);
     for i in 0..n {
-        if none[i] {
-            parts.push(None);
-            continue;
-        }
-        let (head, body, parsed) = match own.get(&i) {
-            Some(&(head, body, parsed)) => (Some(head), body, parsed),
+        let (head, body, parsed) = match held.get(&i) {
+            Some(None) => (None, None, &[][..]),
+            // a body that is not valid UTF-8 (a lone surrogate): the reference path
+            Some(Some((head, body, parsed))) => {
+                (Some(head.as_bytes()), body.to_str().ok(), parsed.as_bytes())
+            }
             None => {
                 let row = rows.as_ref().map_or(i, |r| r[i]);
                 let parsed = batch.fields_of(row).ok_or_else(|| {

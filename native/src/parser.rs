@@ -23,7 +23,6 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::Mutex;
 
 use pyo3::exceptions::PyValueError;
 use pyo3::intern;
@@ -35,6 +34,7 @@ use regex_automata::nfa::thompson::backtrack::{self, BoundedBacktracker};
 use regex_automata::util::captures::Captures;
 
 use crate::json;
+use crate::pool::Idle;
 use crate::push_json_str;
 use regex_automata::{Anchored, Input};
 
@@ -595,7 +595,7 @@ pub struct Parser {
     /// found without scanning the whole line for every format
     first: Option<regex_automata::meta::Regex>,
     /// scratches of earlier calls, with their engines' caches, for the next ones
-    idle: Mutex<Vec<Scratch>>,
+    idle: Idle<Scratch>,
     levels: Map<Level>,
     /// the levels of syslog's severities 0-7 and of pino's 10-60, in `levels`
     syslog: [Option<Level>; 8],
@@ -1525,16 +1525,13 @@ impl Arena {
 impl Parser {
     /// A scratch left by an earlier call (its engines' caches filled), or a new one.
     fn take_scratch(&self) -> Scratch {
-        let idle = self.idle.lock().map(|mut idle| idle.pop());
-        idle.ok().flatten().unwrap_or_default()
+        self.idle.take(Scratch::default)
     }
 
     /// Give back what `take_scratch` gave, for the next call.
     fn give_scratch(&self, mut scratch: Scratch) {
         scratch.nesting = 0;
-        if let Ok(mut idle) = self.idle.lock() {
-            idle.push(scratch);
-        }
+        self.idle.give(scratch);
     }
 
     /// `front`'s work for consecutive values, without the GIL.
@@ -1755,7 +1752,7 @@ impl Parser {
             formats,
             set,
             first,
-            idle: Mutex::new(Vec::new()),
+            idle: Idle::new(),
             levels,
             syslog,
             pino,

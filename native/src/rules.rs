@@ -7,13 +7,8 @@
 //! are ASCII, as in RE2 on ASCII text); a non-ASCII text gives -2 and is left to RE2.
 //! `tests/unit/test_native_rules.py` compares the two on the rule pack and its examples.
 //!
-//! The engines' caches (their lazy DFAs' states) are kept here, one set per thread that
-//! matches at once, and taken for a whole call (`Caches`): the engine's front runs the
-//! matcher on threads it starts for each part, and the regex engines' own per-thread pools
-//! would give each new thread cold caches, to be filled again by determinising a union of
-//! ~150 patterns (measured: the front took twice as long).
-
-use std::sync::Mutex;
+//! The engines' caches (their lazy DFAs' states) are kept here (`crate::pool::Idle`), one
+//! set per caller matching at once, and taken for a whole call (`Caches`).
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -21,6 +16,8 @@ use pyo3::types::{PyList, PyString};
 use regex_automata::meta::{self, Regex};
 use regex_automata::nfa::thompson::WhichCaptures;
 use regex_automata::{Input, MatchKind, PatternSet};
+
+use crate::pool::Idle;
 
 #[pyclass(frozen)]
 pub struct RuleMatcher {
@@ -30,7 +27,7 @@ pub struct RuleMatcher {
     /// literal prefilters, so that the set (which tracks every pattern over the whole text)
     /// runs only on the texts some pattern matches
     any: Option<Regex>,
-    idle: Mutex<Vec<Caches>>,
+    idle: Idle<Caches>,
 }
 
 /// One thread's caches of the matcher's engines, taken for a run of texts.
@@ -77,7 +74,7 @@ impl RuleMatcher {
         Ok(RuleMatcher {
             set,
             any,
-            idle: Mutex::new(Vec::new()),
+            idle: Idle::new(),
         })
     }
 
@@ -100,8 +97,7 @@ impl RuleMatcher {
 impl RuleMatcher {
     /// Caches for this thread's run of texts: one left by an earlier run, or new ones.
     pub(crate) fn take(&self) -> Caches {
-        let idle = self.idle.lock().map(|mut idle| idle.pop());
-        idle.ok().flatten().unwrap_or_else(|| Caches {
+        self.idle.take(|| Caches {
             set: self.set.create_cache(),
             any: self.any.as_ref().map(Regex::create_cache),
             found: PatternSet::new(self.set.pattern_len()),
@@ -110,9 +106,7 @@ impl RuleMatcher {
 
     /// Give back what `take` gave, for the next run.
     pub(crate) fn give(&self, caches: Caches) {
-        if let Ok(mut idle) = self.idle.lock() {
-            idle.push(caches);
-        }
+        self.idle.give(caches);
     }
 
     /// `first` for one text.

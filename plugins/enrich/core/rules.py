@@ -146,8 +146,8 @@ class RuleSet:
         """First matching rule index per text (-1 for none). ``field_value(i, name)``: the
         value of field ``name`` for text i (None: it has none), asked only for the fields the
         rules use and only when such a rule could still come first. ``native_first``: what
-        ``text_matcher.first(texts)`` gives, where the caller has it already (the engine's
-        front finds it); ``texts[i]`` is then read only where it says -2."""
+        ``text_matcher.first(texts)`` gives, where the caller has it already (the engine, from
+        ``Front.first_rule``); ``texts[i]`` is then read only where it says -2."""
         text_set, text_indices = self._sets.get(None, (None, []))
         out = []
         native = self.text_matcher
@@ -230,8 +230,8 @@ class RuleSet:
 
     @cached_property
     def text_matcher(self) -> Any:
-        """The native matcher of the rules of the text (``match``), or None: the engine's
-        front runs it on each body as it reads it."""
+        """The native matcher of the rules of the text (``match``), or None: the engine runs
+        it on the bodies its native front keeps (``Front.first_rule``)."""
         return _native_matcher(self, self._sets.get(None))
 
     @cached_property

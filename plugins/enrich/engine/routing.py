@@ -30,7 +30,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any, overload
+from typing import Any
 
 import numpy as np
 
@@ -48,7 +48,7 @@ from enrich.core.parse import (
 from enrich.core.records import DeadLetter, LogRecord, RawBatch, RawRecord, Source, encode_json
 from enrich.core.rules import RuleSet
 from enrich.core.templates import Miner, new_miner
-from enrich.engine.front import Front, read_part
+from enrich.engine.front import Column, Front, read_part
 from enrich.engine.output import Decisions, InputColumns, OutputWriter, Route
 from enrich.errors import ConfigError
 from enrich.learn.model import Model, unfitted_learner
@@ -715,7 +715,8 @@ def _route(
         if firsts is None:
             rule_idx[where] = rules.match([bodies[i] for i in where], lookup)
         else:  # a body is read as a Python string only where the front's answer is -2
-            rule_idx[where] = rules.match(_Picked(bodies, where), lookup, firsts)
+            texts = Column(bodies.__getitem__, where, len(where), {})
+            rule_idx[where] = rules.match(texts, lookup, firsts)
     if policy == defaults.MODEL_FIRST:
         by_model = confident
         by_rules = ~confident & (rule_idx >= 0)
@@ -724,25 +725,6 @@ def _route(
         by_model = ~by_rules & confident
     route = np.where(by_rules, Route.RULES, np.where(by_model, Route.MODEL, Route.REVIEW))
     return route, rule_idx
-
-
-class _Picked(Sequence[str]):
-    """``bodies[rows[i]]`` for each i, read when asked for."""
-
-    def __init__(self, bodies: Sequence[str], rows: list[int]) -> None:
-        self.bodies, self.rows = bodies, rows
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    @overload
-    def __getitem__(self, i: int) -> str: ...
-    @overload
-    def __getitem__(self, i: slice) -> list[str]: ...
-    def __getitem__(self, i: int | slice) -> str | list[str]:
-        if isinstance(i, slice):
-            return [self.bodies[r] for r in self.rows[i]]
-        return self.bodies[self.rows[i]]
 
 
 class _FieldLookup:
