@@ -35,7 +35,9 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml \
 native: ## build + install the native normaliser and encoder (optional; needs cargo)
 	@export PATH="$$HOME/.cargo/bin:$$PATH"; \
 	if command -v cargo >/dev/null; then \
-	  $(BIN)/uv pip install -q --python $(BIN)/python --reinstall-package enrich-native ./native; \
+	  $(BIN)/uv pip install -q --python $(BIN)/python --reinstall-package enrich-native ./native \
+	  && $(BIN)/python -c "import enrich_native" \
+	  || { echo "the native module did not build or does not load (see above); without cargo on PATH enrich runs in Python"; exit 1; }; \
 	else \
 	  echo "no Rust toolchain (cargo): enrich normalises and encodes in Python (same results, slower)"; \
 	fi

@@ -31,6 +31,10 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
+/// Rust's allocations in this module (not Python's, nor librdkafka's): see Cargo.toml
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod json;
 mod parser;
 mod pool;

@@ -59,6 +59,14 @@ struct Template {
     /// the line sequence number it started at: its place in its leaf, kept across restarts
     first: u64,
     leaf: usize,
+    /// the line count of its last state record (0: none since it took this text)
+    written: u64,
+}
+
+/// Whether a template's state record is due (see the reference's `_due`): it has none with
+/// this text, or its lines grew by a quarter since the last.
+fn due(t: &Template) -> bool {
+    t.written == 0 || t.count * 4 >= t.written * 5
 }
 
 #[derive(Default)]
@@ -192,6 +200,7 @@ impl TemplateMiner {
                             last: 0,
                             first: self.seq,
                             leaf,
+                            written: 0,
                         };
                         let slot = self.new_slot(t);
                         self.nodes[leaf].templates.push(slot);
@@ -256,6 +265,7 @@ impl TemplateMiner {
         let t = self.slots[slot].as_mut().expect("live");
         t.tokens = tokens;
         t.id = new.clone();
+        t.written = 0;
         self.live.insert(new, slot);
         slot
     }
@@ -465,18 +475,25 @@ impl TemplateMiner {
         Ok(out)
     }
 
-    /// What changed since the last call (see the reference's `changes`), each part sorted by id.
+    /// What changed since the last call (see the reference's `changes`: a template taking lines
+    /// only once they grew by a quarter), each part sorted by id.
     fn changes<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let out = PyList::empty(py);
-        let mut touched: Vec<&String> = self
+        let mut touched: Vec<(&String, usize)> = self
             .touched
             .iter()
-            .filter(|i| self.live.contains_key(*i))
+            .filter_map(|i| self.live.get(i).map(|&slot| (i, slot)))
+            .filter(|&(_, slot)| due(self.slots[slot].as_ref().expect("live")))
             .collect();
         touched.sort();
-        for tid in touched {
-            let t = self.slots[self.live[tid]].as_ref().expect("live");
+        for &(_, slot) in &touched {
+            let t = self.slots[slot].as_ref().expect("live");
             out.append(self.record(py, t)?)?;
+        }
+        let slots: Vec<usize> = touched.iter().map(|&(_, slot)| slot).collect();
+        for slot in slots {
+            let t = self.slots[slot].as_mut().expect("live");
+            t.written = t.count;
         }
         let mut aliases: Vec<&String> = self
             .new_aliases
@@ -565,6 +582,7 @@ impl TemplateMiner {
                 last,
                 first,
                 leaf,
+                written: count,
             };
             let slot = self.new_slot(t);
             self.nodes[leaf].templates.push(slot);

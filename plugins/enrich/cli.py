@@ -21,7 +21,7 @@ def _cmd_setup(args: argparse.Namespace) -> int:
 
     settings = StackSettings.from_env()
     config = connection.client_config(settings.kafka_conn_id)
-    created = topics.ensure_topics(config, topics.project_topics(settings))
+    created = topics.ensure_topics(config, topics.project_topics(settings), apply_config=True)
     experiment_id = tracking.ensure_experiment(settings)
     print(
         json.dumps(

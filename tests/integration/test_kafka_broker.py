@@ -7,6 +7,7 @@ import uuid
 from pathlib import Path
 from typing import Any, cast
 
+import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 from enrich.config import StackSettings
@@ -64,6 +65,8 @@ def test_project_topics_exist_and_labels_topic_is_compacted(kafka_config: dict[s
     for name in settings.topics.all():
         assert found.get(name) == settings.partitions, name
     assert topics.topic_config(kafka_config, settings.topics.labels)["cleanup.policy"] == "compact"
+    templates = topics.topic_config(kafka_config, settings.topics.templates)
+    assert (templates["cleanup.policy"], templates["segment.ms"]) == ("compact", "600000")
     assert topics.topic_config(kafka_config, settings.topics.raw)["cleanup.policy"] == "delete"
 
 
@@ -162,3 +165,23 @@ def test_a_transactional_topic_is_read_without_polling_for_its_commit_markers(
             assert counting.polls[-1] > 0, f"polled for the markers: {counting.polls}"
     finally:
         counting.inner.close()
+
+
+def test_setup_sets_the_projects_config_on_a_topic_made_without_it(
+    kafka_config: dict[str, Any], fresh_topic: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A compacted topic made by an earlier version (no ``segment.ms``): other callers warn
+    and leave it; ``apply_config`` (``enrich setup``) sets the spec's values."""
+    spec = topics.TopicSpec(fresh_topic, 3, 1, {"segment.ms": "600000"})
+    before = topics.topic_config(kafka_config, fresh_topic)["segment.ms"]  # the broker's
+    assert before != "600000"
+    assert topics.config_drift(kafka_config, [spec]) == {
+        fresh_topic: {"segment.ms": (before, "600000")}
+    }
+    with caplog.at_level("WARNING"):
+        assert topics.ensure_topics(kafka_config, [spec]) == []
+    assert f"segment.ms is {before}, the project's 600000" in caplog.text
+    assert topics.topic_config(kafka_config, fresh_topic)["segment.ms"] == before
+    topics.ensure_topics(kafka_config, [spec], apply_config=True)
+    assert topics.topic_config(kafka_config, fresh_topic)["segment.ms"] == "600000"
+    assert topics.config_drift(kafka_config, [spec]) == {}

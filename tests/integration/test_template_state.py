@@ -11,7 +11,9 @@ from enrich.airflow import enrichment
 from enrich.core.formats import TemplateCodec
 from enrich.core.templates import TemplateMiner, template_id
 from enrich.io import kafka
+from enrich.io.reading import read_latest
 from enrich.io.stores import read_templates
+from enrich.io.topics import TopicSpec, ensure_topics
 from tests.integration.pipeline_env import Pipeline
 
 LINE = (
@@ -80,3 +82,37 @@ def test_template_state_on_the_broker_carries_across_runs_and_partitions(pipe: P
     assert miner.resolve(template_id(SPECIFIC.format("alice"))) == template_id(GENERAL)
     keys = {m.key() for m in pipe.read(topic)}
     assert TemplateCodec.key({"id": template_id(GENERAL)}) in keys
+
+
+def test_the_state_read_takes_each_keys_latest_committed_value(pipe: Pipeline) -> None:
+    """``read_latest`` (the templates state's read): the latest committed value of each key
+    over all partitions, a tombstone as None, keyless records counted; records of a
+    transaction another task still has open are not state yet and not waited for (the read
+    ends at the last stable offset), nor are an aborted transaction's."""
+    topic = f"{pipe.stack.topics.templates}-latest"
+    ensure_topics(pipe.config, [TopicSpec(topic, 2)])
+    done = kafka.transactional_producer(pipe.config, f"{topic}-done")
+    done.begin_transaction()
+    for i in range(300):
+        done.produce(topic, value=b"v%d" % i, key=b"k%d" % (i % 7), partition=i % 7 % 2)
+    done.produce(topic, value=None, key=b"gone", partition=0)
+    done.produce(topic, value=b"no key", partition=1)
+    done.commit_transaction()
+    done.begin_transaction()
+    done.produce(topic, value=b"aborted", key=b"k1", partition=1)
+    done.flush()
+    done.abort_transaction()
+    held = kafka.transactional_producer(pipe.config, f"{topic}-held")
+    held.begin_transaction()
+    held.produce(topic, value=b"open", key=b"k2", partition=0)
+    held.flush()
+    try:
+        got = read_latest(pipe.config, topic, "test-reader")
+        want = {b"k%d" % k: b"v%d" % max(i for i in range(300) if i % 7 == k) for k in range(7)}
+        assert got.values == {**want, b"gone": None}
+        assert got.keyless == 1
+        held.commit_transaction()
+        assert read_latest(pipe.config, topic, "test-reader").values[b"k2"] == b"open"
+    finally:
+        held.flush(5)
+    assert read_latest(pipe.config, f"{topic}-missing", "r", missing_ok=True).values == {}

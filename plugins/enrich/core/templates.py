@@ -120,6 +120,16 @@ class _Template:
     count: int = 0
     last: int = 0  # the line sequence number it last took: eviction order among equal counts
     first: int = 0  # the one it started at: its place in its leaf, kept across restarts
+    written: int = 0  # the line count of its last state record (0: none with this text)
+
+
+def _due(t: _Template) -> bool:
+    """Whether a template's state record is due: it has none with this text, or its lines
+    grew by a quarter since the last. Line counts only rank templates (eviction, the review
+    queue), so a count within a quarter will do, and the state topic takes a record a
+    template on each quarter's growth, not on every micro-batch that sees it: a task start
+    reads that topic, and compaction keeps only what is older than its active segment."""
+    return t.written == 0 or t.count * 4 >= t.written * 5
 
 
 @dataclass
@@ -293,15 +303,19 @@ class TemplateMiner:
             other.count += t.count
             leaf.templates.remove(t)
             return other
-        t.tokens, t.id = tokens, new
+        t.tokens, t.id, t.written = tokens, new, 0
         self._live[new] = t
         return t
 
     def changes(self) -> list[dict[str, Any]]:
-        """What changed since the last call, as ``snapshot`` records: each template started or
-        taking lines (``count``: its lines so far), each new alias, and ``{"id": ..,
-        "evicted": True}`` for each template evicted (a tombstone on the state topic). Each
-        sorted by id."""
+        """What changed since the last call, as ``snapshot`` records: each template started,
+        generalised or grown by a quarter since its last record (``_due``; ``count``: its
+        lines so far), each new alias, and ``{"id": .., "evicted": True}`` for each template
+        evicted (a tombstone on the state topic). Each sorted by id."""
+        due = sorted(
+            (t for i in self._touched if (t := self._live.get(i)) is not None and _due(t)),
+            key=lambda t: t.id,
+        )
         out = [
             {
                 "id": t.id,
@@ -310,10 +324,10 @@ class TemplateMiner:
                 "last": t.last,
                 "first": t.first,
             }
-            for t in sorted(
-                (self._live[i] for i in self._touched if i in self._live), key=lambda t: t.id
-            )
+            for t in due
         ]
+        for t in due:
+            t.written = t.count
         out += [
             {"id": a, "replaced_by": self._aliases[a]}
             for a in sorted(self._new_aliases)
@@ -347,6 +361,7 @@ class TemplateMiner:
             leaf = self._leaf(tokens, create=True)
             assert leaf is not None
             t = _Template(tokens, tid, *(_number(rec, k) for k in ("count", "last", "first")))
+            t.written = t.count
             leaf.templates.append(t)
             self._live[tid] = t
             self._seq = max(self._seq, t.last)

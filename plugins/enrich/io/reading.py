@@ -30,6 +30,9 @@ POLL_S = 0.05
 # upstream transaction (holding the last stable offset back) or a stalled broker can cause
 # that, and the read then returns what it has
 IDLE_S = 15.0
+# a state read's consume() waits at most this long before it checks whether every partition
+# is read to its end
+END_POLL_S = 0.01
 
 
 @dataclass(frozen=True)
@@ -307,6 +310,74 @@ def partition_readers(
                 start = max(start, high - newest)
             rng = PartitionRange(topic, partition, start, high)
             yield partition, RangeReader(consumer, rng, limit)
+    finally:
+        consumer.close()
+
+
+@dataclass
+class Latest:
+    """What a compacted topic holds once compacted: the latest value of each key (None: a
+    tombstone), and how many messages had no key (which compaction would refuse)."""
+
+    values: dict[bytes, bytes | None]
+    keyless: int = 0
+
+
+def read_latest(
+    config: Mapping[str, Any], topic: str, group_id: str, missing_ok: bool = False
+) -> Latest:
+    """The latest value of each key of ``topic`` (a compacted state topic), every partition
+    read at once (by assign, nothing committed) up to its last stable offset when the read
+    starts: a transaction another task still has open there is not waited for (its records
+    are not state yet), and the read ends as soon as each partition's position reaches its
+    end, not after a poll timeout. A key's earlier values are dropped as they are read, so
+    memory follows the number of keys, and a caller decodes only the values that count.
+    A topic that does not exist is a StackError, or empty with ``missing_ok``."""
+    consumer = consumer_for(config, group_id)
+    latest = Latest({})
+    try:
+        # read_committed: the high watermark this consumer is told is the last stable offset
+        marks = watermarks(config, topic, missing_ok, consumer)
+        ends = {p: high for p, (low, high) in marks.items() if high > low}
+        if not ends:
+            return latest
+        consumer.assign([TopicPartition(topic, p, marks[p][0]) for p in ends])
+        values = latest.values
+        idle_since: float | None = None
+        while ends:
+            batch = consumer.consume(num_messages=CONSUME_CHUNK, timeout=END_POLL_S)
+            for m in batch:
+                err = m.error()
+                if err is not None:
+                    if err.code() == KafkaError._PARTITION_EOF:
+                        continue
+                    raise StackError(f"reading {topic}[{m.partition()}]: {err.str()}")
+                if (m.offset() or 0) >= ends.get(m.partition() or 0, -1):
+                    continue  # committed after the read began: the next read's
+                key = m.key()
+                if key is None:
+                    latest.keyless += 1
+                else:
+                    values[key] = m.value()
+            if len(batch) == CONSUME_CHUNK:
+                idle_since = None
+                continue
+            # the rest of a partition may be commit markers, which are never delivered:
+            # its position says when it is done
+            for tp in consumer.position([TopicPartition(topic, p) for p in ends]):
+                if tp.offset >= ends[tp.partition]:
+                    del ends[tp.partition]
+            if batch:
+                idle_since = None
+            elif ends:
+                now = time.monotonic()
+                idle_since = now if idle_since is None else idle_since
+                if now - idle_since >= IDLE_S:
+                    raise StackError(
+                        f"reading {topic}: no message for {IDLE_S:.0f}s with partitions "
+                        f"{sorted(ends)} not read to their ends (a broker stalled?)"
+                    )
+        return latest
     finally:
         consumer.close()
 

@@ -27,7 +27,7 @@ from enrich.core.formats import (
 from enrich.core.labels import Label, Taxonomy
 from enrich.core.templates import Miner, new_miner
 from enrich.io.kafka import flush_or_fail, idempotent_producer, produce_one
-from enrich.io.reading import partition_readers, read_partitions
+from enrich.io.reading import partition_readers, read_latest, read_partitions
 from enrich.learn.training import changed_labels, merge_labels
 
 log = logging.getLogger(__name__)
@@ -211,29 +211,23 @@ def read_review_items(
 
 def read_templates(config: Mapping[str, Any], topic: str, group_id: str) -> list[dict[str, Any]]:
     """The template miner's state from the compacted templates topic: the latest record of
-    each template id (a tombstone removes it), a chunk at a time; unreadable records are
-    skipped with a warning. A topic that does not exist yet is an empty state."""
-    state: dict[str, dict[str, Any]] = {}
-    bad = 0
-    for _p, reader in partition_readers(config, topic, group_id, missing_ok=True):
-        for chunk in reader.chunks():
-            for m in chunk:
-                key = m.key()
-                if key is None:
-                    bad += 1
-                    continue
-                try:
-                    rec = TemplateCodec.decode(key, m.value())
-                except (*_UNREADABLE, UnicodeDecodeError):
-                    bad += 1
-                    continue
-                if rec is None:
-                    state.pop(key.decode("utf-8", "replace"), None)
-                else:
-                    state[rec["id"]] = rec
+    each template id (a tombstone removes it; ``read_latest``: only those are decoded);
+    unreadable records are skipped with a warning. A topic that does not exist yet is an
+    empty state."""
+    latest = read_latest(config, topic, group_id, missing_ok=True)
+    state: list[dict[str, Any]] = []
+    bad = latest.keyless
+    for key, value in latest.values.items():
+        try:
+            rec = TemplateCodec.decode(key, value)
+        except (*_UNREADABLE, UnicodeDecodeError):
+            bad += 1
+            continue
+        if rec is not None:
+            state.append(rec)
     if bad:
         log.warning("skipped %d unreadable template records in %s", bad, topic)
-    return list(state.values())
+    return state
 
 
 def restore_miner(config: Mapping[str, Any], topic: str, group_id: str) -> Miner:

@@ -8,13 +8,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
-from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
+from confluent_kafka.admin import (
+    AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+    NewTopic,
+)
 
 from enrich.config import StackSettings
 from enrich.errors import ConfigError, StackError
 from enrich.io.kafka import ADMIN_TIMEOUT_S, consumer_for, task_client_config
 
 log = logging.getLogger(__name__)
+
+
+# the compacted topics' segments roll after this long (10 minutes), so compaction keeps up
+COMPACTED_SEGMENT_MS = 600_000
 
 
 @dataclass(frozen=True)
@@ -29,10 +39,16 @@ class TopicSpec:
 
 def project_topics(settings: StackSettings) -> list[TopicSpec]:
     """The six topics (docs/architecture.md); labels and templates are compacted (one label
-    per key, one state per template id)."""
+    per key, one state per template id). Compaction never touches a partition's active
+    segment, which the broker rolls after a week by default: their segments roll after
+    ``COMPACTED_SEGMENT_MS``, so what a task start reads stays near one record a key."""
     t = settings.topics
     p, r = settings.partitions, settings.replication
-    compact = {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"}
+    compact = {
+        "cleanup.policy": "compact",
+        "min.compaction.lag.ms": "60000",
+        "segment.ms": str(COMPACTED_SEGMENT_MS),
+    }
     return [
         TopicSpec(t.raw, p, r),
         TopicSpec(t.enriched, p, r),
@@ -115,14 +131,30 @@ def check_output_partitions(counts: Mapping[str, int], source: str, target: str)
         )
 
 
-def ensure_topics(config: Mapping[str, Any], specs: Iterable[TopicSpec]) -> list[str]:
+def ensure_topics(
+    config: Mapping[str, Any], specs: Iterable[TopicSpec], apply_config: bool = False
+) -> list[str]:
     """Create the topics of ``specs`` that do not exist; return the names created.
 
-    Idempotent: existing topics are left as they are (a topic created concurrently by
-    someone else counts as existing).
+    Idempotent: a topic created concurrently by someone else counts as existing. An existing
+    topic whose configuration differs from its spec's (``config_drift``: a topic made by an
+    earlier version) is left as it is with a warning that says what differs, or, with
+    ``apply_config`` (``enrich setup``), is set to the spec's values.
     """
+    specs = list(specs)
     existing = list_topics(config)
     missing = [s for s in specs if s.name not in existing]
+    drift = config_drift(config, [s for s in specs if s.name in existing])
+    for name, keys in sorted(drift.items()):
+        if apply_config:
+            alter_topic_config(config, name, {k: want for k, (_now, want) in keys.items()})
+            done = ", ".join(f"{k} set to {want} (was {now})" for k, (now, want) in keys.items())
+            log.info("topic %s: %s", name, done)
+        else:
+            what = ", ".join(
+                f"{k} is {now}, the project's {want}" for k, (now, want) in keys.items()
+            )
+            log.warning("topic %s: %s; `enrich setup` sets it", name, what)
     if not missing:
         return []
     admin = AdminClient(dict(config))
@@ -142,6 +174,49 @@ def ensure_topics(config: Mapping[str, Any], specs: Iterable[TopicSpec]) -> list
     return sorted(created)
 
 
+def config_drift(
+    config: Mapping[str, Any], specs: Iterable[TopicSpec]
+) -> dict[str, dict[str, tuple[str | None, str]]]:
+    """Topic → {key: (its value, the spec's)} for each key of the specs' creation config
+    (``creation_config``) whose value on the broker differs; topics that match are left
+    out, and so are those whose config this client may not read (with a warning)."""
+    wanted = {s.name: creation_config(s) for s in specs}
+    wanted = {name: keys for name, keys in wanted.items() if keys}
+    if not wanted:
+        return {}
+    admin = AdminClient(dict(config))
+    resources = [ConfigResource(ConfigResource.Type.TOPIC, name) for name in wanted]
+    drift: dict[str, dict[str, tuple[str | None, str]]] = {}
+    for resource, future in admin.describe_configs(resources).items():
+        try:
+            entries = future.result(timeout=ADMIN_TIMEOUT_S)
+        except KafkaException as err:  # not allowed to describe it (ACLs): nothing to compare
+            log.warning("cannot read topic %s's config (%s): not compared", resource.name, err)
+            continue
+        now = {name: entry.value for name, entry in entries.items()}
+        keys = {k: (now.get(k), v) for k, v in wanted[resource.name].items() if now.get(k) != v}
+        if keys:
+            drift[resource.name] = keys
+    return drift
+
+
+def alter_topic_config(config: Mapping[str, Any], topic: str, values: Mapping[str, str]) -> None:
+    """Set ``values`` in ``topic``'s configuration (its other keys are left as they are)."""
+    resource = ConfigResource(
+        ConfigResource.Type.TOPIC,
+        topic,
+        incremental_configs=[
+            ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET)
+            for k, v in values.items()
+        ],
+    )
+    admin = AdminClient(dict(config))
+    try:
+        admin.incremental_alter_configs([resource])[resource].result(timeout=ADMIN_TIMEOUT_S)
+    except KafkaException as err:
+        raise StackError(f"cannot set topic {topic!r}'s config: {err}") from err
+
+
 def topic_config(config: Mapping[str, Any], topic: str) -> dict[str, str]:
     """The broker's effective configuration of ``topic``."""
     admin = AdminClient(dict(config))
@@ -151,17 +226,26 @@ def topic_config(config: Mapping[str, Any], topic: str) -> dict[str, str]:
 
 
 def watermarks(
-    config: Mapping[str, Any], topic: str, missing_ok: bool = False
+    config: Mapping[str, Any],
+    topic: str,
+    missing_ok: bool = False,
+    consumer: Consumer | None = None,
 ) -> dict[int, tuple[int, int]]:
     """Partition → (low, high) watermark offsets of ``topic``; a topic that does not exist
     is a StackError, or no partitions with ``missing_ok``.
 
     One client asks it all: the topic's partitions come from the consumer's own metadata,
     not from an admin client's list of every topic (~50 ms more, a task start); where that
-    fails, ``list_topics`` says why (unreachable, credentials refused)."""
-    consumer = Consumer(
-        task_client_config(config, {"group.id": "enrich-watermarks", "enable.auto.commit": False})
-    )
+    fails, ``list_topics`` says why (unreachable, credentials refused). ``consumer``: ask
+    with this one (left open) instead of a new one; a read_committed consumer is told the
+    last stable offset as the high watermark."""
+    own = consumer is None
+    if consumer is None:
+        consumer = Consumer(
+            task_client_config(
+                config, {"group.id": "enrich-watermarks", "enable.auto.commit": False}
+            )
+        )
     try:
         try:
             meta = consumer.list_topics(topic, timeout=ADMIN_TIMEOUT_S).topics.get(topic)
@@ -182,7 +266,8 @@ def watermarks(
             for p in sorted(meta.partitions)
         }
     finally:
-        consumer.close()
+        if own:
+            consumer.close()
 
 
 def offsets_for_time(config: Mapping[str, Any], topic: str, timestamp_ms: int) -> dict[int, int]:
