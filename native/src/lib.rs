@@ -367,33 +367,62 @@ fn py_space(c: char) -> bool {
     c.is_whitespace() || ('\x1c'..='\x1f').contains(&c)
 }
 
+/// `py_space` of each ASCII byte
+const ASCII_SPACE: [bool; 128] = {
+    let mut t = [false; 128];
+    let mut b = 0;
+    while b < 128 {
+        t[b] = matches!(b, 0x09..=0x0d | 0x1c..=0x20);
+        b += 1;
+    }
+    t
+};
+
+/// A template's tokens (split on single spaces; none for an empty template).
+fn template_tokens(template: &str) -> Vec<&str> {
+    if template.is_empty() {
+        Vec::new()
+    } else {
+        template.split(' ').collect()
+    }
+}
+
 /// `enrich.core.templates.template_params` written as `,"template_params":[...]`: the
 /// body's whitespace-separated tokens where the template's (split on single spaces) are
 /// `<*>` or a mask, less tokens equal to the template's; a BSD syslog header (4 tokens more
 /// than the template, starting `Nov 3 10:00:00`) skipped, a splitting rule's marker
 /// (`<RULE_...>`, one token more in the template) ignored; `[]` when they do not line up.
-fn push_params(body: &str, template: &str, spans: &mut Vec<(usize, usize)>, out: &mut Vec<u8>) {
+fn push_params(body: &str, want: &[&str], spans: &mut Vec<(usize, usize)>, out: &mut Vec<u8>) {
     out.extend_from_slice(b",\"template_params\":[");
     spans.clear();
     let mut start = None;
-    for (i, c) in body.char_indices() {
-        match (py_space(c), start) {
-            (true, Some(s)) => {
-                spans.push((s, i));
-                start = None;
+    if body.is_ascii() {
+        for (i, &b) in body.as_bytes().iter().enumerate() {
+            match (ASCII_SPACE[b as usize], start) {
+                (true, Some(s)) => {
+                    spans.push((s, i));
+                    start = None;
+                }
+                (false, None) => start = Some(i),
+                _ => {}
             }
-            (false, None) => start = Some(i),
-            _ => {}
+        }
+    } else {
+        for (i, c) in body.char_indices() {
+            match (py_space(c), start) {
+                (true, Some(s)) => {
+                    spans.push((s, i));
+                    start = None;
+                }
+                (false, None) => start = Some(i),
+                _ => {}
+            }
         }
     }
     if let Some(s) = start {
         spans.push((s, body.len()));
     }
-    let mut want: Vec<&str> = if template.is_empty() {
-        Vec::new()
-    } else {
-        template.split(' ').collect()
-    };
+    let mut want = want;
     let mut tokens: &[(usize, usize)] = spans;
     let token = |k: &(usize, usize)| &body[k.0..k.1];
     if tokens.len() == want.len() + 4
@@ -405,7 +434,7 @@ fn push_params(body: &str, template: &str, spans: &mut Vec<(usize, usize)>, out:
         tokens = &tokens[4..];
     }
     if want.len() == tokens.len() + 1 && want.last().is_some_and(|w| w.starts_with("<RULE_")) {
-        want.pop();
+        want = &want[..want.len() - 1];
     }
     if !want.is_empty() && tokens.len() == want.len() {
         let mut first = true;
@@ -461,6 +490,7 @@ impl<'py> Tail<'_, 'py> {
             .cast_into::<PyString>()?;
         let source = self.sources.get_item(i)?.cast_into::<PyBytes>()?;
         let ts = self.stamps.get_item(i)?;
+        let tokens = template_tokens(template.to_str()?);
         let parts = Parts {
             head,
             body,
@@ -468,7 +498,7 @@ impl<'py> Tail<'_, 'py> {
             fixed: self.statics[sid].as_bytes(),
             conf: conf.as_bytes(),
             fp: fp.as_bytes(),
-            template: template.to_str()?,
+            template: &tokens,
             source: source.as_bytes(),
             offset: self.offsets.get_item(i)?.extract()?,
             stamp: if ts.is_none() {
@@ -546,7 +576,8 @@ struct Parts<'a> {
     fixed: &'a [u8],
     conf: &'a [u8],
     fp: &'a [u8],
-    template: &'a str,
+    /// its template's tokens (`template_tokens`)
+    template: &'a [&'a str],
     source: &'a [u8],
     offset: i64,
     stamp: Option<i64>,
@@ -633,9 +664,10 @@ fn encode_front<'py>(
         .iter()
         .map(|t| t.cast_into::<PyString>().map_err(PyErr::from))
         .collect::<PyResult<_>>()?;
-    let template_texts: Vec<&str> = templates
+    // each template's tokens once, not once a line
+    let template_texts: Vec<Vec<&str>> = templates
         .iter()
-        .map(|t| t.to_str())
+        .map(|t| t.to_str().map(template_tokens))
         .collect::<PyResult<_>>()?;
     // a value the front left to Python, by record: its head, body and parsed fields (None:
     // no head, the object path)
@@ -701,15 +733,18 @@ fn encode_front<'py>(
                 .ok_or_else(|| PyValueError::new_err("a slot past its table"))?,
             template: template_texts
                 .get(slot >> 1)
-                .copied()
+                .map(Vec::as_slice)
                 .ok_or_else(|| PyValueError::new_err("a slot past its table"))?,
             source: sources[i].as_bytes(),
             offset: offsets[i],
             stamp: stamps[i],
         }));
     }
-    let (buf, ends) = py.detach(|| {
-        let mut buf: Vec<u8> = Vec::with_capacity(n * 640);
+    // the values are written into this thread's buffer, kept from call to call: a part's
+    // values (~20 MB for 25,000) in a new allocation each call cost its pages' faults again
+    let mut buf = OUT_BUF.with(|b| std::mem::take(&mut *b.borrow_mut()));
+    buf.clear();
+    let (buf, ends) = py.detach(move || {
         let mut spans = Vec::with_capacity(64);
         let ends: Vec<Option<usize>> = parts
             .iter()
@@ -733,7 +768,18 @@ fn encode_front<'py>(
             }
         }
     }
+    if buf.capacity() <= OUT_BUF_KEPT {
+        OUT_BUF.with(|b| *b.borrow_mut() = buf);
+    }
     Ok(out)
+}
+
+/// the largest output buffer kept for the next call (a default part's values take ~20 MB)
+const OUT_BUF_KEPT: usize = 64 << 20;
+
+thread_local! {
+    /// `encode_front`'s output buffer, between calls on this thread
+    static OUT_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 fn statics_of<'py>(statics: &Bound<'py, PyList>) -> PyResult<Vec<Bound<'py, PyBytes>>> {
