@@ -15,6 +15,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString};
 use regex_automata::meta::{self, Regex};
 use regex_automata::nfa::thompson::WhichCaptures;
+use regex_automata::util::prefilter::Prefilter;
 use regex_automata::{Input, MatchKind, PatternSet};
 
 use crate::pool::Idle;
@@ -24,8 +25,9 @@ pub struct RuleMatcher {
     /// every pattern, all matches reported (which patterns match a text)
     set: Regex,
     /// the patterns as one alternation: whether any matches, found with the regex crate's
-    /// literal prefilters, so that the set (which tracks every pattern over the whole text)
-    /// runs only on the texts some pattern matches
+    /// literal prefilter, so that the set (which tracks every pattern over the whole text)
+    /// runs only on the texts some pattern matches; None when the patterns have no fast
+    /// literal prefilter (see `new`)
     any: Option<Regex>,
     idle: Idle<Caches>,
 }
@@ -35,6 +37,15 @@ pub(crate) struct Caches {
     set: meta::Cache,
     any: Option<meta::Cache>,
     found: PatternSet,
+}
+
+/// Whether every match of one of `patterns` starts with one of a few literals that a fast
+/// (vectorised) scan finds: the literal prefilter the regex crate would run first.
+fn has_fast_prefilter(patterns: &[String]) -> bool {
+    let Ok(hirs) = regex_automata::util::syntax::parse_many_with(patterns, &syntax()) else {
+        return false;
+    };
+    Prefilter::from_hirs_prefix(MatchKind::LeftmostFirst, &hirs).is_some_and(|p| p.is_fast())
 }
 
 fn syntax() -> regex_automata::util::syntax::Config {
@@ -59,23 +70,26 @@ impl RuleMatcher {
             )
             .build_many(&patterns)
             .map_err(|e| PyValueError::new_err(e.to_string()))?;
-        let union: Vec<String> = patterns.iter().map(|p| format!("(?:{p})")).collect();
-        let any = Regex::builder()
-            .syntax(syntax())
-            .configure(
-                meta::Config::new()
-                    .which_captures(WhichCaptures::None)
-                    .utf8_empty(false)
-                    .nfa_size_limit(Some(256 << 20))
-                    .hybrid_cache_capacity(64 << 20),
-            )
-            .build(&union.join("|"))
-            .ok();
+        // the "any" pass pays only where a fast literal scan rejects most texts; a set whose
+        // patterns do not all start with literals has none, and the pass is then a second
+        // full scan of every text with a lazy DFA of its own to warm (measured with the
+        // default rules: 0.63 -> 0.37 µs a text warm, 6.2 -> 4.0 µs cold, without it)
+        let any = if has_fast_prefilter(&patterns) {
+            Self::union(&patterns)
+        } else {
+            None
+        };
         Ok(RuleMatcher {
             set,
             any,
             idle: Idle::new(),
         })
+    }
+
+    /// Whether the `any` pass is used (the patterns' union has a fast literal prefilter).
+    #[getter]
+    fn prefiltered(&self) -> bool {
+        self.any.is_some()
     }
 
     /// Per text, the index of the first pattern that matches it, -1 for none, -2 for a text
@@ -95,6 +109,22 @@ impl RuleMatcher {
 }
 
 impl RuleMatcher {
+    /// The patterns as one leftmost-first alternation (None if it does not build).
+    fn union(patterns: &[String]) -> Option<Regex> {
+        let union: Vec<String> = patterns.iter().map(|p| format!("(?:{p})")).collect();
+        Regex::builder()
+            .syntax(syntax())
+            .configure(
+                meta::Config::new()
+                    .which_captures(WhichCaptures::None)
+                    .utf8_empty(false)
+                    .nfa_size_limit(Some(256 << 20))
+                    .hybrid_cache_capacity(64 << 20),
+            )
+            .build(&union.join("|"))
+            .ok()
+    }
+
     /// Caches for this thread's run of texts: one left by an earlier run, or new ones.
     pub(crate) fn take(&self) -> Caches {
         self.idle.take(|| Caches {

@@ -86,3 +86,24 @@ def test_a_pattern_the_regex_crate_reads_otherwise_keeps_re2() -> None:
     assert rules.text_matcher is None
     assert rules.split_marks(["exit code 12", "exit code 0"]) == [" <RULE_ODD>", ""]
     assert rules.match(["exit code 12", "exit code 0"]) == [0, -1]
+
+
+def test_the_any_pass_runs_only_with_a_fast_literal_prefilter() -> None:
+    """Patterns that all start with literals are first checked as one alternation (a fast
+    literal scan rejects most texts); others (the default packs: a pattern starting with a
+    class) go straight to the set. The first match is the same either way."""
+    literal = ["Failed password for ", "Accepted publickey for ", "session opened for user"]
+    assert native.RuleMatcher(literal).prefiltered
+    rules = load_rules()
+    assert not rules.text_matcher.prefiltered
+    assert not rules.split_matcher.prefiltered
+    texts = [
+        "Failed password for root from 10.0.0.1",
+        "pam_unix(sshd:session): session opened for user bob",
+        "nothing here",
+        "Accepted publickey for alice; Failed password for bob",
+    ]
+    want = [0, 2, -1, 0]
+    assert native.RuleMatcher(literal).first(texts) == want
+    assert native.RuleMatcher([*literal, r"\w+ here"]).first(texts) == [0, 2, 3, 0]
+    assert not native.RuleMatcher([*literal, r"\w+ here"]).prefiltered
