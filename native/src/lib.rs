@@ -22,6 +22,8 @@
 //!
 //! `RuleMatcher` (`rules.rs`) is the first matching rule of RE2's `Set` for ASCII texts.
 
+use blake2::digest::{Update, VariableOutput};
+use blake2::Blake2bVar;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
@@ -782,6 +784,71 @@ thread_local! {
     static OUT_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
+/// `enrich.core.normalize.fingerprint` of each text (BLAKE2b-128 of its UTF-8, as hex), and
+/// each as the output writes it (`"<hex>"`): hashed without the GIL. A text with a lone
+/// surrogate (from a JSON escape) is hashed as Python's `surrogatepass` encodes it.
+#[pyfunction]
+fn fingerprints<'py>(
+    py: Python<'py>,
+    texts: &Bound<'py, PyList>,
+) -> PyResult<(Bound<'py, PyList>, Bound<'py, PyList>)> {
+    let held: Vec<Bound<'py, PyString>> = texts
+        .iter()
+        .map(|t| t.cast_into::<PyString>().map_err(PyErr::from))
+        .collect::<PyResult<_>>()?;
+    let mut raw: Vec<Option<Bound<'py, PyBytes>>> = Vec::with_capacity(held.len());
+    for t in &held {
+        raw.push(if t.to_str().is_ok() {
+            None
+        } else {
+            Some(
+                t.call_method1("encode", ("utf-8", "surrogatepass"))?
+                    .cast_into::<PyBytes>()?,
+            )
+        });
+    }
+    let bytes: Vec<&[u8]> = held
+        .iter()
+        .zip(&raw)
+        .map(|(t, r)| match r {
+            Some(b) => Ok(b.as_bytes()),
+            None => t.to_str().map(str::as_bytes),
+        })
+        .collect::<PyResult<_>>()?;
+    let hexes: Vec<[u8; 32]> = py.detach(|| {
+        bytes
+            .iter()
+            .map(|b| {
+                let mut hasher =
+                    Blake2bVar::new(16).expect("16 bytes is a valid BLAKE2b output size");
+                hasher.update(b);
+                let mut digest = [0u8; 16];
+                hasher
+                    .finalize_variable(&mut digest)
+                    .expect("the output buffer is the size asked for");
+                let mut hex = [0u8; 32];
+                for (k, d) in digest.iter().enumerate() {
+                    hex[2 * k] = HEX[usize::from(d >> 4)];
+                    hex[2 * k + 1] = HEX[usize::from(d & 15)];
+                }
+                hex
+            })
+            .collect()
+    });
+    let plain = PyList::empty(py);
+    let quoted = PyList::empty(py);
+    let mut json = [b'"'; 34];
+    for hex in &hexes {
+        let text = std::str::from_utf8(hex).expect("hex digits are ASCII");
+        plain.append(PyString::new(py, text))?;
+        json[1..33].copy_from_slice(hex);
+        quoted.append(PyBytes::new(py, &json))?;
+    }
+    Ok((plain, quoted))
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
 fn statics_of<'py>(statics: &Bound<'py, PyList>) -> PyResult<Vec<Bound<'py, PyBytes>>> {
     statics
         .iter()
@@ -794,6 +861,7 @@ fn enrich_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(normalize_many, m)?)?;
     m.add_function(wrap_pyfunction!(encode_records, m)?)?;
     m.add_function(wrap_pyfunction!(encode_front, m)?)?;
+    m.add_function(wrap_pyfunction!(fingerprints, m)?)?;
     m.add_class::<parser::FrontBatch>()?;
     m.add_class::<parser::Parser>()?;
     m.add_class::<terms::Terms>()?;

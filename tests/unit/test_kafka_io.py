@@ -79,3 +79,32 @@ def test_topics_of_three_replicas_or_more_need_two_in_sync() -> None:
     assert creation_config(TopicSpec("t", 3, 3, {"min.insync.replicas": "3"})) == {
         "min.insync.replicas": "3"
     }
+
+
+def test_raw_batch_columns_with_and_without_a_gap_in_the_offsets() -> None:
+    """Offsets that run without a gap are made from the first and last; a gap (a commit
+    marker, a compacted record between) makes them read one by one. A timestamp of type
+    NOT_AVAILABLE is None."""
+    from confluent_kafka import TIMESTAMP_CREATE_TIME, Message
+
+    from enrich.io.reading import raw_batch
+
+    def msgs(offsets: list[int]) -> list[Message]:
+        return [
+            Message(
+                topic="t",
+                partition=2,
+                offset=o,
+                key=b"k%d" % o,
+                value=b"v%d" % o,
+                timestamp=(TIMESTAMP_CREATE_TIME, 1000 + o) if o % 2 else (0, 0),
+            )
+            for o in offsets
+        ]
+
+    for offsets in ([5, 6, 7, 8], [5, 7, 8, 9], [3], []):
+        batch = raw_batch(msgs(offsets), "t", 2)
+        assert batch.offsets == offsets
+        assert batch.values == [b"v%d" % o for o in offsets]
+        assert batch.timestamps == [1000 + o if o % 2 else None for o in offsets]
+        assert list(batch.keys) == [b"k%d" % o for o in offsets]

@@ -202,3 +202,18 @@ def test_native_outputs_are_byte_identical_to_the_python_encoder(
         assert len(native_out.enriched) == len(values) - 1
     routes = {r["labelled_by"] for r in native_out.records()}
     assert routes == {"model", "rules", "none"}
+
+
+def test_native_fingerprints_are_hashlibs() -> None:
+    from enrich.core.normalize import fingerprint
+
+    texts = [
+        "",
+        "Accepted publickey for <*> from <IP> port <NUM> ssh<NUM>",
+        "déjà vu <NUM>",
+        "lone \ud800 surrogate",  # from a JSON escape: hashed as surrogatepass encodes it
+        *(normalize(v.decode("utf-8", "replace")) for _s, v in generate(300, seed=3)),
+    ]
+    plain, quoted = native.fingerprints(texts)
+    assert plain == [fingerprint(t) for t in texts]
+    assert quoted == [b'"%s"' % fingerprint(t).encode() for t in texts]

@@ -42,9 +42,11 @@ _MONTHS = frozenset(
 )
 _CLOCK = re.compile(r"\d\d:\d\d:\d\d")
 try:  # the optional native normaliser (native/): same results, ~10x faster
+    from enrich_native import fingerprints as _native_fingerprints
     from enrich_native import normalize_many as _native_normalize_many
 except ImportError:  # not built here: the Python code below does all of it
     _native_normalize_many = None
+    _native_fingerprints = None
 
 _CACHE_LIMIT = 20_000  # tokens; a full cache is emptied, so memory stays bounded
 _token_cache: dict[str, str] = {}
@@ -125,6 +127,16 @@ def normalize_many(texts: Iterable[str]) -> list[str]:
 def fingerprint(normalized: str) -> str:
     """Stable 16-byte hex id of a normalised line: the key of labels and review items."""
     return hashlib.blake2b(normalized.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+def fingerprints(normalized: list[str]) -> tuple[list[str], list[bytes]]:
+    """``fingerprint`` of each text, and each as JSON (``b'"<hex>"'``): natively where the
+    native module is built (hashed without the GIL), else with ``hashlib``."""
+    if _native_fingerprints is not None:
+        plain, quoted = _native_fingerprints(normalized)
+        return plain, quoted
+    plain = [fingerprint(t) for t in normalized]
+    return plain, [b'"%s"' % fp.encode() for fp in plain]
 
 
 # Values a number is replaced by when looking for lines of one template that a rule tells

@@ -37,7 +37,7 @@ import numpy as np
 from enrich import defaults
 from enrich.core.formats import RULES, TEMPLATE_UNIT, LabelRecord, ReviewItem
 from enrich.core.labels import DEFAULT_TAXONOMY, Label, Taxonomy
-from enrich.core.normalize import fingerprint
+from enrich.core.normalize import fingerprints
 from enrich.core.parse import (
     SEVERITIES,
     LogFormats,
@@ -640,9 +640,9 @@ class _Scores:
     def _predict(self, fresh: list[str]) -> None:
         start = len(self.slots)
         self.slots.update(zip(fresh, range(start, start + len(fresh)), strict=True))
-        fresh_fps = list(map(fingerprint, fresh))
+        fresh_fps, fresh_json = fingerprints(fresh)
         self.fps.extend(fresh_fps)
-        self.fingerprint_json.extend(b'"%s"' % fp.encode() for fp in fresh_fps)
+        self.fingerprint_json.extend(fresh_json)
         people = self.people
         found = [people.get(fp, -1) for fp in fresh_fps] if people else [-1] * len(fresh)
         self._person = np.concatenate([self._person, np.asarray(found, dtype=np.intp)])
