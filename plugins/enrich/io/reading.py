@@ -364,8 +364,14 @@ def read_latest(
                 continue
             # the rest of a partition may be commit markers, which are never delivered:
             # its position says when it is done
-            for tp in consumer.position([TopicPartition(topic, p) for p in ends]):
-                if tp.offset >= ends[tp.partition]:
+            done = [
+                tp
+                for tp in consumer.position([TopicPartition(topic, p) for p in ends])
+                if tp.offset >= ends[tp.partition]
+            ]
+            if done:
+                consumer.pause(done)  # what comes after is the next read's
+                for tp in done:
                     del ends[tp.partition]
             if batch:
                 idle_since = None

@@ -179,7 +179,7 @@ def config_drift(
 ) -> dict[str, dict[str, tuple[str | None, str]]]:
     """Topic → {key: (its value, the spec's)} for each key of the specs' creation config
     (``creation_config``) whose value on the broker differs; topics that match are left
-    out, and so are those whose config this client may not read (with a warning)."""
+    out, and so are those whose config this client may not read (logged)."""
     wanted = {s.name: creation_config(s) for s in specs}
     wanted = {name: keys for name, keys in wanted.items() if keys}
     if not wanted:
@@ -191,7 +191,7 @@ def config_drift(
         try:
             entries = future.result(timeout=ADMIN_TIMEOUT_S)
         except KafkaException as err:  # not allowed to describe it (ACLs): nothing to compare
-            log.warning("cannot read topic %s's config (%s): not compared", resource.name, err)
+            log.info("cannot read topic %s's config (%s): not compared", resource.name, err)
             continue
         now = {name: entry.value for name, entry in entries.items()}
         keys = {k: (now.get(k), v) for k, v in wanted[resource.name].items() if now.get(k) != v}
