@@ -742,10 +742,23 @@ fn encode_front<'py>(
             stamp: stamps[i],
         }));
     }
-    // the values are written into this thread's buffer, kept from call to call: a part's
-    // values (~20 MB for 25,000) in a new allocation each call cost its pages' faults again
-    let mut buf = OUT_BUF.with(|b| std::mem::take(&mut *b.borrow_mut()));
-    buf.clear();
+    // room for every value at once (its parts' lengths; the template parameters are at
+    // most the body again), so the buffer never grows by copying
+    let room: usize = parts
+        .iter()
+        .flatten()
+        .map(|p| {
+            p.head.len()
+                + 2 * p.body.len()
+                + p.parsed.len()
+                + p.fixed.len()
+                + p.conf.len()
+                + p.fp.len()
+                + p.source.len()
+                + 128
+        })
+        .sum();
+    let mut buf: Vec<u8> = Vec::with_capacity(room);
     let (buf, ends) = py.detach(move || {
         let mut spans = Vec::with_capacity(64);
         let ends: Vec<Option<usize>> = parts
@@ -770,18 +783,7 @@ fn encode_front<'py>(
             }
         }
     }
-    if buf.capacity() <= OUT_BUF_KEPT {
-        OUT_BUF.with(|b| *b.borrow_mut() = buf);
-    }
     Ok(out)
-}
-
-/// the largest output buffer kept for the next call (a default part's values take ~20 MB)
-const OUT_BUF_KEPT: usize = 64 << 20;
-
-thread_local! {
-    /// `encode_front`'s output buffer, between calls on this thread
-    static OUT_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 /// `enrich.core.normalize.fingerprint` of each text (BLAKE2b-128 of its UTF-8, as hex), and
