@@ -22,8 +22,6 @@
 //!
 //! `RuleMatcher` (`rules.rs`) is the first matching rule of RE2's `Set` for ASCII texts.
 
-use blake2::digest::{Update, VariableOutput};
-use blake2::Blake2bVar;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
@@ -817,39 +815,25 @@ fn fingerprints<'py>(
             None => t.to_str().map(str::as_bytes),
         })
         .collect::<PyResult<_>>()?;
-    let hexes: Vec<[u8; 32]> = py.detach(|| {
+    let hexes: Vec<String> = py.detach(|| {
         bytes
             .iter()
-            .map(|b| {
-                let mut hasher =
-                    Blake2bVar::new(16).expect("16 bytes is a valid BLAKE2b output size");
-                hasher.update(b);
-                let mut digest = [0u8; 16];
-                hasher
-                    .finalize_variable(&mut digest)
-                    .expect("the output buffer is the size asked for");
-                let mut hex = [0u8; 32];
-                for (k, d) in digest.iter().enumerate() {
-                    hex[2 * k] = HEX[usize::from(d >> 4)];
-                    hex[2 * k + 1] = HEX[usize::from(d & 15)];
-                }
-                hex
-            })
+            .map(|b| templates::blake2b_hex(b, 16))
             .collect()
     });
     let plain = PyList::empty(py);
     let quoted = PyList::empty(py);
-    let mut json = [b'"'; 34];
+    let mut json = Vec::with_capacity(34);
     for hex in &hexes {
-        let text = std::str::from_utf8(hex).expect("hex digits are ASCII");
-        plain.append(PyString::new(py, text))?;
-        json[1..33].copy_from_slice(hex);
+        plain.append(PyString::new(py, hex))?;
+        json.clear();
+        json.push(b'"');
+        json.extend_from_slice(hex.as_bytes());
+        json.push(b'"');
         quoted.append(PyBytes::new(py, &json))?;
     }
     Ok((plain, quoted))
 }
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
 
 fn statics_of<'py>(statics: &Bound<'py, PyList>) -> PyResult<Vec<Bound<'py, PyBytes>>> {
     statics

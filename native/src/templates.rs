@@ -13,13 +13,25 @@ use pyo3::types::{PyDict, PyList, PyString};
 const WILDCARD: &str = "<*>";
 
 fn template_id(text: &str) -> String {
-    let mut hasher = Blake2bVar::new(8).expect("8 bytes is a valid BLAKE2b output size");
-    hasher.update(text.as_bytes());
-    let mut out = [0u8; 8];
+    blake2b_hex(text.as_bytes(), 8)
+}
+
+/// BLAKE2b of `data` with a `size`-byte digest (1 to 64), as lowercase hex: Python's
+/// `hashlib.blake2b(data, digest_size=size).hexdigest()`.
+pub(crate) fn blake2b_hex(data: &[u8], size: usize) -> String {
+    let mut hasher = Blake2bVar::new(size).expect("a BLAKE2b digest size from 1 to 64");
+    hasher.update(data);
+    let mut out = vec![0u8; size];
     hasher
         .finalize_variable(&mut out)
         .expect("the output buffer is the size asked for");
-    out.iter().map(|b| format!("{b:02x}")).collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut hex = String::with_capacity(2 * size);
+    for d in out {
+        hex.push(char::from(HEX[usize::from(d >> 4)]));
+        hex.push(char::from(HEX[usize::from(d & 15)]));
+    }
+    hex
 }
 
 /// A whole-token mask of the normaliser, edge punctuation aside (`<NUM>`, `(<IP>),`); not

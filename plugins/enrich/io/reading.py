@@ -119,15 +119,6 @@ def plan_range(
     )
 
 
-def known_topic(consumer: Consumer, topic: str, timeout: float = 15.0) -> None:
-    """Load ``consumer``'s metadata of ``topic`` (a StackError if it does not exist), so that
-    its first watermark query finds the partitions' leader at once."""
-    meta = consumer.list_topics(topic, timeout=timeout).topics.get(topic)
-    if meta is None or meta.error is not None:
-        why = "" if meta is None or meta.error is None else f" ({meta.error.str()})"
-        raise StackError(f"topic {topic!r} cannot be read{why}: does it exist? (enrich setup)")
-
-
 def no_offsets_message(topic: str, partitions: Sequence[int]) -> str:
     return (
         f"the consumer group has no committed offset on {topic} partition(s) "
@@ -256,11 +247,8 @@ class RangeReader:
             return batch  # all of it: a partition's offsets only grow (the common case)
         kept: list[Message] = []
         for msg in batch:
-            err = msg.error()
-            if err is not None:
-                if err.code() == KafkaError._PARTITION_EOF:
-                    continue
-                raise StackError(f"reading {rng.topic}[{rng.partition}]: {err.str()}")
+            if not _delivered(msg, rng.topic, rng.partition):
+                continue
             if (msg.offset() or 0) >= rng.end:
                 self._past_end = True
                 break
@@ -268,6 +256,19 @@ class RangeReader:
                 break
             kept.append(msg)
         return kept
+
+
+def _delivered(msg: Message, topic: str, partition: int | None = None) -> bool:
+    """Whether a consumed ``msg`` of ``topic`` is a message (False: a partition's end was
+    reported); a StackError naming the partition (``partition``, else the message's) for
+    any other error the client delivered in its place."""
+    err = msg.error()
+    if err is None:
+        return True
+    if err.code() == KafkaError._PARTITION_EOF:
+        return False
+    where = msg.partition() if partition is None else partition
+    raise StackError(f"reading {topic}[{where}]: {err.str()}")
 
 
 def read_range(
@@ -292,7 +293,6 @@ def partition_readers(
     starts: Mapping[int, int] | None = None,
     newest: int | None = None,
     limit: int | None = None,
-    missing_ok: bool = False,
 ) -> Generator[tuple[int, RangeReader], None, None]:
     """Each partition of ``topic`` with a reader of its retained range up to the high
     watermark (read_committed, by assign, nothing committed), one at a time: iterate
@@ -300,8 +300,8 @@ def partition_readers(
     not a partition. The range starts at the low watermark, or at ``starts[partition]`` (a
     start past the high watermark gives an empty range whose ``start > end``), or ``newest``
     offsets before the end; ``limit`` caps the count read. A topic that does not exist is a
-    StackError, or has no partitions with ``missing_ok``."""
-    marks = watermarks(config, topic, missing_ok)
+    StackError."""
+    marks = watermarks(config, topic)
     consumer = consumer_for(config, group_id)
     try:
         for partition, (low, high) in sorted(marks.items()):
@@ -347,11 +347,8 @@ def read_latest(
         while ends:
             batch = consumer.consume(num_messages=CONSUME_CHUNK, timeout=END_POLL_S)
             for m in batch:
-                err = m.error()
-                if err is not None:
-                    if err.code() == KafkaError._PARTITION_EOF:
-                        continue
-                    raise StackError(f"reading {topic}[{m.partition()}]: {err.str()}")
+                if not _delivered(m, topic):
+                    continue
                 if (m.offset() or 0) >= ends.get(m.partition() or 0, -1):
                     continue  # committed after the read began: the next read's
                 key = m.key()

@@ -247,27 +247,41 @@ def watermarks(
             )
         )
     try:
-        try:
-            meta = consumer.list_topics(topic, timeout=ADMIN_TIMEOUT_S).topics.get(topic)
-        except KafkaException:
-            list_topics(config, timeout=5.0)  # raises the StackError that says why
-            raise
-        missing = meta is None or (
-            meta.error is not None and meta.error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART
-        )
-        if missing and missing_ok:
-            return {}
-        if missing:
-            raise StackError(f"topic {topic!r} does not exist: run `enrich setup`")
-        if meta.error is not None:
-            raise StackError(f"topic {topic!r}: {meta.error.str()}")
         return {
             p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=ADMIN_TIMEOUT_S)
-            for p in sorted(meta.partitions)
+            for p in topic_partitions(consumer, topic, missing_ok, config)
         }
     finally:
         if own:
             consumer.close()
+
+
+def topic_partitions(
+    consumer: Consumer,
+    topic: str,
+    missing_ok: bool = False,
+    config: Mapping[str, Any] | None = None,
+) -> list[int]:
+    """The partitions of ``topic`` from ``consumer``'s own metadata (loading it, so the
+    client's first query of the topic finds the partitions' leaders at once); a topic that
+    does not exist is a StackError, or none with ``missing_ok``. Where the metadata request
+    fails, ``list_topics(config)`` says why (unreachable, credentials refused)."""
+    try:
+        meta = consumer.list_topics(topic, timeout=ADMIN_TIMEOUT_S).topics.get(topic)
+    except KafkaException:
+        if config is not None:
+            list_topics(config, timeout=5.0)  # raises the StackError that says why
+        raise
+    missing = meta is None or (
+        meta.error is not None and meta.error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART
+    )
+    if missing and missing_ok:
+        return []
+    if missing:
+        raise StackError(f"topic {topic!r} does not exist: run `enrich setup`")
+    if meta.error is not None:
+        raise StackError(f"topic {topic!r}: {meta.error.str()}")
+    return sorted(meta.partitions)
 
 
 def offsets_for_time(config: Mapping[str, Any], topic: str, timestamp_ms: int) -> dict[int, int]:

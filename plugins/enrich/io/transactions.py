@@ -51,8 +51,9 @@ from enrich.io.kafka import (
     produce_one,
     transactional_producer,
 )
-from enrich.io.reading import PartitionRange, RangeReader, known_topic, plan_range, raw_batch
+from enrich.io.reading import PartitionRange, RangeReader, plan_range, raw_batch
 from enrich.io.stores import read_templates, send_label
+from enrich.io.topics import topic_partitions
 from enrich.learn.model import Model
 
 log = logging.getLogger(__name__)
@@ -215,7 +216,7 @@ def enrich_partition(
     miner = _Restoring(config, topics.templates)  # the task's templates, batch to batch
     try:
         producer = transactional_producer(config, transactional_id)
-        known_topic(consumer, topics.raw)
+        topic_partitions(consumer, topics.raw, config=config)
     except BaseException:
         consumer.close()
         raise
